@@ -1,0 +1,182 @@
+"""The `modelserve` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from .logs import configure_logging
+from .settings import Settings
+
+log = logging.getLogger("modelserve")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
+    configure_logging(settings.log_format, settings.log_level, instance)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        result: int = args.run(args, settings)
+        return result
+    except KeyboardInterrupt:
+        return 130
+    except ValueError as exc:
+        print(f"modelserve: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelserve", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the service (settings from MODELSERVE_* variables)")
+    serve.set_defaults(run=_serve)
+
+    pub = sub.add_parser("publish", help="publish a model file as a ModelDescriptor")
+    pub.add_argument("path", type=Path)
+    pub.add_argument("--name", required=True)
+    pub.add_argument("--data-type", required=True)
+    pub.add_argument("--type", choices=["onnx", "pmml", "pickle"], help="default: from the extension")
+    pub.add_argument("--version", type=int)
+    pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
+    pub.add_argument("--labels", help="class labels in the model's column order, comma-separated")
+    pub.add_argument("--location", help="publish by reference: the URI the service fetches")
+    pub.add_argument("--description", default="")
+    pub.add_argument("--expires-at", type=datetime.fromisoformat, help="RFC 3339 timestamp")
+    pub.add_argument("--metadata", type=orjson.loads, help="a JSON object shown by /models")
+    pub.add_argument("--rollback", action="store_true", help="allow an older version")
+    pub.add_argument("--wait", action="store_true", help="wait for the service's verdict")
+    pub.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
+    pub.set_defaults(run=_publish)
+
+    ret = sub.add_parser("retire", help="retire a model (a tombstone on the control topic)")
+    ret.add_argument("name")
+    ret.set_defaults(run=_retire)
+
+    send = sub.add_parser("send", help="stream a CSV or JSONL file to the data topic")
+    send.add_argument("file", type=Path)
+    send.add_argument("--data-type", required=True)
+    send.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
+    send.add_argument("--key-prefix", default=None, help="record keys are <prefix><n>")
+    send.set_defaults(run=_send)
+
+    demo = sub.add_parser("demo", help="embedded broker + service + wine model + a record stream")
+    demo.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--rate", type=float, default=200.0, help="records per second")
+    demo.set_defaults(run=_demo)
+
+    broker = sub.add_parser("broker", help="run the embedded Kafka-compatible broker")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument("--host", default="127.0.0.1")
+    broker.set_defaults(run=_broker)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .server import Service
+
+    if settings.workers > 1:
+        log.warning("MODELSERVE_WORKERS=%d: this version runs one scoring process; run more "
+                    "replicas in the same group to use more cores", settings.workers)
+
+    async def run() -> None:
+        service = Service(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.request_stop)
+        try:
+            await service.start()
+            await service.wait()
+        finally:
+            await service.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    from .publishing import build_descriptor, publish, wait_for_event
+
+    descriptor = build_descriptor(
+        args.path, args.name, args.data_type, model_type=args.type, version=args.version,
+        inputs=_list(args.inputs), labels=_list(args.labels), location=args.location,
+        description=args.description, expires_at=args.expires_at, metadata=args.metadata,
+        pickle_key=settings.pickle_key, rollback=args.rollback,
+    )
+    since = int(time.time() * 1000) - 1000
+
+    async def run() -> int:
+        await publish(settings, descriptor)
+        print(f"published {descriptor.name} ({descriptor.model_type.value}) for dataType "
+              f"{descriptor.data_type} to {settings.control_topic}")
+        if not args.wait:
+            return 0
+        event = await wait_for_event(settings, descriptor.name, descriptor.version, since,
+                                     timeout_s=args.timeout)
+        if event is None:
+            print(f"no verdict within {args.timeout:.0f}s", file=sys.stderr)
+            return 1
+        print(orjson.dumps(event).decode())
+        return 0 if event["status"] == "loaded" else 1
+
+    return asyncio.run(run())
+
+
+def _retire(args: argparse.Namespace, settings: Settings) -> int:
+    from .publishing import retire
+
+    asyncio.run(retire(settings, args.name))
+    print(f"retired {args.name}")
+    return 0
+
+
+def _send(args: argparse.Namespace, settings: Settings) -> int:
+    from .sending import read_records, send_records
+
+    prefix = args.key_prefix if args.key_prefix is not None else f"{args.file.stem}-"
+    count = asyncio.run(send_records(settings, read_records(args.file), args.data_type,
+                                     rate=args.rate, key_prefix=prefix))
+    print(f"sent {count} records to {settings.data_topics[0]}")
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from .demo import run_demo
+    from .devbroker import DevBroker
+
+    seconds = args.seconds or (float(os.environ["DEMO_SECONDS"]) if os.environ.get("DEMO_SECONDS") else None)
+    with DevBroker() as broker:
+        print(f"embedded Kafka-compatible broker at {broker.bootstrap}")
+        demo_settings = settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
+        asyncio.run(run_demo(demo_settings, seconds, rate=args.rate))
+    return 0
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    from .devbroker import DevBroker
+
+    with DevBroker(args.host, args.port) as broker:
+        print(f"broker ready at {broker.bootstrap} (memory storage; Ctrl-C stops it)", flush=True)
+        try:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _list(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None

@@ -1,0 +1,175 @@
+"""ModelDescriptor: the control-topic message that makes a model data, and its codec."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import DescriptorRejectedError, sanitise
+
+NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
+PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
+
+
+class ModelType(str, Enum):
+    ONNX = "ONNX"
+    PMML = "PMML"
+    PICKLE = "PICKLE"
+
+
+class ModelDescriptor(BaseModel):
+    """What a data scientist publishes. Field names are the contract's (camelCase on the wire)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
+
+    name: ModelName
+    version: int | None = Field(None, ge=1)
+    description: str = Field("", max_length=4096)
+    data_type: str = Field(alias="dataType", min_length=1, max_length=256)
+    model_type: ModelType = Field(alias="modelType")
+    data: bytes | None = None
+    location: str | None = Field(None, max_length=4096)
+    sha256: Sha256Hex | None = None
+    inputs: list[str] | None = None
+    field_map: dict[str, str] | None = Field(None, alias="fieldMap")
+    labels: list[str] | None = None
+    expires_at: datetime | None = Field(None, alias="expiresAt")
+    signature: str | None = Field(None, max_length=256)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    rollback: bool = False
+
+    @field_validator("model_type", mode="before")
+    @classmethod
+    def _upper_model_type(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _decode_base64(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError("data is not valid base64") from exc
+        return value
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(item) if isinstance(item, int | float) else item for item in value]
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expiresAt needs a time zone (RFC 3339)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelDescriptor:
+        if (self.data is None) == (self.location is None):
+            raise ValueError("exactly one of data / location is required")
+        if self.location is not None and self.sha256 is None:
+            raise ValueError("sha256 is required with location")
+        if self.inputs is not None and not self.inputs:
+            raise ValueError("inputs, when given, must name at least one field")
+        return self
+
+    def verify_digest(self, artifact: bytes) -> str:
+        """The artifact's sha256; raises if the descriptor names another one."""
+        digest = hashlib.sha256(artifact).hexdigest()
+        if self.sha256 is not None and digest != self.sha256:
+            raise DescriptorRejectedError(
+                f"sha256 mismatch: descriptor says {self.sha256}, artifact is {digest}"
+            )
+        return digest
+
+    def with_version(self, version: int) -> ModelDescriptor:
+        return self.model_copy(update={"version": version})
+
+    def to_json(self) -> bytes:
+        """The wire form, as `modelserve publish` sends it."""
+        doc = self.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"data"})
+        if self.data is not None:
+            doc["data"] = base64.b64encode(self.data).decode("ascii")
+        if not self.rollback:
+            doc.pop("rollback", None)
+        return orjson.dumps(doc)
+
+
+def header_value(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], name: str) -> str | None:
+    """The last value of a Kafka header, decoded; None when absent or not UTF-8."""
+    for key, raw in reversed(headers):
+        if key.lower() == name:
+            try:
+                return raw.decode("utf-8") if raw is not None else None
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def parse_descriptor(
+    key: bytes | None,
+    value: bytes,
+    headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] = (),
+    max_bytes: int = 64 * 1024 * 1024,
+) -> ModelDescriptor:
+    """Decode and validate one control record. Raises DescriptorRejectedError with a
+    sanitised, user-facing message on anything wrong."""
+    if len(value) > max_bytes:
+        raise DescriptorRejectedError(f"descriptor of {len(value)} bytes exceeds {max_bytes}")
+    content_type = header_value(headers, "content-type")
+    if content_type is not None and content_type.split(";")[0].strip() == PROTOBUF_CONTENT_TYPE:
+        from .descriptor_proto import descriptor_from_protobuf
+
+        descriptor = descriptor_from_protobuf(value)
+    else:
+        try:
+            doc = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise DescriptorRejectedError(f"descriptor is not JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise DescriptorRejectedError("descriptor must be a JSON object")
+        descriptor = validate_descriptor(doc)
+    if key is not None:
+        key_text = key.decode("utf-8", errors="replace")
+        if key_text != descriptor.name:
+            raise DescriptorRejectedError(
+                f"record key {key_text!r} differs from descriptor name {descriptor.name!r}"
+            )
+    return descriptor
+
+
+def validate_descriptor(doc: dict[str, Any]) -> ModelDescriptor:
+    try:
+        return ModelDescriptor.model_validate(doc)
+    except ValidationError as exc:
+        raise DescriptorRejectedError(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, `field: message`, without echoing the (possibly huge) input."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "descriptor"
+        parts.append(f"{where}: {error['msg']}")
+    return sanitise("invalid descriptor: " + "; ".join(parts))

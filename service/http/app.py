@@ -1,0 +1,110 @@
+"""FastAPI app over the service's state. Built by ``create_app`` from the objects it shows, so
+nothing here is global and tests can build one over any state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+
+from ..engine import Engine
+from ..metrics import Metrics
+from ..records import LocalRecord
+from ..registry import Registry
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_PREDICT_RECORDS = 10_000
+
+
+class OrjsonResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+@dataclass
+class Health:
+    """Readiness is a function so it always reflects the consumers' real state."""
+
+    live: Callable[[], bool]
+    ready: Callable[[], dict[str, bool]]
+
+
+def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Health) -> FastAPI:
+    app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
+
+    @app.get("/models")
+    async def list_models() -> dict[str, Any]:
+        return {"models": [registry.model_info(name) for name in registry.names()]}
+
+    @app.get("/models/{name}")
+    async def get_model(name: str) -> dict[str, Any]:
+        info = registry.model_info(name, with_history=True)
+        if info is None:
+            raise HTTPException(404, f"unknown model {name!r}")
+        return info
+
+    @app.get("/state/{data_type}")
+    async def get_state(data_type: str) -> dict[str, Any]:
+        state = registry.state(data_type)
+        if state is None:
+            raise HTTPException(404, f"no model is serving dataType {data_type!r}")
+        return state
+
+    @app.get("/stats")
+    async def get_stats() -> dict[str, Any]:
+        return metrics.totals.as_dict(models=registry.serving_count())
+
+    @app.get("/metrics")
+    async def get_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    @app.get("/health/live")
+    async def live() -> Response:
+        ok = health.live()
+        return OrjsonResponse({"live": ok}, status_code=200 if ok else 503)
+
+    @app.get("/health/ready")
+    async def ready() -> Response:
+        checks = health.ready()
+        ok = all(checks.values())
+        return OrjsonResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
+
+    @app.post("/predict/{data_type}")
+    async def predict(data_type: str, request: Request) -> Response:
+        """One record (object) or many (array). A single record answers its prediction, or
+        the error with 404 (no model) / 422 (bad record) / 500 (scoring); a list answers
+        one item per record, each a prediction or ``{"error", "reason"}``."""
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        single = isinstance(body, dict)
+        items = [body] if single else body
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise HTTPException(400, "body must be a JSON object or an array of objects")
+        if len(items) > MAX_PREDICT_RECORDS:
+            raise HTTPException(413, f"at most {MAX_PREDICT_RECORDS} records per request")
+        records = [
+            LocalRecord(orjson.dumps({**item, "dataType": data_type})) for item in items
+        ]
+        outcomes = await engine.score(records)
+        answers: list[dict[str, Any]] = []
+        for outcome in outcomes:
+            if outcome.prediction is not None:
+                answers.append(outcome.prediction)
+            else:
+                assert outcome.error is not None
+                answers.append({"error": str(outcome.error), "reason": outcome.error.reason})
+        if not single:
+            return OrjsonResponse(answers)
+        answer = answers[0]
+        if "error" not in answer:
+            return OrjsonResponse(answer)
+        status = {"no-model": 404, "scoring-error": 500}.get(answer["reason"], 422)
+        return OrjsonResponse(answer, status_code=status)
+
+    return app

@@ -1,0 +1,54 @@
+"""Create the topics the service uses when the broker does not have them yet (brokers may not
+auto-create)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def wanted_topics(settings: Settings) -> dict[str, int]:
+    """Topic → partitions. The control log has one partition so that descriptors keep their
+    order; the data and output topics are spread for the consumer group."""
+    spread = settings.topic_partitions
+    topics = {
+        settings.control_topic: 1,
+        settings.output_topic: spread,
+        settings.dlq_topic: spread,
+        settings.events_topic: 1,
+        settings.feedback_topic: spread,
+    }
+    for topic in settings.data_topics:
+        topics[topic] = spread
+    return topics
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the missing topics; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                client_id="modelserve-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, settings.replication_factor)
+            for name, partitions in wanted_topics(settings).items()
+            if name not in existing
+        ]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(missing)
+        except TopicAlreadyExistsError:
+            pass  # another replica was quicker
+        names = [t.name for t in missing]
+        log.info("created topics %s", ", ".join(names))
+        return names
+    finally:
+        await admin.close()

@@ -1,0 +1,153 @@
+"""The life of a model, driven by control records: admit, load, swap in, retire, expire.
+
+Transport-free: the Kafka control reader feeds it records and it reports every load attempt
+and state change to an event sink (the model-events topic in production, a list in tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from typing import Any, Literal
+
+from .descriptor import ModelDescriptor, parse_descriptor
+from .errors import DescriptorRejectedError, ModelError
+from .loader import Loader
+from .metrics import Metrics
+from .records import Headers
+from .registry import Registry, iso, utcnow
+
+log = logging.getLogger(__name__)
+
+Refusal = Literal["failed", "rejected"]
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ModelLifecycle:
+    def __init__(
+        self,
+        registry: Registry,
+        loader: Loader,
+        publish_event: EventSink,
+        metrics: Metrics,
+        instance: str,
+        max_descriptor_bytes: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._registry = registry
+        self._loader = loader
+        self._publish = publish_event
+        self._metrics = metrics
+        self._instance = instance
+        self._max_descriptor_bytes = max_descriptor_bytes
+        self._clock = clock
+        self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def apply(self, key: bytes | None, value: bytes | None, headers: Headers = ()) -> None:
+        """Handle one control record. Never raises for anything the record contains."""
+        name = key.decode("utf-8", errors="replace") if key is not None else None
+        if value is None:
+            if name is not None:
+                await self._retire(name)
+            return
+        try:
+            descriptor = parse_descriptor(key, value, headers, self._max_descriptor_bytes)
+            descriptor = self._registry.admit(descriptor)
+        except DescriptorRejectedError as exc:
+            await self._refuse(name, "rejected", str(exc), None)
+            return
+        await self._load(descriptor)
+
+    async def _load(self, descriptor: ModelDescriptor) -> None:
+        now = self._clock()
+        if descriptor.expires_at is not None and descriptor.expires_at <= now:
+            await self._refuse(descriptor.name, "rejected", "expiresAt is in the past", descriptor)
+            return
+        self._registry.begin_load(descriptor)
+        try:
+            model, digest = await self._loader.load(descriptor)
+        except ModelError as exc:
+            status: Refusal = "rejected" if isinstance(exc, DescriptorRejectedError) else "failed"
+            await self._refuse(descriptor.name, status, str(exc), descriptor)
+            return
+        self._registry.install(descriptor, model, digest)
+        log.info("model %s:%s serving dataType %s", descriptor.name, descriptor.version,
+                 descriptor.data_type)
+        self._schedule_expiry(descriptor)
+        await self._event(descriptor.name, descriptor.version, descriptor.data_type, "loaded")
+
+    async def _refuse(
+        self, name: str | None, status: Refusal, error: str, descriptor: ModelDescriptor | None
+    ) -> None:
+        log.warning("model %s %s: %s", name or "<unnamed>", status, error)
+        version = descriptor.version if descriptor else None
+        data_type = descriptor.data_type if descriptor else None
+        if name is not None:
+            self._registry.fail(name, status, error, descriptor)
+        await self._event(name, version, data_type, status, error)
+
+    async def _retire(self, name: str) -> None:
+        self._cancel_expiry(name)
+        old = self._registry.retire(name)
+        if old is not None:
+            log.info("model %s retired", old.label)
+            await self._event(name, old.version, old.descriptor.data_type, "retired")
+
+    def _schedule_expiry(self, descriptor: ModelDescriptor) -> None:
+        self._cancel_expiry(descriptor.name)
+        if descriptor.expires_at is None:
+            return
+        assert descriptor.version is not None
+        delay = (descriptor.expires_at - self._clock()).total_seconds()
+        loop = asyncio.get_running_loop()
+        self._expiry_timers[descriptor.name] = loop.call_later(
+            max(0.0, delay), self._expire_now, descriptor.name, descriptor.version
+        )
+
+    def _expire_now(self, name: str, version: int) -> None:
+        self._expiry_timers.pop(name, None)
+        old = self._registry.expire(name, version)
+        if old is not None:
+            log.info("model %s expired", old.label)
+            self._background(self._event(name, version, old.descriptor.data_type, "expired"))
+
+    def _cancel_expiry(self, name: str) -> None:
+        timer = self._expiry_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def close(self) -> None:
+        for timer in self._expiry_timers.values():
+            timer.cancel()
+        self._expiry_timers.clear()
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _event(
+        self,
+        name: str | None,
+        version: int | None,
+        data_type: str | None,
+        status: str,
+        error: str | None = None,
+    ) -> None:
+        self._metrics.model_events.labels(status).inc()
+        self._metrics.models_serving.set(self._registry.serving_count())
+        event = {
+            "name": name,
+            "version": version,
+            "dataType": data_type,
+            "status": status,
+            "error": error,
+            "at": iso(self._clock()),
+            "instance": self._instance,
+        }
+        try:
+            await self._publish(event)
+        except Exception:  # events are information; losing one must not stop the control plane
+            log.exception("could not publish model event %s", event)

@@ -1,0 +1,152 @@
+"""Client side of the control topic: build a descriptor from a model file, publish it,
+retire a model, and wait for the service's verdict on the events topic."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from .descriptor import ModelDescriptor, ModelType
+from .kafka.clients import make_producer
+from .settings import Settings
+
+_EXTENSIONS = {
+    ".onnx": ModelType.ONNX,
+    ".pmml": ModelType.PMML,
+    ".xml": ModelType.PMML,
+    ".pkl": ModelType.PICKLE,
+    ".pickle": ModelType.PICKLE,
+    ".joblib": ModelType.PICKLE,
+}
+
+
+def model_type_for(path: Path, given: str | None) -> ModelType:
+    if given:
+        return ModelType(given.upper())
+    try:
+        return _EXTENSIONS[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(f"cannot tell the model type of {path.name}: pass --type") from None
+
+
+def build_descriptor(
+    path: Path,
+    name: str,
+    data_type: str,
+    *,
+    model_type: str | None = None,
+    version: int | None = None,
+    inputs: list[str] | None = None,
+    labels: list[str] | None = None,
+    location: str | None = None,
+    description: str = "",
+    expires_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+    pickle_key: str | None = None,
+    rollback: bool = False,
+) -> ModelDescriptor:
+    """By value (the file's bytes inline) unless ``location`` is given, in which case the
+    file is only read for its sha256 and the service fetches the artifact itself."""
+    artifact = path.read_bytes()
+    kind = model_type_for(path, model_type)
+    fields: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "dataType": data_type,
+        "modelType": kind,
+        "description": description,
+        "inputs": inputs,
+        "labels": labels,
+        "expiresAt": expires_at,
+        "metadata": metadata or {},
+        "sha256": hashlib.sha256(artifact).hexdigest(),
+        "rollback": rollback,
+    }
+    if location is not None:
+        fields["location"] = location
+    else:
+        fields["data"] = artifact
+    if kind is ModelType.PICKLE:
+        if not pickle_key:
+            raise ValueError("PICKLE models must be signed: set MODELSERVE_PICKLE_KEY")
+        fields["signature"] = hmac.new(pickle_key.encode(), artifact, hashlib.sha256).hexdigest()
+    return ModelDescriptor.model_validate(fields)
+
+
+async def publish(settings: Settings, descriptor: ModelDescriptor) -> None:
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.control_topic, descriptor.to_json(), key=descriptor.name.encode()
+        )
+    finally:
+        await producer.stop()
+
+
+async def retire(settings: Settings, name: str) -> None:
+    """A tombstone: key = name, null value."""
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.control_topic, None, key=name.encode())
+    finally:
+        await producer.stop()
+
+
+async def wait_for_event(
+    settings: Settings,
+    name: str,
+    version: int | None,
+    since_ms: int,
+    timeout_s: float = 120.0,
+    statuses: tuple[str, ...] = ("loaded", "failed", "rejected"),
+) -> dict[str, Any] | None:
+    """The first event about ``name`` (and ``version``, when given) with one of ``statuses``
+    published at or after ``since_ms``; None on time-out. Reads the events topic from the
+    start: its end offsets are not trusted on every Kafka-compatible broker."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=None,
+        enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(settings.events_topic) or {0}
+        consumer.assign([TopicPartition(settings.events_topic, p) for p in partitions])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    event = _matching(record.value, record.timestamp, name, version, since_ms)
+                    if event is not None and event.get("status") in statuses:
+                        return event
+            await asyncio.sleep(0)
+        return None
+    finally:
+        await consumer.stop()
+
+
+def _matching(
+    value: bytes | None, timestamp_ms: int, name: str, version: int | None, since_ms: int
+) -> dict[str, Any] | None:
+    if value is None or timestamp_ms < since_ms:
+        return None
+    try:
+        event = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or event.get("name") != name:
+        return None
+    if version is not None and event.get("version") != version:
+        return None
+    return event

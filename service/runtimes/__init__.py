@@ -1,0 +1,1 @@
+"""Model runtimes: one module per model format behind the small interface in ``base``."""

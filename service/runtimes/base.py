@@ -1,0 +1,69 @@
+"""The one interface every model format implements, and the batch result it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatMatrix = npt.NDArray[np.float64]
+ResultKind = Literal["classifier", "regressor", "outputs"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Scores of one batch, column-wise, so that runtimes stay vectorised; ``rows()`` makes the
+    per-record ``result`` objects of the contract."""
+
+    kind: ResultKind
+    size: int
+    labels: Sequence[str] | None = None
+    classes: Sequence[str] | None = None
+    probabilities: npt.NDArray[Any] | None = None
+    values: npt.NDArray[Any] | None = None
+    outputs: Sequence[dict[str, Any]] | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.kind == "classifier":
+            assert self.labels is not None
+            if self.probabilities is None or self.classes is None:
+                return [{"label": label} for label in self.labels]
+            classes = list(self.classes)
+            return [
+                {"label": label, "probabilities": dict(zip(classes, row, strict=True))}
+                for label, row in zip(self.labels, self.probabilities.tolist(), strict=True)
+            ]
+        if self.kind == "regressor":
+            assert self.values is not None
+            return [{"value": value} for value in self.values.tolist()]
+        assert self.outputs is not None
+        return [{"outputs": out} for out in self.outputs]
+
+
+class Model(Protocol):
+    """A loaded model. ``predict`` is called from a worker thread, one batch at a time."""
+
+    @property
+    def input_names(self) -> Sequence[str]:
+        """Names of the features, in the column order ``predict`` expects; records are
+        matched to them (exactly, then by normalised name, or through ``fieldMap``)."""
+        ...
+
+    def predict(self, features: FloatMatrix) -> BatchResult:
+        """Score a (rows × len(input_names)) matrix."""
+        ...
+
+    def close(self) -> None:
+        """Free what the model holds; called once, after its last batch."""
+        ...
+
+
+def labels_from_indices(
+    probabilities: npt.NDArray[Any], classes: Sequence[str]
+) -> list[str]:
+    """The most probable class of every row."""
+    names = np.asarray(classes, dtype=object)
+    return list(names[np.argmax(probabilities, axis=1)])

@@ -1,0 +1,164 @@
+"""ONNX models through onnxruntime: one session per model, one ``run`` per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from ..errors import ModelLoadError
+from .base import BatchResult, FloatMatrix, labels_from_indices
+
+_TENSOR_DTYPES: dict[str, npt.DTypeLike] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+
+
+class OnnxModel:
+    """Either one tensor input of width k (columns named by the descriptor's ``inputs``) or k
+    inputs of width 1 (columns named by the inputs themselves). Outputs are read as a
+    classifier (a label and/or a probability output), a regressor (one numeric output of
+    width 1), or otherwise passed through as named outputs."""
+
+    def __init__(
+        self,
+        artifact: bytes,
+        inputs: Sequence[str] | None,
+        labels: Sequence[str] | None,
+        intra_op_threads: int = 1,
+    ) -> None:
+        options = ort.SessionOptions()
+        # One scoring process per core: more threads per session only fight each other.
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self._session = ort.InferenceSession(
+                artifact, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelLoadError(f"onnxruntime cannot load the model: {exc}") from exc
+        self._labels = list(labels) if labels else None
+        self._bind_inputs(inputs)
+        self._bind_outputs()
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _bind_inputs(self, inputs: Sequence[str] | None) -> None:
+        graph_inputs = self._session.get_inputs()
+        for node in graph_inputs:
+            if node.type not in _TENSOR_DTYPES:
+                raise ModelLoadError(f"input {node.name!r} has unsupported type {node.type}")
+        if len(graph_inputs) == 1:
+            node = graph_inputs[0]
+            width = node.shape[-1] if len(node.shape) >= 2 else 1
+            if inputs is None:
+                if width == 1:
+                    inputs = [node.name]
+                else:
+                    raise ModelLoadError(
+                        f"the model takes one tensor {node.name!r} of width {width}: "
+                        "the descriptor must list its columns in `inputs`"
+                    )
+            if isinstance(width, int) and width != len(inputs):
+                raise ModelLoadError(
+                    f"`inputs` names {len(inputs)} fields, the model's input takes {width}"
+                )
+            self._input_names = list(inputs)
+            self._tensor_input: tuple[str, npt.DTypeLike] | None = (
+                node.name,
+                _TENSOR_DTYPES[node.type],
+            )
+            self._column_inputs: list[tuple[str, npt.DTypeLike]] = []
+        else:
+            if inputs is not None and len(inputs) != len(graph_inputs):
+                raise ModelLoadError(
+                    f"`inputs` names {len(inputs)} fields, the model has {len(graph_inputs)} inputs"
+                )
+            self._input_names = list(inputs) if inputs else [n.name for n in graph_inputs]
+            self._tensor_input = None
+            self._column_inputs = [(n.name, _TENSOR_DTYPES[n.type]) for n in graph_inputs]
+
+    def _bind_outputs(self) -> None:
+        outputs = self._session.get_outputs()
+        self._output_names = [o.name for o in outputs]
+        label = next((o for o in outputs if "label" in o.name.lower()), None)
+        proba = next((o for o in outputs if "prob" in o.name.lower()), None)
+        self._label_output = label.name if label is not None else None
+        self._proba_output = proba.name if proba is not None else None
+        self._proba_is_map = proba is not None and proba.type.startswith("seq(map")
+        if label is not None or proba is not None:
+            self.kind = "classifier"
+        elif len(outputs) == 1 and outputs[0].type in ("tensor(float)", "tensor(double)"):
+            self.kind = "regressor"
+        else:
+            self.kind = "outputs"
+
+    # -- the Model interface ------------------------------------------------------------------
+
+    @property
+    def input_names(self) -> Sequence[str]:
+        return self._input_names
+
+    def predict(self, features: FloatMatrix) -> BatchResult:
+        feeds: dict[str, Any]
+        if self._tensor_input is not None:
+            name, dtype = self._tensor_input
+            feeds = {name: features.astype(dtype, copy=False)}
+        else:
+            feeds = {
+                name: features[:, i : i + 1].astype(dtype)
+                for i, (name, dtype) in enumerate(self._column_inputs)
+            }
+        outputs = dict(zip(self._output_names, self._session.run(None, feeds), strict=True))
+        size = features.shape[0]
+        if self.kind == "regressor":
+            values = np.asarray(outputs[self._output_names[0]]).reshape(size, -1)[:, 0]
+            return BatchResult("regressor", size, values=values.astype(np.float64))
+        if self.kind == "classifier":
+            return self._classify(outputs, size)
+        return BatchResult("outputs", size, outputs=_split_outputs(outputs, size))
+
+    def _classify(self, outputs: dict[str, Any], size: int) -> BatchResult:
+        classes: list[str] | None = self._labels
+        probabilities = None
+        if self._proba_output is not None:
+            raw = outputs[self._proba_output]
+            if self._proba_is_map:
+                # ZipMap output: one {class: p} dict per row; its keys are the class labels.
+                keys = list(raw[0].keys()) if raw else []
+                probabilities = np.array([[row[k] for k in keys] for row in raw], np.float64)
+                classes = classes or [str(k) for k in keys]
+            else:
+                probabilities = np.asarray(raw, dtype=np.float64).reshape(size, -1)
+                classes = classes or [str(i) for i in range(probabilities.shape[1])]
+        if self._labels is not None and probabilities is not None:
+            labels = labels_from_indices(probabilities, self._labels)
+        elif self._label_output is not None:
+            labels = [str(v) for v in np.asarray(outputs[self._label_output]).reshape(-1).tolist()]
+        else:
+            assert probabilities is not None and classes is not None
+            labels = labels_from_indices(probabilities, classes)
+        if classes is not None and probabilities is not None and len(classes) != probabilities.shape[1]:
+            raise ValueError(
+                f"{len(classes)} labels for {probabilities.shape[1]} probability columns"
+            )
+        return BatchResult("classifier", size, labels, classes, probabilities)
+
+    def close(self) -> None:
+        # Sessions free their memory when collected; drop our reference now.
+        del self._session
+
+
+def _split_outputs(outputs: dict[str, Any], size: int) -> list[dict[str, Any]]:
+    columns = {name: np.asarray(value).reshape(size, -1).tolist() for name, value in outputs.items()}
+    return [
+        {name: (col[i][0] if len(col[i]) == 1 else col[i]) for name, col in columns.items()}
+        for i in range(size)
+    ]

@@ -1,0 +1,161 @@
+"""The composition root: builds every part from the settings, starts them in order, runs
+them as owned tasks, and stops them in the order that loses nothing (drain)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from contextlib import suppress
+
+from aiokafka.errors import KafkaError
+
+from .batching import BatchPolicy
+from .engine import Engine
+from .http.app import Health, create_app
+from .http.server import make_server
+from .kafka.clients import make_control_consumer, make_data_consumer, make_producer
+from .kafka.control import ControlReader
+from .kafka.data import DataLoop
+from .kafka.events import EventPublisher
+from .kafka.topics import ensure_topics
+from .lifecycle import ModelLifecycle
+from .loader import Loader
+from .metrics import Metrics
+from .registry import Registry
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.metrics = Metrics()
+        self.registry = Registry()
+        threads = max(1, (os.cpu_count() or 1) // settings.workers)
+        loader = Loader(settings, intra_op_threads=threads)
+        self.engine = Engine(self.registry, self.metrics, settings.default_data_type)
+        self._producer = make_producer(settings)
+        self.lifecycle = ModelLifecycle(
+            self.registry, loader, EventPublisher(self._producer, settings.events_topic),
+            self.metrics, self.instance, settings.max_descriptor_bytes,
+        )
+        self.control = ControlReader(
+            make_control_consumer(settings), settings.control_topic, self.lifecycle
+        )
+        self.data = DataLoop(
+            make_data_consumer(settings), self._producer, self.engine,
+            BatchPolicy(settings.max_batch_size, settings.max_batch_delay_ms), self.metrics,
+            settings.data_topics, settings.output_topic, settings.dlq_topic,
+        )
+        self.app = create_app(
+            self.registry, self.metrics, self.engine, Health(self._live, self._ready)
+        )
+        self.http = make_server(self.app, settings.http_host, settings.http_port)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopped = asyncio.Event()
+
+    # -- health -----------------------------------------------------------------------------
+
+    def _live(self) -> bool:
+        return not any(t.done() for t in self._tasks.values())
+
+    def _ready(self) -> dict[str, bool]:
+        return {
+            "controlCaughtUp": self.control.caught_up.is_set(),
+            "dataAssigned": self.data.assigned.is_set(),
+        }
+
+    @property
+    def http_port(self) -> int | None:
+        return self.http.port
+
+    # -- life -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """HTTP first (so liveness answers while Kafka is still being reached), then Kafka."""
+        self._tasks["http"] = asyncio.create_task(self.http.serve(), name="http")
+        while not self.http.started:
+            if self._tasks["http"].done():
+                await self._tasks["http"]
+                raise RuntimeError("HTTP server stopped during start")
+            await asyncio.sleep(0.01)
+        await self._connect()
+        self._tasks["control"] = asyncio.create_task(self.control.run(), name="control")
+        self._tasks["data"] = asyncio.create_task(self._data_when_caught_up(), name="data")
+        log.info("modelserve %s started; HTTP on port %s", self.instance, self.http_port)
+
+    async def _connect(self, attempts: int = 30) -> None:
+        delay = 0.5
+        for attempt in range(1, attempts + 1):
+            try:
+                await ensure_topics(self.settings)
+                await self._producer.start()
+                await self.control.start()
+                return
+            except (KafkaError, OSError) as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("Kafka at %s not reachable (%s); retrying in %.1fs",
+                            self.settings.bootstrap_servers, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _data_when_caught_up(self) -> None:
+        # Records are only scored once the models in the control log are in place; otherwise
+        # a restart would dead-letter records that a model was about to serve.
+        await self.control.caught_up.wait()
+        await self.data.start()
+        await self.data.run()
+
+    async def wait(self) -> None:
+        """Until stop() is called or a part fails; a failed part's error is raised."""
+        stop = asyncio.create_task(self._stopped.wait())
+        done, _ = await asyncio.wait(
+            [stop, *self._tasks.values()], return_when=asyncio.FIRST_COMPLETED
+        )
+        stop.cancel()
+        for task in done:
+            if task is not stop and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        """Drain: stop fetching, finish and commit the batch in flight, leave the group, stop
+        the control reader, flush the producer, stop HTTP."""
+        self._stopped.set()
+        self.data.request_stop()
+        data_task = self._tasks.get("data")
+        if data_task is not None and not data_task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(data_task), self.settings.drain_timeout_s)
+            except TimeoutError:
+                log.warning("drain timed out after %.1fs", self.settings.drain_timeout_s)
+            except Exception:
+                log.exception("data loop ended with an error")
+        for name in ("data", "control"):
+            task = self._tasks.get(name)
+            if task is not None and not task.done():
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+        with suppress(Exception):
+            await self.data.stop()
+        with suppress(Exception):
+            await self.control.stop()
+        self.lifecycle.close()
+        with suppress(Exception):
+            await self._producer.stop()
+        self.http.should_exit = True
+        http_task = self._tasks.get("http")
+        if http_task is not None:
+            with suppress(asyncio.CancelledError, Exception):
+                await http_task
+        for serving in self.registry.all_serving():
+            serving.displace()
+        log.info("modelserve %s stopped", self.instance)

@@ -1,0 +1,80 @@
+"""Service settings, read from the environment with the prefix ``MODELSERVE_``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field is an environment variable ``MODELSERVE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELSERVE_", extra="ignore", frozen=True)
+
+    bootstrap_servers: str = Field("localhost:9092", description="Kafka bootstrap servers.")
+    control_topic: str = Field("models", description="Topic of ModelDescriptors (key = name).")
+    data_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["data"], description="Topics of records to score (comma list)."
+    )
+    output_topic: str = Field("predictions", description="Topic predictions are written to.")
+    dlq_topic: str = Field("data.dlq", description="Dead-letter topic for unscorable records.")
+    events_topic: str = Field("model-events", description="Topic of model lifecycle events.")
+    feedback_topic: str = Field("feedback", description="Topic of labelled records.")
+    group_id: str = Field("modelserve", description="Consumer group of the data consumers.")
+    http_host: str = Field("0.0.0.0", description="Address the HTTP server binds.")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    max_batch_size: int = Field(
+        1000, ge=1, le=100_000, description="Most records scored in one model call."
+    )
+    max_batch_delay_ms: int = Field(
+        10, ge=0, le=60_000, description="Longest a record waits for its batch to fill."
+    )
+    model_cache_dir: str = Field(
+        "/tmp/modelserve-cache", description="Where artifacts fetched by reference are cached."
+    )
+    allowed_locations: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="URI prefixes `location` may point under (comma list)."
+    )
+    pickle_key: str | None = Field(
+        None, description="HMAC key for signed pickles; without it PICKLE models are refused."
+    )
+    default_data_type: str | None = Field(
+        None, description="dataType of records that name none (field or `data-type` header)."
+    )
+    no_model_policy: Literal["dlq", "wait"] = Field(
+        "dlq", description="What happens to records whose dataType has no serving model."
+    )
+    workers: int = Field(1, ge=1, le=64, description="Scoring processes per container.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: str = Field("INFO", description="Root log level.")
+    topic_partitions: int = Field(
+        4, ge=1, le=1024, description="Partitions of data topics the service creates."
+    )
+    replication_factor: int = Field(
+        1, ge=1, le=16, description="Replication factor of topics the service creates."
+    )
+    max_descriptor_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest control record accepted (bytes)."
+    )
+    max_artifact_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, description="Largest model artifact accepted (bytes)."
+    )
+    drain_timeout_s: float = Field(
+        30.0, ge=0, description="Longest a graceful stop waits for in-flight work."
+    )
+    instance_id: str | None = Field(
+        None, description="Name of this replica in events and logs (default: host:pid)."
+    )
+
+    @field_validator("data_topics", "allowed_locations", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split_commas(value)
