@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -117,16 +116,13 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         description=args.description, expires_at=args.expires_at, metadata=args.metadata,
         pickle_key=settings.pickle_key, rollback=args.rollback,
     )
-    since = int(time.time() * 1000) - 1000
-
     async def run() -> int:
-        await publish(settings, descriptor)
+        offset = await publish(settings, descriptor)
         print(f"published {descriptor.name} ({descriptor.model_type.value}) for dataType "
               f"{descriptor.data_type} to {settings.control_topic}")
         if not args.wait:
             return 0
-        event = await wait_for_event(settings, descriptor.name, descriptor.version, since,
-                                     timeout_s=args.timeout)
+        event = await wait_for_event(settings, descriptor.name, offset, timeout_s=args.timeout)
         if event is None:
             print(f"no verdict within {args.timeout:.0f}s", file=sys.stderr)
             return 1

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import itertools
 import signal
-import time
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -43,9 +42,8 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
             "description": "random forest, 30 trees, red wine quality",
             "metadata": {"trainedOn": "winequality_red.csv", "trees": 30},
         })
-        since = int(time.time() * 1000)
-        await publish(settings, descriptor)
-        event = await wait_for_event(settings, "wine-rf", None, since, timeout_s=60)
+        offset = await publish(settings, descriptor)
+        event = await wait_for_event(settings, "wine-rf", offset, timeout_s=60)
         print(f"model event: {event}")
         tasks = [
             asyncio.create_task(_stream(settings, rate)),

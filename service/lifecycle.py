@@ -44,9 +44,23 @@ class ModelLifecycle:
         self._clock = clock
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._offset: int | None = None
 
-    async def apply(self, key: bytes | None, value: bytes | None, headers: Headers = ()) -> None:
-        """Handle one control record. Never raises for anything the record contains."""
+    async def apply(
+        self, key: bytes | None, value: bytes | None, headers: Headers = (), offset: int | None = None
+    ) -> None:
+        """Handle one control record. Never raises for anything the record contains.
+
+        ``offset`` (the control record's) goes into the events it causes, so a publisher can
+        tell its own verdict from others' without knowing the version the service assigned."""
+        # Control records are applied one at a time, so one attribute carries the offset.
+        self._offset = offset
+        try:
+            await self._apply(key, value, headers)
+        finally:
+            self._offset = None
+
+    async def _apply(self, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         name = key.decode("utf-8", errors="replace") if key is not None else None
         if value is None:
             if name is not None:
@@ -54,9 +68,13 @@ class ModelLifecycle:
             return
         try:
             descriptor = parse_descriptor(key, value, headers, self._max_descriptor_bytes)
-            descriptor = self._registry.admit(descriptor)
         except DescriptorRejectedError as exc:
             await self._refuse(name, "rejected", str(exc), None)
+            return
+        try:
+            descriptor = self._registry.admit(descriptor)
+        except DescriptorRejectedError as exc:
+            await self._refuse(descriptor.name, "rejected", str(exc), descriptor)
             return
         await self._load(descriptor)
 
@@ -146,6 +164,7 @@ class ModelLifecycle:
             "error": error,
             "at": iso(self._clock()),
             "instance": self._instance,
+            "offset": self._offset,
         }
         try:
             await self._publish(event)

@@ -81,23 +81,22 @@ def build_descriptor(
     return ModelDescriptor.model_validate(fields)
 
 
-async def publish(settings: Settings, descriptor: ModelDescriptor) -> None:
+async def publish(settings: Settings, descriptor: ModelDescriptor) -> int:
+    """Returns the descriptor's offset in the control topic (events name it)."""
+    return await _send_control(settings, descriptor.name, descriptor.to_json())
+
+
+async def retire(settings: Settings, name: str) -> int:
+    """A tombstone: key = name, null value. Returns its offset in the control topic."""
+    return await _send_control(settings, name, None)
+
+
+async def _send_control(settings: Settings, name: str, value: bytes | None) -> int:
     producer = make_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            settings.control_topic, descriptor.to_json(), key=descriptor.name.encode()
-        )
-    finally:
-        await producer.stop()
-
-
-async def retire(settings: Settings, name: str) -> None:
-    """A tombstone: key = name, null value."""
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(settings.control_topic, None, key=name.encode())
+        metadata = await producer.send_and_wait(settings.control_topic, value, key=name.encode())
+        return int(metadata.offset)
     finally:
         await producer.stop()
 
@@ -105,14 +104,13 @@ async def retire(settings: Settings, name: str) -> None:
 async def wait_for_event(
     settings: Settings,
     name: str,
-    version: int | None,
-    since_ms: int,
+    offset: int,
     timeout_s: float = 120.0,
-    statuses: tuple[str, ...] = ("loaded", "failed", "rejected"),
+    statuses: tuple[str, ...] = ("loaded", "failed", "rejected", "retired"),
 ) -> dict[str, Any] | None:
-    """The first event about ``name`` (and ``version``, when given) with one of ``statuses``
-    published at or after ``since_ms``; None on time-out. Reads the events topic from the
-    start: its end offsets are not trusted on every Kafka-compatible broker."""
+    """The first event about ``name`` caused by the control record at ``offset`` with one of
+    ``statuses``; None on time-out. Reads the events topic from the start: its end offsets
+    are not trusted on every Kafka-compatible broker."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=None,
         enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
@@ -127,7 +125,7 @@ async def wait_for_event(
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
                 for record in records:
-                    event = _matching(record.value, record.timestamp, name, version, since_ms)
+                    event = _matching(record.value, name, offset)
                     if event is not None and event.get("status") in statuses:
                         return event
             await asyncio.sleep(0)
@@ -136,17 +134,13 @@ async def wait_for_event(
         await consumer.stop()
 
 
-def _matching(
-    value: bytes | None, timestamp_ms: int, name: str, version: int | None, since_ms: int
-) -> dict[str, Any] | None:
-    if value is None or timestamp_ms < since_ms:
+def _matching(value: bytes | None, name: str, offset: int) -> dict[str, Any] | None:
+    if value is None:
         return None
     try:
         event = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(event, dict) or event.get("name") != name:
-        return None
-    if version is not None and event.get("version") != version:
+    if not isinstance(event, dict) or event.get("name") != name or event.get("offset") != offset:
         return None
     return event

@@ -138,8 +138,12 @@ class ModelEntry:
             ]
         self.versions.append(entry)
 
-    def find(self, version: int | None) -> VersionRecord | None:
-        return next((v for v in reversed(self.versions) if v.version == version), None)
+    def find(self, version: int | None, status: Status | None = None) -> VersionRecord | None:
+        return next(
+            (v for v in reversed(self.versions)
+             if v.version == version and (status is None or v.status == status)),
+            None,
+        )
 
 
 class Registry:
@@ -231,7 +235,7 @@ class Registry:
             entry.serving = None
         if self._serving.get(old.descriptor.data_type) is old:
             del self._serving[old.descriptor.data_type]
-        record = entry.find(old.version)
+        record = entry.find(old.version, "serving")
         if record is not None:
             record.status = status
             record.until = now
@@ -272,7 +276,7 @@ class Registry:
         entry = self._models.get(name)
         if entry is None or not entry.versions:
             return None
-        shown = entry.find(entry.serving.version) if entry.serving else None
+        shown = entry.find(entry.serving.version, "serving") if entry.serving else None
         shown = shown or entry.versions[-1]
         info: dict[str, Any] = {
             "name": name,

@@ -1,0 +1,48 @@
+# modelserve — `make demo` and `make test` are the quick start; the rest is for developers.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-unit lint typecheck check bench lock clean
+
+install: $(STAMP)
+
+# Re-runs only when the project's dependency files change (idempotent).
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	@command -v java >/dev/null || echo "warning: no java on PATH; PMML models need a JRE (apt-get install default-jre-headless)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/modelserve demo
+
+test: install
+	$(BIN)/pytest -q
+
+test-unit: install
+	$(BIN)/pytest -q -m "not kafka"
+
+lint: install
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(BIN)/python -m bench
+
+# Re-resolve the pinned versions (run after changing dependencies in pyproject.toml).
+lock:
+	rm -rf /tmp/modelserve-lock && $(PYTHON) -m venv /tmp/modelserve-lock
+	/tmp/modelserve-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/modelserve-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

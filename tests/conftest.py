@@ -1,0 +1,68 @@
+"""Shared fixtures. The broker is real: the embedded Tansu broker, started once per session
+and waited on until it answers, or any broker named in MODELSERVE_TEST_BOOTSTRAP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.devbroker import DevBroker
+from service.server import Service
+from service.settings import Settings
+from service.wine import WINE_FIELDS
+
+from .kafka_helpers import isolated_settings
+from .models import ModelFiles, make_model_files
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> Iterator[str]:
+    external = os.environ.get("MODELSERVE_TEST_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    with DevBroker() as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> ModelFiles:
+    """Real models of the wine data, trained once per session: ONNX by skl2onnx, PMML by
+    sklearn2pmml."""
+    return make_model_files(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def wine_fields() -> list[str]:
+    return list(WINE_FIELDS)
+
+
+@pytest.fixture
+async def start_service(bootstrap: str) -> AsyncIterator[Callable[..., Any]]:
+    """Starts services on isolated topics; stops them all at the end of the test."""
+    started: list[Service] = []
+
+    async def start(settings: Settings | None = None, **overrides: Any) -> Service:
+        service = Service(settings or isolated_settings(bootstrap, **overrides))
+        await service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.stop()
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return Path(__file__).parent / "data"

@@ -1,0 +1,93 @@
+"""Test helpers that talk to the real broker: produce, read a topic until a condition holds
+(with a deadline, never a fixed sleep), and an isolated set of topics per test."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from service.settings import Settings
+
+
+def isolated_settings(bootstrap: str, **overrides: Any) -> Settings:
+    """Settings whose topics and group are unique to one test, so tests share a broker."""
+    uid = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "control_topic": f"models-{uid}",
+        "data_topics": [f"data-{uid}"],
+        "output_topic": f"predictions-{uid}",
+        "dlq_topic": f"data-{uid}.dlq",
+        "events_topic": f"events-{uid}",
+        "feedback_topic": f"feedback-{uid}",
+        "group_id": f"modelserve-{uid}",
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "topic_partitions": 2,
+        "instance_id": f"test-{uid}",
+        "drain_timeout_s": 10.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    items: list[tuple[bytes | None, bytes | None]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=2)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key, headers=headers) for key, value in items]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+
+
+async def produce_json(bootstrap: str, topic: str, records: list[tuple[str, dict[str, Any]]]) -> None:
+    await produce(bootstrap, topic, [(k.encode(), orjson.dumps(v)) for k, v in records])
+
+
+async def read_until(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[Any]], bool],
+    timeout_s: float = 60.0,
+) -> list[Any]:
+    """Every record of ``topic`` from the start, read until ``done(records)`` holds. Raises
+    AssertionError with what was read if the deadline passes first."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+        enable_auto_commit=False, fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(topic) or {0}
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout_s
+        while not done(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met on {topic} in {timeout_s}s; read {len(records)}")
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def header(record: Any, name: str) -> str | None:
+    for key, value in record.headers:
+        if key == name:
+            return bytes(value).decode()
+    return None

@@ -1,0 +1,93 @@
+import numpy as np
+import orjson
+import pytest
+
+from service.errors import DecodeError, InvalidRecordError
+from service.records import (
+    FieldBinder,
+    LocalRecord,
+    build_features,
+    dead_letter_headers,
+    decode_record,
+    normalise_name,
+)
+
+
+def rec(value: object, key: bytes | None = None, headers: tuple = ()) -> LocalRecord:
+    raw = value if isinstance(value, bytes) else orjson.dumps(value)
+    return LocalRecord(raw, key=key, headers=headers, topic="data", partition=1, offset=7)
+
+
+def test_decode_takes_data_type_and_id_from_the_record_first() -> None:
+    d = decode_record(rec({"dataType": "wine", "id": 42, "a": 1}, key=b"k"), "default")
+    assert (d.data_type, d.record_id, d.fields["a"]) == ("wine", "42", 1)
+
+
+def test_decode_falls_back_to_header_default_key_and_source() -> None:
+    assert decode_record(rec({"a": 1}, headers=(("data-type", b"beer"),)), None).data_type == "beer"
+    d = decode_record(rec({"a": 1}), "wine")
+    assert (d.data_type, d.record_id) == ("wine", "data/1/7")
+    assert decode_record(rec({"a": 1}, key=b"key-9"), "wine").record_id == "key-9"
+
+
+@pytest.mark.parametrize("value", [b"\xff\xfe", b"{broken", b"[1,2]", b"3"])
+def test_undecodable_values_are_decode_errors(value: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode_record(rec(value), "wine")
+
+
+def test_missing_value_and_missing_data_type() -> None:
+    with pytest.raises(DecodeError):
+        decode_record(LocalRecord(None), "wine")
+    with pytest.raises(InvalidRecordError, match="dataType"):
+        decode_record(rec({"a": 1}), None)
+
+
+def test_normalised_names() -> None:
+    assert normalise_name("Fixed Acidity") == normalise_name("fixed_acidity") == "fixedacidity"
+    assert normalise_name("free-sulfur  dioxide") == "freesulfurdioxide"
+
+
+def test_binder_matches_exact_then_normalised_then_field_map() -> None:
+    binder = FieldBinder(["fixed acidity", "pH", "x"], {"x": "renamed"})
+    assert binder.resolve(("fixed_acidity", "pH", "renamed")) == ["fixed_acidity", "pH", "renamed"]
+    assert binder.resolve(("fixed_acidity", "renamed")) == "pH"
+    assert binder.resolve(("fixed_acidity", "pH", "x")) == "x"  # fieldMap wins over the name
+
+
+def test_features_fast_path_keeps_column_order() -> None:
+    binder = FieldBinder(["b", "a"], None)
+    matrix, good, errors = build_features([{"a": 1, "b": 2}, {"b": 4, "a": 3.5}], binder)
+    assert matrix.tolist() == [[2.0, 1.0], [4.0, 3.5]]
+    assert good == [0, 1] and errors == {}
+
+
+def test_features_isolate_bad_rows() -> None:
+    binder = FieldBinder(["a", "b"], None)
+    rows = [{"a": 1, "b": 2}, {"a": 1}, {"a": None, "b": 1}, {"a": "x", "b": 1},
+            {"A": "5", "b": 6}, {"a": [1], "b": 2}]
+    matrix, good, errors = build_features(rows, binder)
+    assert good == [0, 4]
+    assert matrix.tolist() == [[1.0, 2.0], [5.0, 6.0]]
+    assert set(errors) == {1, 2, 3, 5}
+    assert all(isinstance(e, InvalidRecordError) for e in errors.values())
+    assert "missing feature 'b'" in str(errors[1])
+    assert "null" in str(errors[2])
+
+
+def test_features_of_empty_batch() -> None:
+    matrix, good, errors = build_features([], FieldBinder(["a"], None))
+    assert matrix.shape == (0, 1) and good == [] and errors == {}
+    assert np.asarray(matrix).dtype == np.float64
+
+
+def test_dead_letter_headers_keep_originals_and_add_reason() -> None:
+    record = rec({"a": 1}, headers=(("trace", b"t1"),))
+    headers = dead_letter_headers(record, InvalidRecordError("bad\nthing " + "z" * 1000), "m:2")
+    names = [h[0] for h in headers]
+    assert names == ["trace", "dlq.reason", "dlq.error", "dlq.source", "dlq.model"]
+    values = dict(headers)
+    assert values["dlq.reason"] == b"invalid-record"
+    assert values["dlq.source"] == b"data/1/7"
+    assert values["dlq.model"] == b"m:2"
+    assert b"\n" not in values["dlq.error"] and len(values["dlq.error"].decode()) <= 512

@@ -1,0 +1,93 @@
+"""The runtimes against the libraries run directly: label for label, value for value."""
+
+import numpy as np
+import onnxruntime as ort
+import orjson
+import pytest
+
+from service.errors import ModelLoadError
+from service.runtimes.onnx import OnnxModel
+from service.runtimes.pmml import PmmlModel
+from service.wine import WINE_FIELDS
+
+from .models import ModelFiles
+
+
+def test_onnx_classifier_matches_onnxruntime(model_files: ModelFiles) -> None:
+    artifact = model_files.forest_onnx.read_bytes()
+    x = model_files.features[:300]
+    model = OnnxModel(artifact, list(WINE_FIELDS), model_files.forest_classes)
+    result = model.predict(x.astype(np.float64))
+    direct = ort.InferenceSession(artifact).run(None, {"X": x})
+    assert result.labels == [str(v) for v in direct[0]]
+    np.testing.assert_allclose(result.probabilities, direct[1], rtol=1e-6)
+    rows = result.rows()
+    assert set(rows[0]["probabilities"]) == set(model_files.forest_classes)
+
+
+def test_onnx_zipmap_classifier_without_labels(model_files: ModelFiles) -> None:
+    artifact = model_files.forest_zipmap_onnx.read_bytes()
+    x = model_files.features[:50]
+    model = OnnxModel(artifact, list(WINE_FIELDS), None)
+    result = model.predict(x.astype(np.float64))
+    labels, maps = ort.InferenceSession(artifact).run(None, {"X": x})
+    assert result.labels == [str(v) for v in labels]
+    assert result.rows()[3]["probabilities"] == pytest.approx({str(k): v for k, v in maps[3].items()})
+
+
+def test_onnx_regressor(model_files: ModelFiles) -> None:
+    artifact = model_files.regressor_onnx.read_bytes()
+    x = model_files.features[:20]
+    model = OnnxModel(artifact, list(WINE_FIELDS), None)
+    direct = ort.InferenceSession(artifact).run(None, {"X": x})[0][:, 0]
+    rows = model.predict(x.astype(np.float64)).rows()
+    assert [r["value"] for r in rows] == pytest.approx(direct.tolist())
+
+
+def test_onnx_needs_inputs_of_the_right_width(model_files: ModelFiles) -> None:
+    artifact = model_files.forest_onnx.read_bytes()
+    with pytest.raises(ModelLoadError, match="inputs"):
+        OnnxModel(artifact, None, None)
+    with pytest.raises(ModelLoadError, match="names 2 fields"):
+        OnnxModel(artifact, ["a", "b"], None)
+
+
+def test_onnx_garbage_is_a_load_error() -> None:
+    with pytest.raises(ModelLoadError, match="onnxruntime"):
+        OnnxModel(b"\x08\x01garbage", ["a"], None)
+
+
+def _pypmml_direct(path: str, x: np.ndarray) -> dict:
+    from pypmml import Model
+
+    model = Model.fromString(open(path).read())
+    model.setSupplementOutput(True)
+    payload = orjson.dumps({"columns": list(model.inputNames), "data": x.tolist()}).decode()
+    return orjson.loads(model.predict(payload))
+
+
+def test_pmml_classifier_matches_pypmml(model_files: ModelFiles) -> None:
+    x = model_files.features[:200].astype(np.float64)
+    model = PmmlModel(model_files.forest_pmml.read_bytes(), None)
+    assert list(model.input_names) == list(WINE_FIELDS)
+    result = model.predict(x)
+    direct = _pypmml_direct(str(model_files.forest_pmml), x)
+    at = direct["columns"].index("predicted_quality")
+    assert result.labels == [str(row[at]) for row in direct["data"]]
+    assert result.classes == ["3", "4", "5", "6", "7", "8"]
+    assert result.probabilities is not None and result.probabilities.shape == (200, 6)
+
+
+def test_pmml_regressor(model_files: ModelFiles) -> None:
+    x = model_files.features[:30].astype(np.float64)
+    model = PmmlModel(model_files.regressor_pmml.read_bytes(), None)
+    direct = _pypmml_direct(str(model_files.regressor_pmml), x)
+    values = [r["value"] for r in model.predict(x).rows()]
+    assert values == pytest.approx([row[0] for row in direct["data"]])
+
+
+def test_pmml_garbage_is_a_load_error() -> None:
+    with pytest.raises(ModelLoadError):
+        PmmlModel(b"<PMML>not really</PMML>", None)
+    with pytest.raises(ModelLoadError, match="UTF-8"):
+        PmmlModel(b"\xff\xfe\x00", None)
