@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -49,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("path", type=Path)
     pub.add_argument("--name", required=True)
     pub.add_argument("--data-type", required=True)
-    pub.add_argument("--type", choices=["onnx", "pmml", "pickle"], help="default: from the extension")
+    pub.add_argument(
+        "--type", choices=["onnx", "pmml", "pickle"], help="default: from the extension"
+    )
     pub.add_argument("--version", type=int)
     pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
     pub.add_argument("--labels", help="class labels in the model's column order, comma-separated")
@@ -69,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="stream a CSV or JSONL file to the data topic")
     send.add_argument("file", type=Path)
     send.add_argument("--data-type", required=True)
-    send.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
+    send.add_argument(
+        "--rate", type=float, help="records per second (default: as fast as possible)"
+    )
     send.add_argument("--key-prefix", default=None, help="record keys are <prefix><n>")
     send.set_defaults(run=_send)
 
@@ -89,8 +94,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import Service
 
     if settings.workers > 1:
-        log.warning("MODELSERVE_WORKERS=%d: this version runs one scoring process; run more "
-                    "replicas in the same group to use more cores", settings.workers)
+        log.warning(
+            "MODELSERVE_WORKERS=%d: this version runs one scoring process; run more "
+            "replicas in the same group to use more cores",
+            settings.workers,
+        )
 
     async def run() -> None:
         service = Service(settings)
@@ -111,15 +119,27 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     from .publishing import build_descriptor, publish, wait_for_event
 
     descriptor = build_descriptor(
-        args.path, args.name, args.data_type, model_type=args.type, version=args.version,
-        inputs=_list(args.inputs), labels=_list(args.labels), location=args.location,
-        description=args.description, expires_at=args.expires_at, metadata=args.metadata,
-        pickle_key=settings.pickle_key, rollback=args.rollback,
+        args.path,
+        args.name,
+        args.data_type,
+        model_type=args.type,
+        version=args.version,
+        inputs=_list(args.inputs),
+        labels=_list(args.labels),
+        location=args.location,
+        description=args.description,
+        expires_at=args.expires_at,
+        metadata=args.metadata,
+        pickle_key=settings.pickle_key,
+        rollback=args.rollback,
     )
+
     async def run() -> int:
         offset = await publish(settings, descriptor)
-        print(f"published {descriptor.name} ({descriptor.model_type.value}) for dataType "
-              f"{descriptor.data_type} to {settings.control_topic}")
+        print(
+            f"published {descriptor.name} ({descriptor.model_type.value}) for dataType "
+            f"{descriptor.data_type} to {settings.control_topic}"
+        )
         if not args.wait:
             return 0
         event = await wait_for_event(settings, descriptor.name, offset, timeout_s=args.timeout)
@@ -144,8 +164,11 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
     from .sending import read_records, send_records
 
     prefix = args.key_prefix if args.key_prefix is not None else f"{args.file.stem}-"
-    count = asyncio.run(send_records(settings, read_records(args.file), args.data_type,
-                                     rate=args.rate, key_prefix=prefix))
+    count = asyncio.run(
+        send_records(
+            settings, read_records(args.file), args.data_type, rate=args.rate, key_prefix=prefix
+        )
+    )
     print(f"sent {count} records to {settings.data_topics[0]}")
     return 0
 
@@ -154,7 +177,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from .demo import run_demo
     from .devbroker import DevBroker
 
-    seconds = args.seconds or (float(os.environ["DEMO_SECONDS"]) if os.environ.get("DEMO_SECONDS") else None)
+    seconds = args.seconds or (
+        float(os.environ["DEMO_SECONDS"]) if os.environ.get("DEMO_SECONDS") else None
+    )
     with DevBroker() as broker:
         print(f"embedded Kafka-compatible broker at {broker.bootstrap}")
         demo_settings = settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
@@ -167,10 +192,8 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 
     with DevBroker(args.host, args.port) as broker:
         print(f"broker ready at {broker.bootstrap} (memory storage; Ctrl-C stops it)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -36,12 +36,18 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
         from .wine import train_wine_onnx
 
         artifact, classes = await asyncio.to_thread(train_wine_onnx, "forest", 30)
-        descriptor = ModelDescriptor.model_validate({
-            "name": "wine-rf", "dataType": "wine", "modelType": "ONNX", "data": artifact,
-            "inputs": list(WINE_FIELDS), "labels": classes,
-            "description": "random forest, 30 trees, red wine quality",
-            "metadata": {"trainedOn": "winequality_red.csv", "trees": 30},
-        })
+        descriptor = ModelDescriptor.model_validate(
+            {
+                "name": "wine-rf",
+                "dataType": "wine",
+                "modelType": "ONNX",
+                "data": artifact,
+                "inputs": list(WINE_FIELDS),
+                "labels": classes,
+                "description": "random forest, 30 trees, red wine quality",
+                "metadata": {"trainedOn": "winequality_red.csv", "trees": 30},
+            }
+        )
         offset = await publish(settings, descriptor)
         event = await wait_for_event(settings, "wine-rf", offset, timeout_s=60)
         print(f"model event: {event}")
@@ -54,21 +60,26 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        print(f"stats: {orjson.dumps(service.metrics.totals.as_dict(service.registry.serving_count())).decode()}")
+        totals = service.metrics.totals.as_dict(service.registry.serving_count())
+        print(f"stats: {orjson.dumps(totals).decode()}")
         print(f"state: {orjson.dumps(service.registry.state('wine')).decode()}")
     finally:
         await service.stop()
 
 
 async def _stream(settings: Settings, rate: float) -> None:
-    rows = ({k: v for k, v in r.items() if k != "quality"} for r in itertools.cycle(list(wine_rows())))
+    rows = (
+        {k: v for k, v in r.items() if k != "quality"} for r in itertools.cycle(list(wine_rows()))
+    )
     await send_records(settings, rows, "wine", rate=rate, key_prefix="wine-", progress=False)
 
 
 async def _print_predictions(settings: Settings, every: int = 100) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=None,
-        auto_offset_reset="earliest", fetch_max_wait_ms=100,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
     )
     await consumer.start()
     try:
@@ -85,8 +96,10 @@ async def _print_predictions(settings: Settings, every: int = 100) -> None:
                         result = p["result"]
                         confidence = max(result.get("probabilities", {"": 0}).values())
                         latency = p["timestamps"]["scored"] - p["timestamps"]["ingested"]
-                        print(f"prediction #{seen}: id={p['id']} quality={result['label']} "
-                              f"(p={confidence:.2f}) by {p['model']['name']}:{p['model']['version']} "
-                              f"in {latency} ms")
+                        print(
+                            f"prediction #{seen}: id={p['id']} quality={result['label']} "
+                            f"(p={confidence:.2f}) by {p['model']['name']}:{p['model']['version']} "
+                            f"in {latency} ms"
+                        )
     finally:
         await consumer.stop()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
@@ -28,7 +29,7 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lo
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 
 
-class ModelType(str, Enum):
+class ModelType(StrEnum):
     ONNX = "ONNX"
     PMML = "PMML"
     PICKLE = "PICKLE"
@@ -116,7 +117,7 @@ class ModelDescriptor(BaseModel):
         return orjson.dumps(doc)
 
 
-def header_value(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], name: str) -> str | None:
+def header_value(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
     """The last value of a Kafka header, decoded; None when absent or not UTF-8."""
     for key, raw in reversed(headers):
         if key.lower() == name:
@@ -130,7 +131,7 @@ def header_value(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...
 def parse_descriptor(
     key: bytes | None,
     value: bytes,
-    headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] = (),
+    headers: Sequence[tuple[str, bytes]] = (),
     max_bytes: int = 64 * 1024 * 1024,
 ) -> ModelDescriptor:
     """Decode and validate one control record. Raises DescriptorRejectedError with a
@@ -139,9 +140,7 @@ def parse_descriptor(
         raise DescriptorRejectedError(f"descriptor of {len(value)} bytes exceeds {max_bytes}")
     content_type = header_value(headers, "content-type")
     if content_type is not None and content_type.split(";")[0].strip() == PROTOBUF_CONTENT_TYPE:
-        from .descriptor_proto import descriptor_from_protobuf
-
-        descriptor = descriptor_from_protobuf(value)
+        raise DescriptorRejectedError("protobuf descriptors are not supported by this version")
     else:
         try:
             doc = orjson.loads(value)

@@ -118,8 +118,12 @@ class Engine:
         except Exception as exc:
             if features.shape[0] == 1:
                 return [ScoringError(f"{type(exc).__name__}: {exc}")]
-            log.warning("batch of %d failed on %s, isolating rows: %s",
-                        features.shape[0], serving.label, exc)
+            log.warning(
+                "batch of %d failed on %s, isolating rows: %s",
+                features.shape[0],
+                serving.label,
+                exc,
+            )
         rows: list[dict[str, Any] | RecordError] = []
         for k in range(features.shape[0]):
             try:

@@ -47,7 +47,11 @@ class ModelLifecycle:
         self._offset: int | None = None
 
     async def apply(
-        self, key: bytes | None, value: bytes | None, headers: Headers = (), offset: int | None = None
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers = (),
+        offset: int | None = None,
     ) -> None:
         """Handle one control record. Never raises for anything the record contains.
 
@@ -91,8 +95,12 @@ class ModelLifecycle:
             await self._refuse(descriptor.name, status, str(exc), descriptor)
             return
         self._registry.install(descriptor, model, digest)
-        log.info("model %s:%s serving dataType %s", descriptor.name, descriptor.version,
-                 descriptor.data_type)
+        log.info(
+            "model %s:%s serving dataType %s",
+            descriptor.name,
+            descriptor.version,
+            descriptor.data_type,
+        )
         self._schedule_expiry(descriptor)
         await self._event(descriptor.name, descriptor.version, descriptor.data_type, "loaded")
 

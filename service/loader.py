@@ -48,15 +48,20 @@ class Loader:
         if descriptor.data is not None:
             return descriptor.data
         assert descriptor.location is not None
-        return read_location(descriptor.location, self._settings.allowed_locations,
-                             self._settings.max_artifact_bytes)
+        return read_location(
+            descriptor.location, self._settings.allowed_locations, self._settings.max_artifact_bytes
+        )
 
     def _build(self, descriptor: ModelDescriptor, artifact: bytes) -> Model:
         if descriptor.model_type is ModelType.ONNX:
             from .runtimes.onnx import OnnxModel
 
-            return OnnxModel(artifact, descriptor.inputs, descriptor.labels,
-                             intra_op_threads=self._intra_op_threads)
+            return OnnxModel(
+                artifact,
+                descriptor.inputs,
+                descriptor.labels,
+                intra_op_threads=self._intra_op_threads,
+            )
         if descriptor.model_type is ModelType.PMML:
             from .runtimes.pmml import PmmlModel
 

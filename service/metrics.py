@@ -47,26 +47,37 @@ class Metrics:
             "modelserve_records_scored", "Records scored.", ["data_type", "model"], registry=r
         )
         self.dead_lettered = Counter(
-            "modelserve_records_dead_lettered", "Records sent to the dead-letter topic.",
-            ["reason"], registry=r,
+            "modelserve_records_dead_lettered",
+            "Records sent to the dead-letter topic.",
+            ["reason"],
+            registry=r,
         )
         self.batch_size = Histogram(
-            "modelserve_batch_size", "Records per model call.", buckets=BATCH_SIZE_BUCKETS,
+            "modelserve_batch_size",
+            "Records per model call.",
+            buckets=BATCH_SIZE_BUCKETS,
             registry=r,
         )
         self.scoring_seconds = Histogram(
-            "modelserve_scoring_seconds", "Time of one model call on one batch.",
-            ["model", "version"], buckets=LATENCY_BUCKETS, registry=r,
+            "modelserve_scoring_seconds",
+            "Time of one model call on one batch.",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.model_events = Counter(
-            "modelserve_model_events", "Model lifecycle events, by status.", ["status"],
+            "modelserve_model_events",
+            "Model lifecycle events, by status.",
+            ["status"],
             registry=r,
         )
         self.models_serving = Gauge(
             "modelserve_models_serving", "Data types with a serving model.", registry=r
         )
         self.commits = Counter(
-            "modelserve_offset_commits", "Offset commits of the data consumer.", ["outcome"],
+            "modelserve_offset_commits",
+            "Offset commits of the data consumer.",
+            ["outcome"],
             registry=r,
         )
         self.produce_errors = Counter(
@@ -77,7 +88,9 @@ class Metrics:
         self.totals.consumed += count
         self.consumed.labels(topic).inc(count)
 
-    def record_batch(self, model: str, version: int, data_type: str, size: int, seconds: float) -> None:
+    def record_batch(
+        self, model: str, version: int, data_type: str, size: int, seconds: float
+    ) -> None:
         self.totals.batches += 1
         self.totals.batched_records += size
         self.totals.scored += size

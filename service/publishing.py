@@ -112,8 +112,11 @@ async def wait_for_event(
     ``statuses``; None on time-out. Reads the events topic from the start: its end offsets
     are not trusted on every Kafka-compatible broker."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=None,
-        enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
     )
     await consumer.start()
     try:

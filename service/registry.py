@@ -140,8 +140,11 @@ class ModelEntry:
 
     def find(self, version: int | None, status: Status | None = None) -> VersionRecord | None:
         return next(
-            (v for v in reversed(self.versions)
-             if v.version == version and (status is None or v.status == status)),
+            (
+                v
+                for v in reversed(self.versions)
+                if v.version == version and (status is None or v.status == status)
+            ),
             None,
         )
 
@@ -168,10 +171,14 @@ class Registry:
             descriptor = descriptor.with_version(highest + 1)
         assert descriptor.version is not None
         serving = entry.serving if entry else None
-        if serving is not None and descriptor.version <= serving.version and not descriptor.rollback:
+        if (
+            serving is not None
+            and descriptor.version <= serving.version
+            and not descriptor.rollback
+        ):
             raise DescriptorRejectedError(
                 f"version {descriptor.version} is not newer than serving version "
-                f"{serving.version} (set \"rollback\": true to go back)"
+                f'{serving.version} (set "rollback": true to go back)'
             )
         return descriptor
 

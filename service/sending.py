@@ -34,7 +34,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         if first is None:
             return
         if _numeric(first):
-            header: list[str] = list(WINE_FIELDS) + [WINE_LABEL]
+            header: list[str] = [*WINE_FIELDS, WINE_LABEL]
             if len(first) != len(header):
                 raise ValueError(f"{path.name}: no header row and not the wine data's columns")
             rows: Iterator[list[str]] = _chain(first, reader)
@@ -89,7 +89,8 @@ async def send_records(
             record.setdefault("dataType", data_type)
             pending.append(
                 await producer.send(
-                    topic or settings.data_topics[0], orjson.dumps(record),
+                    topic or settings.data_topics[0],
+                    orjson.dumps(record),
                     key=f"{key_prefix}{sent}".encode(),
                 )
             )

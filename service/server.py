@@ -40,16 +40,25 @@ class Service:
         self.engine = Engine(self.registry, self.metrics, settings.default_data_type)
         self._producer = make_producer(settings)
         self.lifecycle = ModelLifecycle(
-            self.registry, loader, EventPublisher(self._producer, settings.events_topic),
-            self.metrics, self.instance, settings.max_descriptor_bytes,
+            self.registry,
+            loader,
+            EventPublisher(self._producer, settings.events_topic),
+            self.metrics,
+            self.instance,
+            settings.max_descriptor_bytes,
         )
         self.control = ControlReader(
             make_control_consumer(settings), settings.control_topic, self.lifecycle
         )
         self.data = DataLoop(
-            make_data_consumer(settings), self._producer, self.engine,
-            BatchPolicy(settings.max_batch_size, settings.max_batch_delay_ms), self.metrics,
-            settings.data_topics, settings.output_topic, settings.dlq_topic,
+            make_data_consumer(settings),
+            self._producer,
+            self.engine,
+            BatchPolicy(settings.max_batch_size, settings.max_batch_delay_ms),
+            self.metrics,
+            settings.data_topics,
+            settings.output_topic,
+            settings.dlq_topic,
         )
         self.app = create_app(
             self.registry, self.metrics, self.engine, Health(self._live, self._ready)
@@ -99,8 +108,12 @@ class Service:
             except (KafkaError, OSError) as exc:
                 if attempt == attempts:
                     raise
-                log.warning("Kafka at %s not reachable (%s); retrying in %.1fs",
-                            self.settings.bootstrap_servers, exc, delay)
+                log.warning(
+                    "Kafka at %s not reachable (%s); retrying in %.1fs",
+                    self.settings.bootstrap_servers,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

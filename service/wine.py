@@ -9,8 +9,17 @@ from importlib import resources
 from typing import Any
 
 WINE_FIELDS = (
-    "fixed_acidity", "volatile_acidity", "citric_acid", "residual_sugar", "chlorides",
-    "free_sulfur_dioxide", "total_sulfur_dioxide", "density", "pH", "sulphates", "alcohol",
+    "fixed_acidity",
+    "volatile_acidity",
+    "citric_acid",
+    "residual_sugar",
+    "chlorides",
+    "free_sulfur_dioxide",
+    "total_sulfur_dioxide",
+    "density",
+    "pH",
+    "sulphates",
+    "alcohol",
 )
 WINE_LABEL = "quality"
 

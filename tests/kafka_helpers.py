@@ -45,14 +45,18 @@ async def produce(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=2)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value, key=key, headers=headers) for key, value in items]
+        futures = [
+            await producer.send(topic, value, key=key, headers=headers) for key, value in items
+        ]
         for future in futures:
             await future
     finally:
         await producer.stop()
 
 
-async def produce_json(bootstrap: str, topic: str, records: list[tuple[str, dict[str, Any]]]) -> None:
+async def produce_json(
+    bootstrap: str, topic: str, records: list[tuple[str, dict[str, Any]]]
+) -> None:
     await produce(bootstrap, topic, [(k.encode(), orjson.dumps(v)) for k, v in records])
 
 
@@ -65,8 +69,11 @@ async def read_until(
     """Every record of ``topic`` from the start, read until ``done(records)`` holds. Raises
     AssertionError with what was read if the deadline passes first."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-        enable_auto_commit=False, fetch_max_wait_ms=100,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
     )
     await consumer.start()
     records: list[Any] = []
@@ -78,7 +85,9 @@ async def read_until(
         deadline = time.monotonic() + timeout_s
         while not done(records):
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met on {topic} in {timeout_s}s; read {len(records)}")
+                raise AssertionError(
+                    f"condition not met on {topic} in {timeout_s}s; read {len(records)}"
+                )
             for batch in (await consumer.getmany(timeout_ms=200)).values():
                 records.extend(batch)
         return records

@@ -37,7 +37,9 @@ def make_model_files(folder: Path) -> ModelFiles:
     (folder / "regressor.onnx").write_bytes(to_onnx(regressor, features[:1]).SerializeToString())
 
     frame = pd.DataFrame(features.astype(np.float64), columns=list(WINE_FIELDS))
-    pipeline = PMMLPipeline([("classifier", RandomForestClassifier(n_estimators=5, max_depth=4, random_state=3))])
+    pipeline = PMMLPipeline(
+        [("classifier", RandomForestClassifier(n_estimators=5, max_depth=4, random_state=3))]
+    )
     pipeline.fit(frame, pd.Series(labels, name="quality"))
     sklearn2pmml(pipeline, str(folder / "forest.pmml"))
     linear = PMMLPipeline([("regressor", LinearRegression())])

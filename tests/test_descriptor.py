@@ -26,8 +26,16 @@ def parse(d: dict[str, object], key: bytes | None = b"wine-rf") -> ModelDescript
 
 
 def test_valid_descriptor_decodes_fields() -> None:
-    d = parse(doc(version=3, inputs=["a", "b"], labels=[3, 4], fieldMap={"a": "x"},
-                  expiresAt="2030-01-01T00:00:00Z", metadata={"auc": 0.9}))
+    d = parse(
+        doc(
+            version=3,
+            inputs=["a", "b"],
+            labels=[3, 4],
+            fieldMap={"a": "x"},
+            expiresAt="2030-01-01T00:00:00Z",
+            metadata={"auc": 0.9},
+        )
+    )
     assert d.model_type is ModelType.ONNX
     assert d.data == ARTIFACT
     assert d.version == 3

@@ -37,12 +37,17 @@ class Harness:
 
 def onnx_doc(files: ModelFiles, **extra: Any) -> dict[str, Any]:
     return {
-        "dataType": "wine", "modelType": "ONNX", "inputs": list(WINE_FIELDS),
-        "data": base64.b64encode(files.forest_onnx.read_bytes()).decode(), **extra,
+        "dataType": "wine",
+        "modelType": "ONNX",
+        "inputs": list(WINE_FIELDS),
+        "data": base64.b64encode(files.forest_onnx.read_bytes()).decode(),
+        **extra,
     }
 
 
-async def test_versions_swap_and_bad_models_never_replace_the_serving_one(model_files: ModelFiles) -> None:
+async def test_versions_swap_and_bad_models_never_replace_the_serving_one(
+    model_files: ModelFiles,
+) -> None:
     h = Harness()
     await h.publish(**onnx_doc(model_files))
     first = h.registry.serving_for("wine")
@@ -59,13 +64,22 @@ async def test_versions_swap_and_bad_models_never_replace_the_serving_one(model_
     second = h.registry.serving_for("wine")
     assert second is not None and second.version == 4
     assert h.statuses() == [
-        ("wine", 1, "loaded"), ("wine", 2, "failed"), ("wine", 1, "rejected"),
-        ("wine", 3, "failed"), ("wine", 4, "loaded"),
+        ("wine", 1, "loaded"),
+        ("wine", 2, "failed"),
+        ("wine", 1, "rejected"),
+        ("wine", 3, "failed"),
+        ("wine", 4, "loaded"),
     ]
     info = h.registry.model_info("wine", with_history=True)
     assert info is not None and info["version"] == 4 and info["status"] == "serving"
     history = [(e["version"], e["status"]) for e in info["history"]]
-    assert history == [(1, "superseded"), (2, "failed"), (1, "rejected"), (3, "failed"), (4, "serving")]
+    assert history == [
+        (1, "superseded"),
+        (2, "failed"),
+        (1, "rejected"),
+        (3, "failed"),
+        (4, "serving"),
+    ]
     failed = next(e for e in info["history"] if e["version"] == 2)
     assert "onnxruntime" in failed["error"]
 
@@ -100,8 +114,12 @@ async def test_another_name_for_the_same_data_type_takes_over(model_files: Model
 
 async def test_pmml_model_and_unsupported_pickle(model_files: ModelFiles) -> None:
     h = Harness()
-    await h.publish("p", dataType="wine", modelType="pmml",
-                    data=base64.b64encode(model_files.forest_pmml.read_bytes()).decode())
+    await h.publish(
+        "p",
+        dataType="wine",
+        modelType="pmml",
+        data=base64.b64encode(model_files.forest_pmml.read_bytes()).decode(),
+    )
     assert h.statuses() == [("p", 1, "loaded")]
     await h.publish("k", dataType="other", modelType="PICKLE", data="AA==")
     assert h.events[-1]["status"] in ("rejected", "failed")
@@ -127,7 +145,9 @@ async def test_expiry_fires_on_time_and_past_expiry_is_rejected(model_files: Mod
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "http://example.invalid/m.onnx"])
-async def test_locations_off_the_allow_list_are_refused(model_files: ModelFiles, location: str) -> None:
+async def test_locations_off_the_allow_list_are_refused(
+    model_files: ModelFiles, location: str
+) -> None:
     h = Harness()
     await h.publish(**onnx_doc(model_files, data=None, location=location, sha256="0" * 64))
     assert h.events[-1]["status"] == "rejected"
@@ -143,11 +163,19 @@ async def test_file_location_under_the_allow_list(model_files: ModelFiles, tmp_p
     os.symlink("/etc/hostname", tmp_path / "escape.onnx")
     h = Harness(Settings(allowed_locations=[f"file://{tmp_path}/"]))
     digest = hashlib.sha256(artifact).hexdigest()
-    await h.publish(**onnx_doc(model_files, data=None, location=f"file://{tmp_path}/m.onnx", sha256=digest))
+    await h.publish(
+        **onnx_doc(model_files, data=None, location=f"file://{tmp_path}/m.onnx", sha256=digest)
+    )
     assert h.events[-1]["status"] == "loaded"
-    await h.publish(**onnx_doc(model_files, data=None, location=f"file://{tmp_path}/../m.onnx", sha256=digest))
+    await h.publish(
+        **onnx_doc(model_files, data=None, location=f"file://{tmp_path}/../m.onnx", sha256=digest)
+    )
     assert h.events[-1]["status"] == "rejected"
-    await h.publish(**onnx_doc(model_files, data=None, location=f"file://{tmp_path}/escape.onnx", sha256=digest))
+    await h.publish(
+        **onnx_doc(model_files, data=None, location=f"file://{tmp_path}/escape.onnx", sha256=digest)
+    )
     assert h.events[-1]["status"] == "rejected"
-    await h.publish(**onnx_doc(model_files, data=None, location=f"file://{tmp_path}/m.onnx", sha256="1" * 64))
+    await h.publish(
+        **onnx_doc(model_files, data=None, location=f"file://{tmp_path}/m.onnx", sha256="1" * 64)
+    )
     assert h.events[-1]["status"] == "rejected" and "sha256 mismatch" in h.events[-1]["error"]

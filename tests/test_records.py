@@ -64,8 +64,14 @@ def test_features_fast_path_keeps_column_order() -> None:
 
 def test_features_isolate_bad_rows() -> None:
     binder = FieldBinder(["a", "b"], None)
-    rows = [{"a": 1, "b": 2}, {"a": 1}, {"a": None, "b": 1}, {"a": "x", "b": 1},
-            {"A": "5", "b": 6}, {"a": [1], "b": 2}]
+    rows = [
+        {"a": 1, "b": 2},
+        {"a": 1},
+        {"a": None, "b": 1},
+        {"a": "x", "b": 1},
+        {"A": "5", "b": 6},
+        {"a": [1], "b": 2},
+    ]
     matrix, good, errors = build_features(rows, binder)
     assert good == [0, 4]
     assert matrix.tolist() == [[1.0, 2.0], [5.0, 6.0]]

@@ -1,5 +1,7 @@
 """The runtimes against the libraries run directly: label for label, value for value."""
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import orjson
@@ -32,7 +34,9 @@ def test_onnx_zipmap_classifier_without_labels(model_files: ModelFiles) -> None:
     result = model.predict(x.astype(np.float64))
     labels, maps = ort.InferenceSession(artifact).run(None, {"X": x})
     assert result.labels == [str(v) for v in labels]
-    assert result.rows()[3]["probabilities"] == pytest.approx({str(k): v for k, v in maps[3].items()})
+    assert result.rows()[3]["probabilities"] == pytest.approx(
+        {str(k): v for k, v in maps[3].items()}
+    )
 
 
 def test_onnx_regressor(model_files: ModelFiles) -> None:
@@ -60,7 +64,7 @@ def test_onnx_garbage_is_a_load_error() -> None:
 def _pypmml_direct(path: str, x: np.ndarray) -> dict:
     from pypmml import Model
 
-    model = Model.fromString(open(path).read())
+    model = Model.fromString(Path(path).read_text())
     model.setSupplementOutput(True)
     payload = orjson.dumps({"columns": list(model.inputNames), "data": x.tolist()}).decode()
     return orjson.loads(model.predict(payload))

@@ -22,8 +22,9 @@ from .kafka_helpers import header, produce, produce_json, read_until
 from .models import ModelFiles
 
 
-async def publish_and_wait(settings: Settings, path: Path, name: str, data_type: str = "wine",
-                           **kw: Any) -> dict[str, Any]:
+async def publish_and_wait(
+    settings: Settings, path: Path, name: str, data_type: str = "wine", **kw: Any
+) -> dict[str, Any]:
     descriptor = build_descriptor(path, name, data_type, **kw)
     offset = await publish(settings, descriptor)
     event = await wait_for_event(settings, name, offset, timeout_s=60)
@@ -31,9 +32,14 @@ async def publish_and_wait(settings: Settings, path: Path, name: str, data_type:
     return event
 
 
-def wine_records(features: np.ndarray, prefix: str, start: int = 0) -> list[tuple[str, dict[str, Any]]]:
+def wine_records(
+    features: np.ndarray, prefix: str, start: int = 0
+) -> list[tuple[str, dict[str, Any]]]:
     return [
-        (f"{prefix}{start + i}", {"dataType": "wine", **dict(zip(WINE_FIELDS, map(float, row), strict=True))})
+        (
+            f"{prefix}{start + i}",
+            {"dataType": "wine", **dict(zip(WINE_FIELDS, map(float, row), strict=True))},
+        )
         for i, row in enumerate(features)
     ]
 
@@ -47,9 +53,17 @@ async def test_onnx_predictions_match_onnxruntime_and_state_is_queryable(
 ) -> None:
     service: Service = await start_service()
     s = service.settings
-    event = await publish_and_wait(s, model_files.forest_onnx, "wine-rf", inputs=list(WINE_FIELDS),
-                                   labels=model_files.forest_classes, metadata={"owner": "tests"})
-    assert event["status"] == "loaded" and event["version"] == 1 and event["instance"] == s.instance_id
+    event = await publish_and_wait(
+        s,
+        model_files.forest_onnx,
+        "wine-rf",
+        inputs=list(WINE_FIELDS),
+        labels=model_files.forest_classes,
+        metadata={"owner": "tests"},
+    )
+    assert (
+        event["status"] == "loaded" and event["version"] == 1 and event["instance"] == s.instance_id
+    )
 
     x = model_files.features[:400]
     await produce_json(s.bootstrap_servers, s.data_topics[0], wine_records(x, "k"))
@@ -81,7 +95,9 @@ async def test_onnx_predictions_match_onnxruntime_and_state_is_queryable(
         assert stats["consumed"] == 400 and stats["scored"] == 400 and stats["dlq"] == 0
         assert stats["models"] == 1 and stats["batches"] >= 1 and stats["avgBatchSize"] >= 1
         models = (await client.get("/models")).json()["models"]
-        assert [(m["name"], m["version"], m["status"]) for m in models] == [("wine-rf", 1, "serving")]
+        assert [(m["name"], m["version"], m["status"]) for m in models] == [
+            ("wine-rf", 1, "serving")
+        ]
         assert models[0]["metadata"] == {"owner": "tests"} and len(models[0]["sha256"]) == 64
         metrics = (await client.get("/metrics")).text
         assert 'modelserve_records_scored_total{data_type="wine",model="wine-rf"} 400.0' in metrics
@@ -97,8 +113,13 @@ async def test_bad_records_go_to_the_dead_letter_topic_with_reasons(
 ) -> None:
     service: Service = await start_service()
     s = service.settings
-    await publish_and_wait(s, model_files.forest_onnx, "wine-rf", inputs=list(WINE_FIELDS),
-                           labels=model_files.forest_classes)
+    await publish_and_wait(
+        s,
+        model_files.forest_onnx,
+        "wine-rf",
+        inputs=list(WINE_FIELDS),
+        labels=model_files.forest_classes,
+    )
     good = dict(zip(WINE_FIELDS, map(float, model_files.features[0]), strict=True))
     missing = {k: v for k, v in good.items() if k != "alcohol"}
     items = [
@@ -115,8 +136,12 @@ async def test_bad_records_go_to_the_dead_letter_topic_with_reasons(
     by_key = {r.key: r for r in dlq}
     assert set(by_key) == {b"undecodable", b"missing", b"no-type", b"no-model"}
     reasons = {k: header(r, "dlq.reason") for k, r in by_key.items()}
-    assert reasons == {b"undecodable": "decode-error", b"missing": "invalid-record",
-                       b"no-type": "invalid-record", b"no-model": "no-model"}
+    assert reasons == {
+        b"undecodable": "decode-error",
+        b"missing": "invalid-record",
+        b"no-type": "invalid-record",
+        b"no-model": "no-model",
+    }
     sent = dict(items)
     for key, record in by_key.items():
         assert record.value == sent[key]  # the original bytes, unchanged
@@ -138,22 +163,33 @@ async def test_new_version_takes_over_mid_stream_without_losing_a_record(
 ) -> None:
     service: Service = await start_service(max_batch_size=50)
     s = service.settings
-    await publish_and_wait(s, model_files.forest_onnx, "wine-rf", inputs=list(WINE_FIELDS),
-                           labels=model_files.forest_classes)
+    await publish_and_wait(
+        s,
+        model_files.forest_onnx,
+        "wine-rf",
+        inputs=list(WINE_FIELDS),
+        labels=model_files.forest_classes,
+    )
     x = np.tile(model_files.features, (2, 1))[:3000]
 
     async def stream() -> None:
         for start in range(0, len(x), 250):
-            await produce_json(s.bootstrap_servers, s.data_topics[0],
-                               wine_records(x[start:start + 250], "r", start))
+            await produce_json(
+                s.bootstrap_servers,
+                s.data_topics[0],
+                wine_records(x[start : start + 250], "r", start),
+            )
 
     producing = asyncio.create_task(stream())
     await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= 500)
-    event = await publish_and_wait(s, model_files.forest_zipmap_onnx, "wine-rf", inputs=list(WINE_FIELDS))
+    event = await publish_and_wait(
+        s, model_files.forest_zipmap_onnx, "wine-rf", inputs=list(WINE_FIELDS)
+    )
     assert event["version"] == 2
     await producing
-    out = await read_until(s.bootstrap_servers, s.output_topic,
-                           lambda r: len({rec.key for rec in r}) >= len(x))
+    out = await read_until(
+        s.bootstrap_servers, s.output_topic, lambda r: len({rec.key for rec in r}) >= len(x)
+    )
     keys = {r.key.decode() for r in out}
     assert keys == {f"r{i}" for i in range(len(x))}  # lost = 0
     versions_by_partition: dict[int, list[int]] = defaultdict(list)
@@ -171,8 +207,13 @@ async def test_corrupt_model_never_replaces_the_serving_one(
 ) -> None:
     service: Service = await start_service()
     s = service.settings
-    await publish_and_wait(s, model_files.forest_onnx, "wine-rf", inputs=list(WINE_FIELDS),
-                           labels=model_files.forest_classes)
+    await publish_and_wait(
+        s,
+        model_files.forest_onnx,
+        "wine-rf",
+        inputs=list(WINE_FIELDS),
+        labels=model_files.forest_classes,
+    )
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(model_files.forest_onnx.read_bytes()[:5000])
     event = await publish_and_wait(s, corrupt, "wine-rf", inputs=list(WINE_FIELDS))
@@ -183,7 +224,9 @@ async def test_corrupt_model_never_replaces_the_serving_one(
     assert event["status"] == "failed"
     await produce(s.bootstrap_servers, s.control_topic, [(b"wine-rf", b'{"name": "wine-rf"}')])
 
-    await produce_json(s.bootstrap_servers, s.data_topics[0], wine_records(model_files.features[:20], "c"))
+    await produce_json(
+        s.bootstrap_servers, s.data_topics[0], wine_records(model_files.features[:20], "c")
+    )
     out = await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= 20)
     assert {orjson.loads(r.value)["model"]["version"] for r in out} == {1}
     async with http(service) as client:
@@ -207,14 +250,18 @@ async def test_pmml_model_scores_records_by_normalised_field_names(
     x = model_files.features[:200].astype(np.float64)
     # Records spell the fields as people do ("Fixed Acidity"); the model says fixed_acidity.
     spaced = [f.replace("_", " ").title() for f in WINE_FIELDS]
-    records = [(f"p{i}", {"dataType": "wine", **dict(zip(spaced, map(float, row), strict=True))})
-               for i, row in enumerate(x)]
+    records = [
+        (f"p{i}", {"dataType": "wine", **dict(zip(spaced, map(float, row), strict=True))})
+        for i, row in enumerate(x)
+    ]
     await produce_json(s.bootstrap_servers, s.data_topics[0], records)
     out = await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= 200)
 
     direct = Model.fromString(model_files.forest_pmml.read_text())
     direct.setSupplementOutput(True)
-    answer = orjson.loads(direct.predict(orjson.dumps({"columns": list(WINE_FIELDS), "data": x.tolist()}).decode()))
+    answer = orjson.loads(
+        direct.predict(orjson.dumps({"columns": list(WINE_FIELDS), "data": x.tolist()}).decode())
+    )
     at = answer["columns"].index("predicted_quality")
     expected = {f"p{i}": str(row[at]) for i, row in enumerate(answer["data"])}
     got = {orjson.loads(r.value)["id"]: orjson.loads(r.value)["result"]["label"] for r in out}
@@ -227,7 +274,8 @@ async def test_predict_over_http_and_retire(start_service: Any, model_files: Mod
     await publish_and_wait(s, model_files.regressor_onnx, "wine-lr", inputs=list(WINE_FIELDS))
     good = dict(zip(WINE_FIELDS, map(float, model_files.features[0]), strict=True))
     direct = ort.InferenceSession(model_files.regressor_onnx.read_bytes()).run(
-        None, {"X": model_files.features[:1]})[0][0][0]
+        None, {"X": model_files.features[:1]}
+    )[0][0][0]
     async with http(service) as client:
         one = await client.post("/predict/wine", json=good)
         assert one.status_code == 200
@@ -236,7 +284,10 @@ async def test_predict_over_http_and_retire(start_service: Any, model_files: Mod
         assert abs(body["result"]["value"] - float(direct)) < 1e-4
         many = (await client.post("/predict/wine", json=[good, {"alcohol": 1}, good])).json()
         assert [("result" in m, m.get("reason")) for m in many] == [
-            (True, None), (False, "invalid-record"), (True, None)]
+            (True, None),
+            (False, "invalid-record"),
+            (True, None),
+        ]
         assert (await client.post("/predict/beer", json=good)).status_code == 404
         assert (await client.post("/predict/wine", json={"alcohol": 1})).status_code == 422
         assert (await client.post("/predict/wine", content=b"{oops")).status_code == 400
@@ -265,8 +316,20 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
     after = [second.registry.model_info(n, with_history=True) for n in second.registry.names()]
 
     def shape(infos: list[Any]) -> list[Any]:
-        return [(i["name"], i["version"], i["status"], [(h["version"], h["status"]) for h in i["history"]])
-                for i in infos]
+        return [
+            (
+                i["name"],
+                i["version"],
+                i["status"],
+                [(h["version"], h["status"]) for h in i["history"]],
+            )
+            for i in infos
+        ]
 
     assert shape(after) == shape(before)
-    assert shape(after)[0] == ("a", 2, "serving", [(1, "superseded"), (2, "serving"), (1, "rejected")])
+    assert shape(after)[0] == (
+        "a",
+        2,
+        "serving",
+        [(1, "superseded"), (2, "serving"), (1, "rejected")],
+    )

@@ -88,9 +88,7 @@ def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Hea
             raise HTTPException(400, "body must be a JSON object or an array of objects")
         if len(items) > MAX_PREDICT_RECORDS:
             raise HTTPException(413, f"at most {MAX_PREDICT_RECORDS} records per request")
-        records = [
-            LocalRecord(orjson.dumps({**item, "dataType": data_type})) for item in items
-        ]
+        records = [LocalRecord(orjson.dumps({**item, "dataType": data_type})) for item in items]
         outcomes = await engine.score(records)
         answers: list[dict[str, Any]] = []
         for outcome in outcomes:

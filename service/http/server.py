@@ -25,7 +25,12 @@ class EmbeddedServer(uvicorn.Server):
 
 def make_server(app: FastAPI, host: str, port: int) -> EmbeddedServer:
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
         timeout_graceful_shutdown=5,
     )
     return EmbeddedServer(config)

@@ -40,7 +40,9 @@ class ControlReader:
             batches = await self._consumer.getmany(timeout_ms=500)
             for tp, records in batches.items():
                 for record in records:
-                    await self._lifecycle.apply(record.key, record.value, record.headers, record.offset)
+                    await self._lifecycle.apply(
+                        record.key, record.value, record.headers, record.offset
+                    )
                     self._next[tp] = record.offset + 1
             if not self.caught_up.is_set() and self._is_caught_up(fetched=bool(batches)):
                 log.info("control topic caught up at %s", self._next or "the start")

@@ -36,7 +36,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # The batch in flight is finished and committed before the partitions go: waiting
         # for the lock is waiting for it.
         async with self._loop.batch_lock:
-            log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
+            log.info(
+                "partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked)
+            )
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
@@ -88,7 +90,9 @@ class DataLoop:
 
     async def _collect(self) -> list[Any]:
         """One batch, per the smart-batching policy (see batching.py)."""
-        fetched = await self._consumer.getmany(timeout_ms=100, max_records=self._policy.max_batch_size)
+        fetched = await self._consumer.getmany(
+            timeout_ms=100, max_records=self._policy.max_batch_size
+        )
         records = _flatten(fetched)
         if not records:
             return records
@@ -96,7 +100,9 @@ class DataLoop:
         last = len(records)
         while self._policy.keep_collecting(len(records), (time.monotonic() - started) * 1000, last):
             more = _flatten(
-                await self._consumer.getmany(timeout_ms=0, max_records=self._policy.room(len(records)))
+                await self._consumer.getmany(
+                    timeout_ms=0, max_records=self._policy.room(len(records))
+                )
             )
             last = len(more)
             records.extend(more)
@@ -124,7 +130,9 @@ class DataLoop:
                 self._output_topic,
                 orjson.dumps(outcome.prediction),
                 key=record.key,
-                headers=prediction_headers(outcome.model.name, outcome.model.version, source_of(record)),
+                headers=prediction_headers(
+                    outcome.model.name, outcome.model.version, source_of(record)
+                ),
             )
             return future
         assert outcome.error is not None

@@ -3,6 +3,7 @@ auto-create)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -31,8 +32,9 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                client_id="modelserve-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id="modelserve-admin"
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -43,10 +45,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         ]
         if not missing:
             return []
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another replica was quicker
             await admin.create_topics(missing)
-        except TopicAlreadyExistsError:
-            pass  # another replica was quicker
         names = [t.name for t in missing]
         log.info("created topics %s", ", ".join(names))
         return names

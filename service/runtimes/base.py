@@ -61,9 +61,7 @@ class Model(Protocol):
         ...
 
 
-def labels_from_indices(
-    probabilities: npt.NDArray[Any], classes: Sequence[str]
-) -> list[str]:
+def labels_from_indices(probabilities: npt.NDArray[Any], classes: Sequence[str]) -> list[str]:
     """The most probable class of every row."""
     names = np.asarray(classes, dtype=object)
     return list(names[np.argmax(probabilities, axis=1)])

@@ -145,7 +145,11 @@ class OnnxModel:
         else:
             assert probabilities is not None and classes is not None
             labels = labels_from_indices(probabilities, classes)
-        if classes is not None and probabilities is not None and len(classes) != probabilities.shape[1]:
+        if (
+            classes is not None
+            and probabilities is not None
+            and len(classes) != probabilities.shape[1]
+        ):
             raise ValueError(
                 f"{len(classes)} labels for {probabilities.shape[1]} probability columns"
             )
@@ -157,7 +161,9 @@ class OnnxModel:
 
 
 def _split_outputs(outputs: dict[str, Any], size: int) -> list[dict[str, Any]]:
-    columns = {name: np.asarray(value).reshape(size, -1).tolist() for name, value in outputs.items()}
+    columns = {
+        name: np.asarray(value).reshape(size, -1).tolist() for name, value in outputs.items()
+    }
     return [
         {name: (col[i][0] if len(col[i]) == 1 else col[i]) for name, col in columns.items()}
         for i in range(size)

@@ -96,7 +96,9 @@ class PmmlModel:
         if self.kind == "regressor":
             assert self._label_column is not None
             at = index[self._label_column]
-            return BatchResult("regressor", size, values=np.array([r[at] for r in rows], np.float64))
+            return BatchResult(
+                "regressor", size, values=np.array([r[at] for r in rows], np.float64)
+            )
         if self.kind == "classifier":
             proba_at = [index[c] for c in self._proba_columns]
             probabilities = np.array([[r[i] for i in proba_at] for r in rows], dtype=np.float64)
@@ -107,7 +109,9 @@ class PmmlModel:
                 names = np.asarray(self._classes, dtype=object)
                 labels = list(names[np.argmax(probabilities, axis=1)])
             return BatchResult("classifier", size, labels, self._classes, probabilities)
-        return BatchResult("outputs", size, outputs=[dict(zip(columns, r, strict=True)) for r in rows])
+        return BatchResult(
+            "outputs", size, outputs=[dict(zip(columns, r, strict=True)) for r in rows]
+        )
 
     def close(self) -> None:
         # Drops the py4j reference so the JVM can collect the model.
