@@ -279,12 +279,13 @@ class Registry:
         return list(self._serving.values())
 
     def model_info(self, name: str, with_history: bool = False) -> dict[str, Any] | None:
-        """The version in service, else the latest seen."""
+        """The version in service, else the one whose state changed last (a retired version
+        shows as retired even if a failed attempt came after it)."""
         entry = self._models.get(name)
         if entry is None or not entry.versions:
             return None
         shown = entry.find(entry.serving.version, "serving") if entry.serving else None
-        shown = shown or entry.versions[-1]
+        shown = shown or max(reversed(entry.versions), key=lambda v: v.until or v.since)
         info: dict[str, Any] = {
             "name": name,
             "version": shown.version,

@@ -30,6 +30,12 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
     return topics
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """The control log is the source of truth for models and is replayed from offset 0 at
+    every start: it must never lose descriptors to time-based retention."""
+    return {settings.control_topic: {"retention.ms": "-1", "retention.bytes": "-1"}}
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; returns the names created."""
     admin = AIOKafkaAdminClient(
@@ -38,8 +44,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        configs = topic_configs(settings)
         missing = [
-            NewTopic(name, partitions, settings.replication_factor)
+            NewTopic(name, partitions, settings.replication_factor, topic_configs=configs.get(name))
             for name, partitions in wanted_topics(settings).items()
             if name not in existing
         ]

@@ -1,0 +1,113 @@
+"""The HTTP app over an in-memory registry (no broker): routes, status codes, shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from service.descriptor import ModelDescriptor
+from service.engine import Engine
+from service.http.app import Health, create_app
+from service.metrics import Metrics
+from service.registry import Registry
+from service.runtimes.onnx import OnnxModel
+from service.wine import WINE_FIELDS
+
+from .models import ModelFiles
+
+
+def build(model_files: ModelFiles, ready: bool = True) -> tuple[httpx.AsyncClient, Registry]:
+    registry, metrics = Registry(), Metrics()
+    artifact = model_files.forest_onnx.read_bytes()
+    descriptor = ModelDescriptor.model_validate(
+        {"name": "rf", "version": 4, "dataType": "wine", "modelType": "ONNX", "data": artifact}
+    )
+    registry.begin_load(descriptor)
+    registry.install(
+        descriptor, OnnxModel(artifact, WINE_FIELDS, model_files.forest_classes), "d" * 64
+    )
+    app = create_app(
+        registry,
+        metrics,
+        Engine(registry, metrics, None),
+        Health(live=lambda: True, ready=lambda: {"controlCaughtUp": ready, "dataAssigned": True}),
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return client, registry
+
+
+def record(model_files: ModelFiles, i: int = 0) -> dict[str, Any]:
+    return dict(zip(WINE_FIELDS, map(float, model_files.features[i]), strict=True))
+
+
+async def test_models_and_state(model_files: ModelFiles) -> None:
+    client, _ = build(model_files)
+    async with client:
+        models = (await client.get("/models")).json()["models"]
+        assert models[0]["name"] == "rf" and models[0]["status"] == "serving"
+        assert set(models[0]) == {
+            "name",
+            "version",
+            "dataType",
+            "modelType",
+            "description",
+            "status",
+            "since",
+            "expiresAt",
+            "sha256",
+            "metadata",
+            "error",
+        }
+        detail = (await client.get("/models/rf")).json()
+        assert detail["history"] == [
+            {
+                "version": 4,
+                "status": "serving",
+                "since": detail["since"],
+                "until": None,
+                "error": None,
+            }
+        ]
+        state = (await client.get("/state/wine")).json()
+        assert set(state) == {
+            "name",
+            "description",
+            "modelType",
+            "version",
+            "since",
+            "usage",
+            "duration",
+            "min",
+            "max",
+            "avg",
+        }
+        assert state["usage"] == 0
+        await client.post("/predict/wine", json=[record(model_files, i) for i in range(7)])
+        assert (await client.get("/state/wine")).json()["usage"] == 7
+        stats = (await client.get("/stats")).json()
+        assert stats["scored"] == 7 and stats["batches"] == 1 and stats["avgBatchSize"] == 7
+
+
+async def test_predict_shapes(model_files: ModelFiles) -> None:
+    client, _ = build(model_files)
+    async with client:
+        answer = (
+            await client.post("/predict/wine", json={**record(model_files), "id": "x1"})
+        ).json()
+        assert answer["id"] == "x1" and answer["model"] == {"name": "rf", "version": 4}
+        assert answer["result"]["label"] in model_files.forest_classes
+        assert abs(sum(answer["result"]["probabilities"].values()) - 1) < 1e-4
+        assert set(answer["timestamps"]) == {"ingested", "scored"}
+        assert (await client.post("/predict/wine", json=[1, 2])).status_code == 400
+        assert (await client.post("/predict/wine", json={"pH": "acid"})).status_code == 422
+
+
+async def test_readiness_reflects_the_checks(model_files: ModelFiles) -> None:
+    client, _ = build(model_files, ready=False)
+    async with client:
+        answer = await client.get("/health/ready")
+        assert answer.status_code == 503
+        assert answer.json() == {"ready": False, "controlCaughtUp": False, "dataAssigned": True}
+        assert (await client.get("/health/live")).status_code == 200
+        assert "modelserve_records_scored" in (await client.get("/metrics")).text

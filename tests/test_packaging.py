@@ -1,0 +1,70 @@
+"""The Dockerfile and docker-compose.yml cannot be run here (no Docker engine), so they are
+parsed and checked against the settings they configure."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_dockerfile_is_slim_python_with_a_jre_and_runs_as_non_root() -> None:
+    steps = dockerfile_instructions()
+    words = [w for w, _ in steps]
+    assert steps[0][0] == "FROM" and steps[0][1].startswith("python:3.11-slim")
+    assert any(w == "RUN" and "jre-headless" in r for w, r in steps)
+    assert any(w == "RUN" and "requirements.lock" in r for w, r in steps)
+    user = [r for w, r in steps if w == "USER"]
+    assert user and user[-1] not in ("root", "0")
+    assert words.index("USER") > max(i for i, w in enumerate(words) if w == "RUN")
+    assert ("ENTRYPOINT", '["modelserve"]') in steps
+    expose = [r for w, r in steps if w == "EXPOSE"]
+    env = " ".join(r for w, r in steps if w == "ENV")
+    port = dict(kv.split("=", 1) for kv in shlex.split(env))["MODELSERVE_HTTP_PORT"]
+    assert expose == [port] == [str(Settings.model_fields["http_port"].default)]
+    assert any(w == "HEALTHCHECK" and "/health/live" in r for w, r in steps)
+    for _, rest in steps:
+        for name in (
+            kv.split("=", 1)[0] for kv in shlex.split(rest) if kv.startswith("MODELSERVE_")
+        ):
+            assert name.removeprefix("MODELSERVE_").lower() in Settings.model_fields, name
+
+
+def test_compose_runs_kafka_in_kraft_mode_and_the_service_against_it() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    kafka, app = services["kafka"], services["modelserve"]
+    assert kafka["image"].startswith("apache/kafka:")
+    kenv = kafka["environment"]
+    assert set(kenv["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "healthcheck" in kafka and "healthcheck" in app
+    assert app["build"] == "."
+    assert app["depends_on"]["kafka"]["condition"] == "service_healthy"
+    env = app["environment"]
+    for name in env:
+        assert name.startswith("MODELSERVE_")
+        assert name.removeprefix("MODELSERVE_").lower() in Settings.model_fields, name
+    host, port = env["MODELSERVE_BOOTSTRAP_SERVERS"].split(":")
+    assert f"PLAINTEXT://{host}:{port}" in kenv["KAFKA_ADVERTISED_LISTENERS"]
+    http_port = env["MODELSERVE_HTTP_PORT"]
+    assert f"{http_port}:{http_port}" in app["ports"]
+    assert "/health/ready" in " ".join(app["healthcheck"]["test"])
+    # The compose values must be accepted by the settings model itself.
+    settings = Settings(**{k.removeprefix("MODELSERVE_").lower(): v for k, v in env.items()})
+    assert settings.data_topics == ["data"]

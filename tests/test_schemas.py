@@ -1,0 +1,55 @@
+"""schemas/model_descriptor.schema.json and the service's own validation agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from service.descriptor import validate_descriptor
+from service.errors import DescriptorRejectedError
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "schemas/model_descriptor.schema.json").read_text()
+)
+BASE: dict[str, Any] = {"name": "m-1", "dataType": "wine", "modelType": "onnx", "data": "AAEC"}
+
+CASES: list[tuple[dict[str, Any], bool]] = [
+    (BASE, True),
+    ({**BASE, "version": 2, "inputs": ["a"], "labels": [3, "x"], "metadata": {"k": 1}}, True),
+    ({**BASE, "modelType": "PMML", "expiresAt": "2030-01-01T00:00:00Z"}, True),
+    (
+        {
+            **{k: v for k, v in BASE.items() if k != "data"},
+            "location": "file:///m",
+            "sha256": "a" * 64,
+        },
+        True,
+    ),
+    ({**BASE, "fieldMap": {"a": "b"}, "rollback": True, "description": "d"}, True),
+    ({k: v for k, v in BASE.items() if k != "name"}, False),
+    ({k: v for k, v in BASE.items() if k != "dataType"}, False),
+    ({k: v for k, v in BASE.items() if k != "data"}, False),
+    ({**BASE, "location": "file:///m", "sha256": "a" * 64}, False),
+    ({**{k: v for k, v in BASE.items() if k != "data"}, "location": "file:///m"}, False),
+    ({**BASE, "name": "bad name"}, False),
+    ({**BASE, "modelType": "keras"}, False),
+    ({**BASE, "version": 0}, False),
+    ({**BASE, "sha256": "xyz"}, False),
+    ({**BASE, "inputs": []}, False),
+    ({**BASE, "unknown": 1}, False),
+]
+
+
+@pytest.mark.parametrize(("doc", "valid"), CASES)
+def test_schema_and_validator_agree(doc: dict[str, Any], valid: bool) -> None:
+    schema_ok = jsonschema.Draft202012Validator(SCHEMA).is_valid(doc)
+    try:
+        validate_descriptor(doc)
+        service_ok = True
+    except DescriptorRejectedError:
+        service_ok = False
+    assert (schema_ok, service_ok) == (valid, valid)

@@ -1,0 +1,37 @@
+import pytest
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+
+def test_environment_with_prefix_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELSERVE_DATA_TOPICS", "a, b,,c")
+    monkeypatch.setenv("MODELSERVE_ALLOWED_LOCATIONS", "file:///models/,https://store/")
+    monkeypatch.setenv("MODELSERVE_MAX_BATCH_SIZE", "64")
+    monkeypatch.setenv("MODELSERVE_NO_MODEL_POLICY", "wait")
+    s = Settings()
+    assert s.data_topics == ["a", "b", "c"]
+    assert s.allowed_locations == ["file:///models/", "https://store/"]
+    assert (s.max_batch_size, s.no_model_policy) == (64, "wait")
+
+
+def test_defaults_follow_the_contract() -> None:
+    s = Settings()
+    assert (s.bootstrap_servers, s.control_topic, s.data_topics) == (
+        "localhost:9092",
+        "models",
+        ["data"],
+    )
+    assert (s.output_topic, s.dlq_topic, s.events_topic) == (
+        "predictions",
+        "data.dlq",
+        "model-events",
+    )
+    assert (s.feedback_topic, s.group_id, s.http_port) == ("feedback", "modelserve", 8080)
+    assert (s.no_model_policy, s.log_format, s.pickle_key) == ("dlq", "text", None)
+
+
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELSERVE_MAX_BATCH_SIZE", "0")
+    with pytest.raises(ValidationError):
+        Settings()
