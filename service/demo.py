@@ -9,9 +9,9 @@ import itertools
 import signal
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .descriptor import ModelDescriptor
+from .kafka.clients import open_topic_reader
 from .publishing import publish, wait_for_event
 from .sending import send_records
 from .server import Service
@@ -75,17 +75,8 @@ async def _stream(settings: Settings, rate: float) -> None:
 
 
 async def _print_predictions(settings: Settings, every: int = 100) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=100,
-    )
-    await consumer.start()
+    consumer = await open_topic_reader(settings.bootstrap_servers, settings.output_topic)
     try:
-        await consumer.topics()
-        parts = consumer.partitions_for_topic(settings.output_topic) or {0}
-        consumer.assign([TopicPartition(settings.output_topic, p) for p in parts])
         seen = 0
         while True:
             for records in (await consumer.getmany(timeout_ms=500)).values():

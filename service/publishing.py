@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .descriptor import ModelDescriptor, ModelType
-from .kafka.clients import make_producer
+from .kafka.clients import make_producer, open_topic_reader
 from .settings import Settings
 
 _EXTENSIONS = {
@@ -111,18 +110,8 @@ async def wait_for_event(
     """The first event about ``name`` caused by the control record at ``offset`` with one of
     ``statuses``; None on time-out. Reads the events topic from the start: its end offsets
     are not trusted on every Kafka-compatible broker."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=100,
-    )
-    await consumer.start()
+    consumer = await open_topic_reader(settings.bootstrap_servers, settings.events_topic)
     try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(settings.events_topic) or {0}
-        consumer.assign([TopicPartition(settings.events_topic, p) for p in partitions])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
+from service.kafka.clients import open_topic_reader
 from service.settings import Settings
 
 
@@ -68,20 +69,9 @@ async def read_until(
 ) -> list[Any]:
     """Every record of ``topic`` from the start, read until ``done(records)`` holds. Raises
     AssertionError with what was read if the deadline passes first."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=100,
-    )
-    await consumer.start()
+    consumer = await open_topic_reader(bootstrap, topic)
     records: list[Any] = []
     try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic) or {0}
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
-        await consumer.seek_to_beginning()
         deadline = time.monotonic() + timeout_s
         while not done(records):
             if time.monotonic() > deadline:

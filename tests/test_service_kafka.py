@@ -32,6 +32,17 @@ async def publish_and_wait(
     return event
 
 
+async def publish_forest(settings: Settings, files: ModelFiles, **kw: Any) -> dict[str, Any]:
+    return await publish_and_wait(
+        settings,
+        files.forest_onnx,
+        "wine-rf",
+        inputs=list(WINE_FIELDS),
+        labels=files.forest_classes,
+        **kw,
+    )
+
+
 def wine_records(
     features: np.ndarray, prefix: str, start: int = 0
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -113,13 +124,7 @@ async def test_bad_records_go_to_the_dead_letter_topic_with_reasons(
 ) -> None:
     service: Service = await start_service()
     s = service.settings
-    await publish_and_wait(
-        s,
-        model_files.forest_onnx,
-        "wine-rf",
-        inputs=list(WINE_FIELDS),
-        labels=model_files.forest_classes,
-    )
+    await publish_forest(s, model_files)
     good = dict(zip(WINE_FIELDS, map(float, model_files.features[0]), strict=True))
     missing = {k: v for k, v in good.items() if k != "alcohol"}
     items = [
@@ -163,13 +168,7 @@ async def test_new_version_takes_over_mid_stream_without_losing_a_record(
 ) -> None:
     service: Service = await start_service(max_batch_size=50)
     s = service.settings
-    await publish_and_wait(
-        s,
-        model_files.forest_onnx,
-        "wine-rf",
-        inputs=list(WINE_FIELDS),
-        labels=model_files.forest_classes,
-    )
+    await publish_forest(s, model_files)
     x = np.tile(model_files.features, (2, 1))[:3000]
 
     async def stream() -> None:
@@ -207,13 +206,7 @@ async def test_corrupt_model_never_replaces_the_serving_one(
 ) -> None:
     service: Service = await start_service()
     s = service.settings
-    await publish_and_wait(
-        s,
-        model_files.forest_onnx,
-        "wine-rf",
-        inputs=list(WINE_FIELDS),
-        labels=model_files.forest_classes,
-    )
+    await publish_forest(s, model_files)
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(model_files.forest_onnx.read_bytes()[:5000])
     event = await publish_and_wait(s, corrupt, "wine-rf", inputs=list(WINE_FIELDS))

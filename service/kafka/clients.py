@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..settings import Settings
 
@@ -41,6 +41,28 @@ def make_data_consumer(settings: Settings) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         max_poll_records=settings.max_batch_size,
     )
+
+
+async def open_topic_reader(bootstrap_servers: str, topic: str) -> AIOKafkaConsumer:
+    """A started consumer, outside any group, on every partition of ``topic`` from its first
+    offset: for reading a whole topic (events, predictions) rather than sharing it."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches metadata, so the partitions are known
+        partitions = consumer.partitions_for_topic(topic) or {0}
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        await consumer.seek_to_beginning()
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
 
 
 def make_control_consumer(settings: Settings) -> AIOKafkaConsumer:
