@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 
+from .artifacts import ArtifactStore
 from .descriptor import ModelDescriptor, ModelType
 from .errors import DescriptorRejectedError, ModelError, ModelLoadError
 from .runtimes.base import Model
@@ -23,6 +21,9 @@ class Loader:
     def __init__(self, settings: Settings, intra_op_threads: int = 1) -> None:
         self._settings = settings
         self._intra_op_threads = intra_op_threads
+        self._store = ArtifactStore(
+            settings.allowed_locations, settings.max_artifact_bytes, settings.model_cache_dir
+        )
 
     async def load(self, descriptor: ModelDescriptor) -> tuple[Model, str]:
         """The loaded model and its artifact's sha256. Raises ModelError subclasses only."""
@@ -48,9 +49,7 @@ class Loader:
         if descriptor.data is not None:
             return descriptor.data
         assert descriptor.location is not None
-        return read_location(
-            descriptor.location, self._settings.allowed_locations, self._settings.max_artifact_bytes
-        )
+        return self._store.fetch(descriptor.location, descriptor.sha256)
 
     def _build(self, descriptor: ModelDescriptor, artifact: bytes) -> Model:
         if descriptor.model_type is ModelType.ONNX:
@@ -66,8 +65,14 @@ class Loader:
             from .runtimes.pmml import PmmlModel
 
             return PmmlModel(artifact, descriptor.labels)
-        raise DescriptorRejectedError(
-            f"{descriptor.model_type.value} models are not accepted by this service"
+        from .runtimes.pickle import PickleModel
+
+        return PickleModel.load(
+            artifact,
+            descriptor.signature,
+            self._settings.pickle_key,
+            descriptor.inputs,
+            descriptor.labels,
         )
 
 
@@ -79,30 +84,3 @@ def _warm_up(model: Model) -> None:
     except Exception as exc:
         model.close()
         raise ModelLoadError(f"the model failed its warm-up prediction: {exc}") from exc
-
-
-def read_location(location: str, allowed: list[str], max_bytes: int) -> bytes:
-    """A ``file://`` artifact under an allowed prefix, after resolving ``..`` and symlinks."""
-    if not any(location.startswith(prefix) for prefix in allowed):
-        raise DescriptorRejectedError("location is not under an allowed prefix")
-    parsed = urlparse(location)
-    if parsed.scheme != "file":
-        raise DescriptorRejectedError(f"location scheme {parsed.scheme!r} is not supported yet")
-    if parsed.netloc not in ("", "localhost"):
-        raise DescriptorRejectedError("file:// locations must be local")
-    real = Path(os.path.realpath(unquote(parsed.path)))
-    roots = [
-        Path(os.path.realpath(unquote(urlparse(p).path)))
-        for p in allowed
-        if urlparse(p).scheme == "file"
-    ]
-    if not any(real == root or root in real.parents for root in roots):
-        raise DescriptorRejectedError("location resolves outside the allowed prefixes")
-    try:
-        with real.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read location: {exc.strerror}") from exc
-    if len(data) > max_bytes:
-        raise DescriptorRejectedError(f"artifact exceeds {max_bytes} bytes")
-    return data

@@ -1,0 +1,147 @@
+"""Model artifacts given by reference: ``file://`` under an allowed root, ``http(s)://`` under
+an allowed prefix. Every hop of a redirect is checked against the allow-list, sizes are capped
+while reading, and fetched artifacts are cached by digest so replaying the control log does
+not fetch them again."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import httpx
+
+from .errors import DescriptorRejectedError, ModelLoadError
+
+MAX_REDIRECTS = 5
+TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+
+
+def is_allowed(location: str, allowed: list[str]) -> bool:
+    """A prefix allows what lies under it, not what merely starts with the same letters:
+    ``https://store`` allows ``https://store/m.onnx`` but not ``https://store.evil/m.onnx``."""
+    for prefix in allowed:
+        if not location.startswith(prefix):
+            continue
+        rest = location[len(prefix) :]
+        if prefix.endswith("/") or rest == "" or rest.startswith(("/", "?")):
+            return True
+    return False
+
+
+class ArtifactStore:
+    def __init__(self, allowed: list[str], max_bytes: int, cache_dir: str) -> None:
+        self._allowed = list(allowed)
+        self._max_bytes = max_bytes
+        self._cache_dir = Path(cache_dir)
+
+    def fetch(self, location: str, sha256: str | None) -> bytes:
+        if not is_allowed(location, self._allowed):
+            raise DescriptorRejectedError("location is not under an allowed prefix")
+        scheme = urlparse(location).scheme
+        if scheme == "file":
+            return self._read_file(location)
+        if scheme not in ("http", "https"):
+            raise DescriptorRejectedError(f"location scheme {scheme!r} is not supported")
+        cached = self._cached(sha256)
+        if cached is not None:
+            return cached
+        data = self._download(location)
+        if sha256 is not None and hashlib.sha256(data).hexdigest() == sha256:
+            self._store(sha256, data)
+        return data
+
+    # -- file:// ------------------------------------------------------------------------------
+
+    def _read_file(self, location: str) -> bytes:
+        parsed = urlparse(location)
+        if parsed.netloc not in ("", "localhost"):
+            raise DescriptorRejectedError("file:// locations must be local")
+        # Resolve `..` and symlinks first, then check the real path is under a real root.
+        real = Path(os.path.realpath(unquote(parsed.path)))
+        roots = [
+            Path(os.path.realpath(unquote(urlparse(p).path)))
+            for p in self._allowed
+            if urlparse(p).scheme == "file"
+        ]
+        if not any(real == root or root in real.parents for root in roots):
+            raise DescriptorRejectedError("location resolves outside the allowed prefixes")
+        try:
+            with real.open("rb") as handle:
+                data = handle.read(self._max_bytes + 1)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read location: {exc.strerror}") from exc
+        return self._capped(data)
+
+    # -- http(s):// ---------------------------------------------------------------------------
+
+    def _download(self, location: str) -> bytes:
+        try:
+            return self._follow(location)
+        except httpx.HTTPError as exc:
+            raise ModelLoadError(f"fetching the location failed: {type(exc).__name__}") from exc
+
+    def _follow(self, location: str) -> bytes:
+        url = location
+        with httpx.Client(follow_redirects=False, timeout=TIMEOUT) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        target = urljoin(url, response.headers.get("location", ""))
+                        if not is_allowed(target, self._allowed):
+                            raise DescriptorRejectedError(
+                                "location redirects outside the allowed prefixes"
+                            )
+                        url = target
+                        continue
+                    if response.status_code != 200:
+                        raise ModelLoadError(
+                            f"fetching the location answered {response.status_code}"
+                        )
+                    declared = response.headers.get("content-length")
+                    if (
+                        declared is not None
+                        and declared.isdigit()
+                        and int(declared) > self._max_bytes
+                    ):
+                        raise DescriptorRejectedError(f"artifact exceeds {self._max_bytes} bytes")
+                    chunks: list[bytes] = []
+                    size = 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > self._max_bytes:
+                            raise DescriptorRejectedError(
+                                f"artifact exceeds {self._max_bytes} bytes"
+                            )
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+        raise ModelLoadError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _capped(self, data: bytes) -> bytes:
+        if len(data) > self._max_bytes:
+            raise DescriptorRejectedError(f"artifact exceeds {self._max_bytes} bytes")
+        return data
+
+    # -- cache by digest ------------------------------------------------------------------------
+
+    def _cached(self, sha256: str | None) -> bytes | None:
+        if sha256 is None:
+            return None
+        path = self._cache_dir / sha256
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        # A damaged cache entry is ignored (and replaced by the next good download).
+        return data if hashlib.sha256(data).hexdigest() == sha256 else None
+
+    def _store(self, sha256: str, data: bytes) -> None:
+        try:
+            self._cache_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self._cache_dir, delete=False) as handle:
+                handle.write(data)
+            os.replace(handle.name, self._cache_dir / sha256)
+        except OSError:
+            pass  # the cache is an optimisation; a read-only disk must not fail the load

@@ -1,0 +1,98 @@
+"""scikit-learn / joblib models shipped as pickles. Pickle runs code when loaded, so a pickle is
+only ever unpickled after its HMAC-SHA256 signature has been checked against the operator's
+key (``MODELSERVE_PICKLE_KEY``): a data scientist holding the key vouches for the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import DescriptorRejectedError, ModelLoadError
+from .base import BatchResult, FloatMatrix, labels_from_indices
+
+# Features arrive as a matrix in the model's column order, matched by name beforehand;
+# scikit-learn's reminder that the matrix has no column names is noise here.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+def verify_signature(artifact: bytes, signature: str | None, key: str | None) -> None:
+    """Raises unless ``signature`` is the hex HMAC-SHA256 of ``artifact`` under ``key``."""
+    if not key:
+        raise DescriptorRejectedError("PICKLE models are refused: no MODELSERVE_PICKLE_KEY is set")
+    if not signature:
+        raise DescriptorRejectedError("PICKLE models must carry a signature")
+    expected = hmac.new(key.encode(), artifact, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise DescriptorRejectedError("pickle signature does not match its bytes")
+
+
+class PickleModel:
+    """Scores through ``predict_proba`` (classifiers) or ``predict`` (regressors and others).
+    Construct only through ``load`` so the signature check cannot be skipped."""
+
+    def __init__(self, estimator: Any, inputs: Sequence[str], labels: Sequence[str] | None) -> None:
+        self._estimator = estimator
+        self._input_names = list(inputs)
+        classes = getattr(estimator, "classes_", None)
+        self._proba = hasattr(estimator, "predict_proba") and classes is not None
+        self._classes = (
+            list(labels) if labels else [_text(c) for c in (classes if classes is not None else [])]
+        )
+        width = getattr(estimator, "n_features_in_", None)
+        if isinstance(width, int) and width != len(self._input_names):
+            raise ModelLoadError(
+                f"`inputs` names {len(self._input_names)} fields, the model takes {width}"
+            )
+
+    @classmethod
+    def load(
+        cls,
+        artifact: bytes,
+        signature: str | None,
+        key: str | None,
+        inputs: Sequence[str] | None,
+        labels: Sequence[str] | None,
+    ) -> PickleModel:
+        verify_signature(artifact, signature, key)
+        import joblib
+
+        # Signed by the key holder: from here on the bytes are trusted like code.
+        estimator = joblib.load(io.BytesIO(artifact))
+        if not hasattr(estimator, "predict"):
+            raise ModelLoadError(
+                f"the pickle holds a {type(estimator).__name__}, which cannot predict"
+            )
+        names = inputs or [str(n) for n in getattr(estimator, "feature_names_in_", [])]
+        if not names:
+            raise ModelLoadError("the descriptor must list the model's columns in `inputs`")
+        return cls(estimator, names, labels)
+
+    @property
+    def input_names(self) -> Sequence[str]:
+        return self._input_names
+
+    def predict(self, features: FloatMatrix) -> BatchResult:
+        size = features.shape[0]
+        if self._proba:
+            probabilities = np.asarray(self._estimator.predict_proba(features), dtype=np.float64)
+            labels = labels_from_indices(probabilities, self._classes)
+            return BatchResult("classifier", size, labels, self._classes, probabilities)
+        values = np.asarray(self._estimator.predict(features))
+        if values.ndim == 1 and np.issubdtype(values.dtype, np.number):
+            return BatchResult("regressor", size, values=values.astype(np.float64))
+        return BatchResult("outputs", size, outputs=[{"prediction": v} for v in values.tolist()])
+
+    def close(self) -> None:
+        self._estimator = None
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value.item() if isinstance(value, np.generic) else value)

@@ -1,0 +1,96 @@
+"""Signed pickles serve; unsigned, wrongly signed or keyless ones are never unpickled."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import pickle
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from service.errors import DescriptorRejectedError
+from service.runtimes.pickle import PickleModel
+from service.wine import WINE_FIELDS, wine_arrays
+
+KEY = "s3cret-key"
+
+
+def sign(data: bytes, key: str = KEY) -> str:
+    return hmac.new(key.encode(), data, hashlib.sha256).hexdigest()
+
+
+def dump(estimator: object) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    return buffer.getvalue()
+
+
+class Boobytrap:
+    """Unpickling this runs code: it creates the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_signed_classifier_scores_like_scikit_learn() -> None:
+    x, y = wine_arrays()
+    x = x.astype(np.float64)
+    clf = LogisticRegression(max_iter=3000).fit(x, y)
+    data = dump(clf)
+    model = PickleModel.load(data, sign(data), KEY, list(WINE_FIELDS), None)
+    result = model.predict(x[:100])
+    assert result.labels == [str(v) for v in clf.predict(x[:100])]
+    assert result.classes == [str(c) for c in clf.classes_]
+    np.testing.assert_allclose(result.probabilities, clf.predict_proba(x[:100]))
+
+
+def test_signed_regressor() -> None:
+    x, y = wine_arrays()
+    reg = LinearRegression().fit(x, y)
+    data = dump(reg)
+    model = PickleModel.load(data, sign(data), KEY, list(WINE_FIELDS), None)
+    values = [r["value"] for r in model.predict(x[:5].astype(np.float64)).rows()]
+    assert values == pytest.approx(reg.predict(x[:5]).tolist())
+
+
+@pytest.mark.parametrize(
+    ("signature", "key", "message"),
+    [
+        (None, KEY, "signature"),
+        ("00" * 32, KEY, "does not match"),
+        ("sign-with-other-key", KEY, "does not match"),
+        ("valid", None, "no MODELSERVE_PICKLE_KEY"),
+    ],
+)
+def test_hostile_pickles_are_never_unpickled(
+    tmp_path: Path, signature: str | None, key: str | None, message: str
+) -> None:
+    marker = tmp_path / "pwned"
+    data = pickle.dumps(Boobytrap(marker))
+    if signature == "valid":
+        signature = sign(data)
+    elif signature == "sign-with-other-key":
+        signature = sign(data, "another-key")
+    with pytest.raises(DescriptorRejectedError, match=message):
+        PickleModel.load(data, signature, key, ["a"], None)
+    assert not marker.exists()
+
+
+def test_the_trap_is_real_when_signed(tmp_path: Path) -> None:
+    """The control case: the same bytes, correctly signed, do run (so the test above means
+    something) — and the object, which cannot predict, is refused afterwards."""
+    from service.errors import ModelLoadError
+
+    marker = tmp_path / "pwned"
+    data = pickle.dumps(Boobytrap(marker))
+    with pytest.raises(ModelLoadError):
+        PickleModel.load(data, sign(data), KEY, ["a"], None)
+    assert marker.exists()
