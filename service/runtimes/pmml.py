@@ -29,12 +29,19 @@ _jvm_lock = threading.Lock()
 
 
 def _pmml_context() -> Any:
-    """pypmml keeps one JVM per process in a class attribute of its own; we make sure the
-    first one started is started hardened."""
+    """pypmml keeps one JVM per process in a class attribute of its own. We start it hardened,
+    and check that it is: if other code in the process started it first without the options,
+    PMML is refused rather than parsed unsafely."""
     from pypmml.base import PMMLContext
 
     with _jvm_lock:
-        return PMMLContext.getOrCreate(gateway="py4j", java_opts=list(HARDENED_JAVA_OPTS))
+        context = PMMLContext.getOrCreate(gateway="py4j", java_opts=list(HARDENED_JAVA_OPTS))
+        allowed = PMMLContext._gateway.call_java_static_func(
+            "java.lang.System", "getProperty", "javax.xml.accessExternalDTD"
+        )
+        if allowed != "":
+            raise ModelLoadError("the PMML JVM allows external entities; refusing to parse PMML")
+        return context
 
 
 class PmmlModel:

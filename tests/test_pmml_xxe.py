@@ -1,0 +1,113 @@
+"""XXE: a PMML document that reaches for a file or the network through its DTD must do
+neither. Each case runs in a fresh process, since pypmml keeps one JVM per process and its
+options are fixed when it starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import orjson
+import pytest
+
+from .models import ModelFiles
+
+PROBE = """
+import sys, orjson
+mode, pmml_path, out_path, port, secret = sys.argv[1:]
+xml = open(pmml_path).read()
+head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+net = "http://127.0.0.1:" + port
+cases = {
+    "file-entity": ('<!DOCTYPE PMML [<!ENTITY xxe SYSTEM "file://' + secret + '">]>', True),
+    "network-entity": ('<!DOCTYPE PMML [<!ENTITY xxe SYSTEM "' + net + '/ent">]>', True),
+    "parameter-entity": ('<!DOCTYPE PMML [<!ENTITY % r SYSTEM "' + net + '/dtd"> %r;]>', False),
+    "external-dtd": ('<!DOCTYPE PMML SYSTEM "' + net + '/ext.dtd">', False),
+}
+results = {}
+for name, (doctype, use) in cases.items():
+    evil = xml.replace(head, '<?xml version="1.0" encoding="UTF-8"?>' + doctype, 1)
+    if use:
+        evil = evil.replace("<Header>", '<Header description="&xxe;">', 1)
+    try:
+        if mode == "service":
+            from service.runtimes.pmml import PmmlModel
+            model = PmmlModel(evil.encode(), None)
+            results[name] = "loaded: " + str(model._model.header.description)
+        else:
+            from pypmml import Model
+            results[name] = "loaded: " + str(Model.fromString(evil).header.description)
+    except Exception as exc:
+        results[name] = "refused: " + str(exc)
+open(out_path, "wb").write(orjson.dumps(results))
+"""
+
+
+class Recorder(BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        Recorder.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"<!ENTITY inner 'from-the-network'>")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[int]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield int(httpd.server_address[1])
+    httpd.shutdown()
+
+
+def probe(mode: str, files: ModelFiles, tmp_path: Path, port: int) -> dict[str, str]:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    out = tmp_path / f"{mode}.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            mode,
+            str(files.regressor_pmml),
+            str(out),
+            str(port),
+            str(secret),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    results: dict[str, str] = orjson.loads(out.read_bytes())
+    return results
+
+
+def test_the_service_refuses_every_xxe_variant(
+    model_files: ModelFiles, tmp_path: Path, listener: int
+) -> None:
+    Recorder.hits.clear()
+    results = probe("service", model_files, tmp_path, listener)
+    assert set(results) == {"file-entity", "network-entity", "parameter-entity", "external-dtd"}
+    assert all(r.startswith("refused") for r in results.values()), results
+    assert not any("TOP-SECRET" in r for r in results.values())
+    assert Recorder.hits == []
+
+
+def test_control_plain_pypmml_does_reach_out(
+    model_files: ModelFiles, tmp_path: Path, listener: int
+) -> None:
+    """Without the hardening the same documents reach the network: the hazard is real, and
+    the test above would fail without the JVM options."""
+    Recorder.hits.clear()
+    probe("plain", model_files, tmp_path, listener)
+    assert Recorder.hits
