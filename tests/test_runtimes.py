@@ -57,7 +57,7 @@ def test_onnx_needs_inputs_of_the_right_width(model_files: ModelFiles) -> None:
 
 
 def test_onnx_garbage_is_a_load_error() -> None:
-    with pytest.raises(ModelLoadError, match="onnxruntime"):
+    with pytest.raises(ModelLoadError, match="not an ONNX model"):
         OnnxModel(b"\x08\x01garbage", ["a"], None)
 
 
@@ -95,3 +95,29 @@ def test_pmml_garbage_is_a_load_error() -> None:
         PmmlModel(b"<PMML>not really</PMML>", None)
     with pytest.raises(ModelLoadError, match="UTF-8"):
         PmmlModel(b"\xff\xfe\x00", None)
+
+
+def _external_data_model(location: str) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.zeros((1, 4), dtype=np.float32), "W")
+    weights.ClearField("raw_data")
+    weights.data_location = TensorProto.EXTERNAL
+    for key, value in {"location": location, "offset": "0", "length": "16"}.items():
+        entry = weights.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["X", "W"], ["Y"])],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 4])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    return bytes(model.SerializeToString())
+
+
+@pytest.mark.parametrize("location", ["/etc/hostname", "../../etc/passwd", "weights.bin"])
+def test_onnx_external_data_is_refused(location: str) -> None:
+    with pytest.raises(ModelLoadError, match="external data"):
+        OnnxModel(_external_data_model(location), ["a", "b", "c", "d"], None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ class OnnxModel:
         labels: Sequence[str] | None,
         intra_op_threads: int = 1,
     ) -> None:
+        refuse_external_data(artifact)
         options = ort.SessionOptions()
         # One scoring process per core: more threads per session only fight each other.
         options.intra_op_num_threads = intra_op_threads
@@ -158,6 +159,40 @@ class OnnxModel:
     def close(self) -> None:
         # Sessions free their memory when collected; drop our reference now.
         del self._session
+
+
+def refuse_external_data(artifact: bytes) -> None:
+    """ONNX tensors may keep their data in files named by the model (external data); a model
+    arriving as bytes must not make the service read files of its choosing."""
+    import onnx
+
+    try:
+        proto = onnx.ModelProto.FromString(artifact)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise ModelLoadError(f"not an ONNX model: {exc}") from exc
+    for tensor in _all_tensors(proto.graph):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+            raise ModelLoadError(
+                f"tensor {tensor.name!r} refers to external data; only self-contained ONNX "
+                "models are accepted"
+            )
+
+
+def _all_tensors(graph: Any) -> Iterator[Any]:
+    """Initializers and tensor attributes of every node, subgraphs included."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _all_tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _all_tensors(subgraph)
 
 
 def _split_outputs(outputs: dict[str, Any], size: int) -> list[dict[str, Any]]:
