@@ -163,9 +163,9 @@ def build_features(
         except (KeyError, TypeError, ValueError):
             pass
         else:
-            # None becomes NaN in the conversion above; JSON itself has no NaN, so a NaN
-            # here always means a null value.
-            if not np.isnan(matrix).any():
+            # None becomes NaN in the conversion above (JSON itself has no NaN), and nested
+            # lists add dimensions: either sends the batch down the careful path.
+            if matrix.shape == (len(rows), len(columns)) and not np.isnan(matrix).any():
                 return matrix, list(range(len(rows))), {}
     return _build_row_by_row(rows, binder)
 

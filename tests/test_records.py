@@ -97,3 +97,11 @@ def test_dead_letter_headers_keep_originals_and_add_reason() -> None:
     assert values["dlq.source"] == b"data/1/7"
     assert values["dlq.model"] == b"m:2"
     assert b"\n" not in values["dlq.error"] and len(values["dlq.error"].decode()) <= 512
+
+
+def test_nested_values_are_invalid_not_extra_dimensions() -> None:
+    # Found by the fuzz test: numpy turns [[[x], [y]]] into a 3-d array without complaint.
+    matrix, good, errors = build_features(
+        [{"a": [False], "b": [1]}, {"a": 1, "b": 2}], FieldBinder(["a", "b"], None)
+    )
+    assert good == [1] and list(errors) == [0] and matrix.shape == (1, 2)
