@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck check lock clean
+.PHONY: install demo test test-unit lint typecheck check lock proto clean
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ lock:
 	rm -rf /tmp/modelserve-lock && $(PYTHON) -m venv /tmp/modelserve-lock
 	/tmp/modelserve-lock/bin/pip install --quiet -e '.[dev]'
 	/tmp/modelserve-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+# Regenerate service/proto/ from schemas/*.proto (tests check it is current).
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -Ischemas --python_out=service/proto \
+		schemas/model_descriptor.proto schemas/wine_record.proto
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

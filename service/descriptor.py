@@ -22,11 +22,11 @@ from pydantic import (
 )
 
 from .errors import DescriptorRejectedError, sanitise
+from .protobuf import descriptor_document, is_protobuf
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
-PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 
 
 class ModelType(StrEnum):
@@ -138,9 +138,8 @@ def parse_descriptor(
     sanitised, user-facing message on anything wrong."""
     if len(value) > max_bytes:
         raise DescriptorRejectedError(f"descriptor of {len(value)} bytes exceeds {max_bytes}")
-    content_type = header_value(headers, "content-type")
-    if content_type is not None and content_type.split(";")[0].strip() == PROTOBUF_CONTENT_TYPE:
-        raise DescriptorRejectedError("protobuf descriptors are not supported by this version")
+    if is_protobuf(header_value(headers, "content-type")):
+        descriptor = validate_descriptor(descriptor_document(value))
     else:
         try:
             doc = orjson.loads(value)

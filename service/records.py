@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 
 from .errors import DecodeError, InvalidRecordError, RecordError, sanitise
+from .protobuf import is_protobuf, wine_record_fields
 from .runtimes.base import FloatMatrix
 
 Headers = Sequence[tuple[str, bytes]]
@@ -74,10 +75,13 @@ def decode_record(record: SourceRecord, default_data_type: str | None) -> Decode
     else the default) and optional ``id`` (else the key, else topic/partition/offset)."""
     if record.value is None:
         raise DecodeError("record has no value")
-    try:
-        fields = orjson.loads(record.value)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"value is not JSON: {exc}") from exc
+    if record.headers and is_protobuf(_header(record.headers, "content-type")):
+        fields = wine_record_fields(record.value)
+    else:
+        try:
+            fields = orjson.loads(record.value)
+        except orjson.JSONDecodeError as exc:
+            raise DecodeError(f"value is not JSON: {exc}") from exc
     if not isinstance(fields, dict):
         raise DecodeError(f"value is a JSON {type(fields).__name__}, not an object")
     data_type = fields.get("dataType")

@@ -18,6 +18,7 @@ class ModelFiles:
     regressor_onnx: Path
     forest_pmml: Path
     regressor_pmml: Path
+    spaced_pmml: Path  # fields named like Lightbend's JPMML wine models: "fixed acidity"
     features: np.ndarray
 
 
@@ -26,6 +27,7 @@ def make_model_files(folder: Path) -> ModelFiles:
     from skl2onnx import to_onnx
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LinearRegression
+    from sklearn.tree import DecisionTreeClassifier
     from sklearn2pmml import PMMLPipeline, sklearn2pmml
 
     features, labels = wine_arrays()
@@ -42,6 +44,10 @@ def make_model_files(folder: Path) -> ModelFiles:
     )
     pipeline.fit(frame, pd.Series(labels, name="quality"))
     sklearn2pmml(pipeline, str(folder / "forest.pmml"))
+    spaced = frame.rename(columns=lambda c: c.replace("_", " "))
+    tree = PMMLPipeline([("classifier", DecisionTreeClassifier(max_depth=6, random_state=5))])
+    tree.fit(spaced, pd.Series(labels, name="quality"))
+    sklearn2pmml(tree, str(folder / "spaced.pmml"))
     linear = PMMLPipeline([("regressor", LinearRegression())])
     linear.fit(frame, pd.Series(labels.astype(np.float64), name="quality"))
     sklearn2pmml(linear, str(folder / "regressor.pmml"))
@@ -52,5 +58,6 @@ def make_model_files(folder: Path) -> ModelFiles:
         regressor_onnx=folder / "regressor.onnx",
         forest_pmml=folder / "forest.pmml",
         regressor_pmml=folder / "regressor.pmml",
+        spaced_pmml=folder / "spaced.pmml",
         features=features,
     )

@@ -326,3 +326,54 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
         "serving",
         [(1, "superseded"), (2, "serving"), (1, "rejected")],
     )
+
+
+async def test_protobuf_descriptor_and_wine_records_score_like_pypmml(
+    start_service: Any, model_files: ModelFiles
+) -> None:
+    from pypmml import Model
+
+    from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
+    from service.protobuf import encode_wine_record
+
+    service: Service = await start_service()
+    s = service.settings
+    pmml = model_files.spaced_pmml.read_bytes()
+    message = Proto(
+        name="lightbend-wine",
+        description="JPMML-style fields",
+        dataType="wine",
+        modeltype=Proto.PMML,
+        data=pmml,
+    )
+    protobuf = [("content-type", b"application/x-protobuf")]
+    await produce(
+        s.bootstrap_servers,
+        s.control_topic,
+        [(b"lightbend-wine", message.SerializeToString())],
+        headers=protobuf,
+    )
+    event = await wait_for_event(s, "lightbend-wine", 0, timeout_s=60)
+    assert event is not None and event["status"] == "loaded"
+
+    x = model_files.features[:150].astype(np.float64)
+    rows = [dict(zip(WINE_FIELDS, map(float, row), strict=True)) for row in x]
+    await produce(
+        s.bootstrap_servers,
+        s.data_topics[0],
+        [(f"w{i}".encode(), encode_wine_record(r, "wine")) for i, r in enumerate(rows)],
+        headers=protobuf,
+    )
+    out = await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= 150)
+
+    direct = Model.fromString(pmml.decode())
+    direct.setSupplementOutput(True)
+    names = list(direct.inputNames)
+    assert names[0] == "fixed acidity"
+    answer = orjson.loads(
+        direct.predict(orjson.dumps({"columns": names, "data": x.tolist()}).decode())
+    )
+    at = answer["columns"].index("predicted_quality")
+    expected = {f"w{i}": str(row[at]) for i, row in enumerate(answer["data"])}
+    got = {orjson.loads(r.value)["id"]: orjson.loads(r.value)["result"]["label"] for r in out}
+    assert got == expected

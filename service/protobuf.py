@@ -1,0 +1,78 @@
+"""Protobuf forms of the contract's messages (schemas/*.proto): Lightbend's ModelDescriptor,
+extended, on the control topic, and Lightbend's WineRecord on the data topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
+from .errors import DecodeError, DescriptorRejectedError
+from .proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto
+from .proto.wine_record_pb2 import WineRecord
+
+CONTENT_TYPE = "application/x-protobuf"
+_SERVED_TYPES = {"PMML", "ONNX", "PICKLE"}
+_WINE_FEATURES = [f.name for f in WineRecord.DESCRIPTOR.fields if f.number <= 11]
+
+
+def is_protobuf(content_type: str | None) -> bool:
+    return content_type is not None and content_type.split(";")[0].strip().lower() == CONTENT_TYPE
+
+
+def descriptor_document(value: bytes) -> dict[str, Any]:
+    """The descriptor as the JSON document it stands for, for the one validator of both."""
+    message = ModelDescriptorProto()
+    try:
+        message.ParseFromString(value)
+    except ProtobufDecodeError as exc:
+        raise DescriptorRejectedError(f"descriptor is not a valid protobuf message: {exc}") from exc
+    model_type = ModelDescriptorProto.ModelType.Name(message.modeltype)
+    if model_type not in _SERVED_TYPES:
+        raise DescriptorRejectedError(f"{model_type} models are not served by modelserve")
+    doc: dict[str, Any] = {
+        "name": message.name,
+        "description": message.description,
+        "dataType": message.dataType,
+        "modelType": model_type,
+    }
+    content = message.WhichOneof("MessageContent")
+    if content == "data":
+        doc["data"] = message.data
+    elif content == "location":
+        doc["location"] = message.location
+    if message.HasField("version"):
+        doc["version"] = message.version
+    for field in ("sha256", "expiresAt", "signature"):
+        if getattr(message, field):
+            doc[field] = getattr(message, field)
+    for field in ("inputs", "labels"):
+        if getattr(message, field):
+            doc[field] = list(getattr(message, field))
+    if message.fieldMap:
+        doc["fieldMap"] = dict(message.fieldMap)
+    if message.HasField("metadata"):
+        doc["metadata"] = MessageToDict(message.metadata)
+    if message.rollback:
+        doc["rollback"] = True
+    return doc
+
+
+def wine_record_fields(value: bytes) -> dict[str, Any]:
+    """A WineRecord as a record's fields: the eleven features and, when set, ``dataType``."""
+    record = WineRecord()
+    try:
+        record.ParseFromString(value)
+    except ProtobufDecodeError as exc:
+        raise DecodeError(f"value is not a valid WineRecord: {exc}") from exc
+    fields: dict[str, Any] = {name: getattr(record, name) for name in _WINE_FEATURES}
+    if record.dataType:
+        fields["dataType"] = record.dataType
+    return fields
+
+
+def encode_wine_record(fields: dict[str, Any], data_type: str = "", ts: int = 0) -> bytes:
+    """The other way, for senders and tests."""
+    record = WineRecord(dataType=data_type, ts=ts, **{k: float(fields[k]) for k in _WINE_FEATURES})
+    return bytes(record.SerializeToString())

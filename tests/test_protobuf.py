@@ -1,0 +1,144 @@
+"""Protobuf descriptors and WineRecords: wire compatibility with Lightbend's messages, the
+generated code kept in step with schemas/, and decoding into the one validator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from service.descriptor import ModelType, parse_descriptor
+from service.errors import DecodeError, DescriptorRejectedError
+from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
+from service.protobuf import encode_wine_record, wine_record_fields
+from service.records import LocalRecord, decode_record
+from service.wine import WINE_FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOBUF = [("content-type", b"application/x-protobuf")]
+
+
+def lightbend_descriptor_class() -> type:
+    """Lightbend's own ModelDescriptor (fields 1-6), built independently of our .proto."""
+    file = descriptor_pb2.FileDescriptorProto(name="lightbend.proto", package="lb", syntax="proto3")
+    msg = file.message_type.add(name="ModelDescriptor")
+    enum = msg.enum_type.add(name="ModelType")
+    for number, name in enumerate(["TENSORFLOW", "TENSORFLOWSAVED", "PMML"]):
+        enum.value.add(name=name, number=number)
+    F = descriptor_pb2.FieldDescriptorProto
+    msg.oneof_decl.add(name="MessageContent")
+    for number, name, kind in [
+        (1, "name", F.TYPE_STRING),
+        (2, "description", F.TYPE_STRING),
+        (3, "dataType", F.TYPE_STRING),
+    ]:
+        msg.field.add(name=name, number=number, type=kind, label=F.LABEL_OPTIONAL)
+    msg.field.add(
+        name="modeltype",
+        number=4,
+        type=F.TYPE_ENUM,
+        type_name=".lb.ModelDescriptor.ModelType",
+        label=F.LABEL_OPTIONAL,
+    )
+    msg.field.add(name="data", number=5, type=F.TYPE_BYTES, label=F.LABEL_OPTIONAL, oneof_index=0)
+    msg.field.add(
+        name="location", number=6, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL, oneof_index=0
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("lb.ModelDescriptor"))
+
+
+def test_generated_code_matches_the_schemas(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'schemas'}",
+            f"--python_out={tmp_path}",
+            "model_descriptor.proto",
+            "wine_record.proto",
+        ],
+        check=True,
+        cwd=ROOT / "schemas",
+    )
+    for name in ("model_descriptor_pb2.py", "wine_record_pb2.py"):
+        assert (tmp_path / name).read_text() == (ROOT / "service/proto" / name).read_text(), name
+
+
+def test_a_lightbend_descriptor_decodes_as_ours() -> None:
+    lightbend = lightbend_descriptor_class()(
+        name="wine-pmml",
+        description="from the tutorial",
+        dataType="wine",
+        modeltype=2,
+        data=b"<PMML/>",
+    )
+    d = parse_descriptor(b"wine-pmml", lightbend.SerializeToString(), PROTOBUF)
+    assert (d.name, d.description, d.data_type, d.model_type, d.data) == (
+        "wine-pmml",
+        "from the tutorial",
+        "wine",
+        ModelType.PMML,
+        b"<PMML/>",
+    )
+    assert d.version is None and d.location is None
+
+
+def test_extensions_round_trip() -> None:
+    message = Proto(
+        name="m",
+        dataType="wine",
+        modeltype=Proto.ONNX,
+        location="file:///m.onnx",
+        sha256="ab" * 32,
+        version=7,
+        inputs=["a", "b"],
+        labels=["x", "y"],
+        expiresAt="2030-01-01T00:00:00Z",
+        fieldMap={"a": "A"},
+        rollback=True,
+    )
+    message.metadata.update({"owner": "ds", "auc": 0.9})
+    d = parse_descriptor(b"m", message.SerializeToString(), PROTOBUF)
+    assert (d.model_type, d.location, d.version, d.inputs, d.labels) == (
+        ModelType.ONNX,
+        "file:///m.onnx",
+        7,
+        ["a", "b"],
+        ["x", "y"],
+    )
+    assert d.field_map == {"a": "A"} and d.rollback and d.metadata == {"owner": "ds", "auc": 0.9}
+    assert d.expires_at is not None and d.expires_at.year == 2030
+
+
+@pytest.mark.parametrize(
+    ("message", "fragment"),
+    [
+        (Proto(name="m", dataType="wine", modeltype=Proto.TENSORFLOW, data=b"x"), "TENSORFLOW"),
+        (Proto(name="m", dataType="wine", modeltype=Proto.PMML), "exactly one of data / location"),
+        (Proto(name="", dataType="wine", modeltype=Proto.PMML, data=b"x"), "name"),
+    ],
+)
+def test_bad_protobuf_descriptors_are_rejected(message: Proto, fragment: str) -> None:
+    with pytest.raises(DescriptorRejectedError, match=fragment):
+        parse_descriptor(None, message.SerializeToString(), PROTOBUF)
+
+
+def test_garbage_protobuf_is_rejected() -> None:
+    with pytest.raises(DescriptorRejectedError, match="protobuf"):
+        parse_descriptor(None, b"\xff\xff\xff", PROTOBUF)
+
+
+def test_wine_records() -> None:
+    fields = {name: float(i) + 0.5 for i, name in enumerate(WINE_FIELDS)}
+    raw = encode_wine_record(fields, "wine", 123)
+    assert wine_record_fields(raw) == {**fields, "dataType": "wine"}
+    decoded = decode_record(LocalRecord(raw, key=b"r1", headers=tuple(PROTOBUF)), None)
+    assert decoded.data_type == "wine" and decoded.record_id == "r1" and decoded.fields["pH"] == 8.5
+    with pytest.raises(DecodeError, match="WineRecord"):
+        decode_record(LocalRecord(b"\xff\xff", headers=tuple(PROTOBUF)), "wine")
