@@ -37,6 +37,9 @@ class Engine:
         self._metrics = metrics
         self._default_data_type = default_data_type
 
+    def has_model(self, data_type: str) -> bool:
+        return self._registry.serving_for(data_type) is not None
+
     async def score(self, records: Sequence[SourceRecord]) -> list[Outcome]:
         outcomes = [Outcome(record) for record in records]
         groups: dict[str, list[tuple[int, DecodedRecord]]] = {}
@@ -50,7 +53,7 @@ class Engine:
         for data_type, members in groups.items():
             serving = self._registry.serving_for(data_type)
             if serving is None:
-                error = NoModelError(f"no model is serving dataType {data_type!r}")
+                error = NoModelError(f"no model is serving dataType {data_type!r}", data_type)
                 for i, _ in members:
                     outcomes[i].error = error
                 continue

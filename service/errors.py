@@ -45,6 +45,10 @@ class InvalidRecordError(RecordError):
 class NoModelError(RecordError):
     reason = "no-model"
 
+    def __init__(self, message: str, data_type: str | None = None) -> None:
+        super().__init__(message)
+        self.data_type = data_type
+
 
 class ScoringError(RecordError):
     reason = "scoring-error"

@@ -59,6 +59,7 @@ class Service:
             settings.data_topics,
             settings.output_topic,
             settings.dlq_topic,
+            wait_for_models=settings.no_model_policy == "wait",
         )
         self.app = create_app(
             self.registry, self.metrics, self.engine, Health(self._live, self._ready)

@@ -90,3 +90,17 @@ def header(record: Any, name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def read_all(bootstrap: str, topic: str, quiet_ms: int = 1000) -> list[Any]:
+    """Every record of ``topic`` there is: read until a fetch waits ``quiet_ms`` in vain. For
+    checking that something did *not* arrive, after what should have arrived has."""
+    consumer = await open_topic_reader(bootstrap, topic)
+    records: list[Any] = []
+    try:
+        while batches := await consumer.getmany(timeout_ms=quiet_ms):
+            for batch in batches.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

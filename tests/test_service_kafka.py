@@ -18,7 +18,7 @@ from service.server import Service
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 
-from .kafka_helpers import header, produce, produce_json, read_until
+from .kafka_helpers import header, produce, produce_json, read_all, read_until
 from .models import ModelFiles
 
 
@@ -377,3 +377,47 @@ async def test_protobuf_descriptor_and_wine_records_score_like_pypmml(
     expected = {f"w{i}": str(row[at]) for i, row in enumerate(answer["data"])}
     got = {orjson.loads(r.value)["id"]: orjson.loads(r.value)["result"]["label"] for r in out}
     assert got == expected
+
+
+async def test_wait_policy_holds_a_partition_until_its_model_arrives(
+    start_service: Any, model_files: ModelFiles
+) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    service: Service = await start_service(no_model_policy="wait")
+    s = service.settings
+    await publish_forest(s, model_files)
+    rows = wine_records(model_files.features[:40], "x")
+    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=False)
+    await producer.start()
+    try:
+        # Partition 0: a beer record (no model yet) between wine records; partition 1: wine only.
+        p0 = [
+            (f"a{i}", {**r, "dataType": "beer" if i == 5 else "wine"})
+            for i, (_, r) in enumerate(rows[:20])
+        ]
+        p1 = [(f"b{i}", r) for i, (_, r) in enumerate(rows[20:])]
+        for partition, items in ((0, p0), (1, p1)):
+            for key, value in items:
+                await producer.send_and_wait(
+                    s.data_topics[0], orjson.dumps(value), key=key.encode(), partition=partition
+                )
+    finally:
+        await producer.stop()
+    # Everything but the held part of partition 0 is scored: a0..a4 and all of partition 1.
+    first = await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= 25)
+    assert {r.key.decode() for r in first} == {f"a{i}" for i in range(5)} | {
+        f"b{i}" for i in range(20)
+    }
+    waiting = await read_all(s.bootstrap_servers, s.output_topic)
+    assert len(waiting) == 25  # a5.. stays held while beer has no model
+
+    await publish_and_wait(
+        s, model_files.forest_onnx, "beer-rf", data_type="beer", inputs=list(WINE_FIELDS)
+    )
+    out = await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= 40)
+    assert sorted(r.key.decode() for r in out) == sorted([k for k, _ in p0] + [k for k, _ in p1])
+    beer = next(orjson.loads(r.value) for r in out if r.key == b"a5")
+    assert beer["model"]["name"] == "beer-rf"
+    dlq = await read_all(s.bootstrap_servers, s.dlq_topic)
+    assert dlq == []

@@ -18,6 +18,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from ..batching import BatchPolicy
 from ..engine import Engine, Outcome
+from ..holding import Hold, Partition, hold_back
 from ..metrics import Metrics
 from ..records import SourceRecord, dead_letter_headers, prediction_headers, source_of
 
@@ -56,6 +57,7 @@ class DataLoop:
         topics: Sequence[str],
         output_topic: str,
         dlq_topic: str,
+        wait_for_models: bool = False,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -68,6 +70,8 @@ class DataLoop:
         self.batch_lock = asyncio.Lock()
         self.assigned = asyncio.Event()
         self._stopping = False
+        self._wait_for_models = wait_for_models
+        self._waiting: dict[TopicPartition, str] = {}
 
     async def start(self) -> None:
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
@@ -79,6 +83,7 @@ class DataLoop:
 
     async def run(self) -> None:
         while not self._stopping:
+            self._resume_ready()
             async with self.batch_lock:
                 records = await self._collect()
                 if records:
@@ -112,6 +117,9 @@ class DataLoop:
         for topic, count in Counter(r.topic for r in records).items():
             self._metrics.record_consumed(topic, count)
         outcomes = await self._engine.score(records)
+        holds: dict[Partition, Hold] = {}
+        if self._wait_for_models:
+            outcomes, holds = hold_back(outcomes)
         acks = [await self._send(outcome) for outcome in outcomes]
         results = await asyncio.gather(*acks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -120,7 +128,30 @@ class DataLoop:
             raise DeliveryError(
                 f"{len(failures)} of {len(results)} outputs not acknowledged: {failures[0]!r}"
             )
-        await self._commit(records)
+        await self._commit(records, holds)
+        for (topic, partition), hold in holds.items():
+            tp = TopicPartition(topic, partition)
+            # Read the held records again once their model is there; until then the
+            # partition is paused, so other partitions are not held up.
+            self._consumer.seek(tp, hold.offset)
+            self._consumer.pause(tp)
+            self._waiting[tp] = hold.data_type
+            log.info("%s/%d waits for a model for dataType %r", topic, partition, hold.data_type)
+
+    def _resume_ready(self) -> None:
+        """Resume the paused partitions whose model has arrived (or that were revoked)."""
+        if not self._waiting:
+            return
+        assigned = self._consumer.assignment()
+        for tp, data_type in list(self._waiting.items()):
+            if tp not in assigned:
+                del self._waiting[tp]
+            elif self._engine.has_model(data_type):
+                del self._waiting[tp]
+                self._consumer.resume(tp)
+                log.info(
+                    "%s/%d resumes: dataType %r has a model", tp.topic, tp.partition, data_type
+                )
 
     async def _send(self, outcome: Outcome) -> asyncio.Future[Any]:
         record: SourceRecord = outcome.record
@@ -146,12 +177,14 @@ class DataLoop:
         )
         return future
 
-    async def _commit(self, records: list[Any]) -> None:
+    async def _commit(self, records: list[Any], holds: dict[Partition, Hold]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for record in records:
             offsets[TopicPartition(record.topic, record.partition)] = OffsetAndMetadata(
                 record.offset + 1, ""
             )
+        for (topic, partition), hold in holds.items():
+            offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(hold.offset, "")
         try:
             await self._consumer.commit(offsets)
             self._metrics.commits.labels("ok").inc()

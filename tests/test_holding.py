@@ -1,0 +1,38 @@
+from service.engine import Outcome
+from service.errors import InvalidRecordError, NoModelError
+from service.holding import Hold, hold_back
+from service.records import LocalRecord
+
+
+def outcome(partition: int, offset: int, waits_for: str | None = None, ok: bool = True) -> Outcome:
+    record = LocalRecord(b"{}", topic="data", partition=partition, offset=offset)
+    if waits_for is not None:
+        return Outcome(record, error=NoModelError("none", waits_for))
+    if not ok:
+        return Outcome(record, error=InvalidRecordError("bad"))
+    return Outcome(record, prediction={"id": f"{partition}/{offset}"})
+
+
+def test_nothing_held_without_no_model_errors() -> None:
+    batch = [outcome(0, 1), outcome(0, 2, ok=False), outcome(1, 5)]
+    kept, holds = hold_back(batch)
+    assert kept == batch and holds == {}
+
+
+def test_a_partition_stops_at_its_first_record_without_a_model() -> None:
+    batch = [
+        outcome(0, 10),
+        outcome(0, 11, "beer"),
+        outcome(0, 12),
+        outcome(0, 13, "cider"),
+        outcome(1, 20),
+        outcome(1, 21, ok=False),
+    ]
+    kept, holds = hold_back(batch)
+    assert holds == {("data", 0): Hold(11, "beer")}
+    assert [(o.record.partition, o.record.offset) for o in kept] == [(0, 10), (1, 20), (1, 21)]
+
+
+def test_dead_letters_for_other_reasons_still_go_out() -> None:
+    kept, holds = hold_back([outcome(2, 1, ok=False), outcome(2, 2, "beer")])
+    assert [o.record.offset for o in kept] == [1] and holds[("data", 2)].offset == 2
