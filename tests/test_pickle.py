@@ -12,6 +12,8 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from service.errors import DescriptorRejectedError
 from service.runtimes.pickle import PickleModel
@@ -43,7 +45,7 @@ class Boobytrap:
 def test_signed_classifier_scores_like_scikit_learn() -> None:
     x, y = wine_arrays()
     x = x.astype(np.float64)
-    clf = LogisticRegression(max_iter=3000).fit(x, y)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
     data = dump(clf)
     model = PickleModel.load(data, sign(data), KEY, list(WINE_FIELDS), None)
     result = model.predict(x[:100])
@@ -94,3 +96,33 @@ def test_the_trap_is_real_when_signed(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError):
         PickleModel.load(data, sign(data), KEY, ["a"], None)
     assert marker.exists()
+
+
+async def test_pickles_through_the_lifecycle(tmp_path: Path) -> None:
+    import base64
+
+    from service.settings import Settings
+
+    from .test_lifecycle import Harness
+
+    x, y = wine_arrays()
+    data = dump(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y))
+    doc = {
+        "dataType": "wine",
+        "modelType": "pickle",
+        "inputs": list(WINE_FIELDS),
+        "data": base64.b64encode(data).decode(),
+    }
+    h = Harness(Settings(pickle_key=KEY))
+    await h.publish("pk", **doc, signature=sign(data))
+    assert h.events[-1]["status"] == "loaded" and h.registry.serving_for("wine") is not None
+    marker = tmp_path / "pwned"
+    trap = pickle.dumps(Boobytrap(marker))
+    await h.publish("pk", **{**doc, "data": base64.b64encode(trap).decode()}, signature=sign(data))
+    assert h.events[-1]["status"] == "rejected" and not marker.exists()
+    keyless = Harness(Settings(pickle_key=None))
+    await keyless.publish("pk", **doc, signature=sign(data))
+    assert (
+        keyless.events[-1]["status"] == "rejected"
+        and "MODELSERVE_PICKLE_KEY" in keyless.events[-1]["error"]
+    )
