@@ -20,7 +20,7 @@ from .registry import Registry, iso, utcnow
 
 log = logging.getLogger(__name__)
 
-Refusal = Literal["failed", "rejected"]
+Refusal = Literal["failed", "rejected", "expired"]
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -85,7 +85,9 @@ class ModelLifecycle:
     async def _load(self, descriptor: ModelDescriptor) -> None:
         now = self._clock()
         if descriptor.expires_at is not None and descriptor.expires_at <= now:
-            await self._refuse(descriptor.name, "rejected", "expiresAt is in the past", descriptor)
+            # Expired, not rejected: a replica replaying the control log after the instant must
+            # show what the replicas that served it show.
+            await self._refuse(descriptor.name, "expired", "expiresAt is in the past", descriptor)
             return
         self._registry.begin_load(descriptor)
         try:

@@ -205,12 +205,13 @@ class Registry:
     def fail(
         self,
         name: str,
-        status: Literal["failed", "rejected"],
+        status: Literal["failed", "rejected", "expired"],
         error: str,
         descriptor: ModelDescriptor | None = None,
         version: int | None = None,
     ) -> None:
-        """A descriptor that will not serve. The serving model, if any, is untouched."""
+        """A descriptor that will not serve (or arrived after its expiry). The serving model,
+        if any, is untouched."""
         if descriptor is not None:
             record = self._version_record(descriptor, status)
         else:

@@ -141,7 +141,7 @@ async def test_expiry_fires_on_time_and_past_expiry_is_rejected(model_files: Mod
     assert h.events[-1]["status"] == "expired"
     past = datetime.now(UTC) - timedelta(seconds=1)
     await h.publish(**onnx_doc(model_files, expiresAt=past.isoformat()))
-    assert h.events[-1]["status"] == "rejected"
+    assert h.events[-1]["status"] == "expired"
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "http://example.invalid/m.onnx"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -301,7 +302,30 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
     await publish_and_wait(s, model_files.forest_onnx, "a", inputs=list(WINE_FIELDS))
     await publish_and_wait(s, model_files.forest_pmml, "b", data_type="other")
     await publish_and_wait(s, Path(model_files.forest_onnx), "a", version=1)  # stale: rejected
+    await publish_and_wait(
+        s, model_files.regressor_onnx, "c", data_type="gone", inputs=list(WINE_FIELDS)
+    )
+    await wait_for_event(s, "c", await retire(s, "c"), timeout_s=30)
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    await publish_and_wait(
+        s,
+        model_files.regressor_onnx,
+        "d",
+        data_type="brief",
+        inputs=list(WINE_FIELDS),
+        expires_at=datetime.fromisoformat(soon),
+    )
+    for _ in range(100):  # the expiry timer fires by itself
+        if first.registry.model_info("d")["status"] == "expired":
+            break
+        await asyncio.sleep(0.05)
     before = [first.registry.model_info(n, with_history=True) for n in first.registry.names()]
+    assert [(i["name"], i["status"]) for i in before] == [
+        ("a", "serving"),
+        ("b", "serving"),
+        ("c", "retired"),
+        ("d", "expired"),
+    ]
     await first.stop()
 
     second: Service = await start_service(s.model_copy(update={"instance_id": "second"}))
