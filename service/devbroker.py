@@ -45,6 +45,18 @@ class DevBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> DevBroker:
+        """Start and wait until it answers (from synchronous code)."""
+        self._spawn()
+        asyncio.run(self.wait_ready(timeout_s))
+        return self
+
+    async def astart(self, timeout_s: float = 30.0) -> DevBroker:
+        """Start and wait until it answers (from a running event loop)."""
+        self._spawn()
+        await self.wait_ready(timeout_s)
+        return self
+
+    def _spawn(self) -> None:
         url = f"tcp://{self.host}:{self.port}"
         self._process = subprocess.Popen(
             [
@@ -63,9 +75,6 @@ class DevBroker:
             stderr=subprocess.PIPE,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "error")},
         )
-        asyncio.run(self.wait_ready(timeout_s))
-        log.info("embedded broker ready at %s (pid %d)", self.bootstrap, self._process.pid)
-        return self
 
     async def wait_ready(self, timeout_s: float) -> None:
         """Until a metadata request succeeds: an open port is not yet a working broker."""
@@ -85,6 +94,7 @@ class DevBroker:
             try:
                 await admin.start()
                 await admin.list_topics()
+                log.info("embedded broker ready at %s", self.bootstrap)
                 return
             except Exception as exc:
                 last_error = exc
@@ -107,6 +117,14 @@ class DevBroker:
 
     def __enter__(self) -> DevBroker:
         return self.start()
+
+    async def __aenter__(self) -> DevBroker:
+        return await self.astart()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

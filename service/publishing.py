@@ -91,7 +91,8 @@ async def retire(settings: Settings, name: str) -> int:
 
 
 async def _send_control(settings: Settings, name: str, value: bytes | None) -> int:
-    producer = make_producer(settings)
+    # Models inline can be megabytes; the service accepts up to max_descriptor_bytes.
+    producer = make_producer(settings, max_request_size=settings.max_descriptor_bytes + 1024)
     await producer.start()
     try:
         metadata = await producer.send_and_wait(settings.control_topic, value, key=name.encode())

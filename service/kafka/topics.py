@@ -32,8 +32,16 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """The control log is the source of truth for models and is replayed from offset 0 at
-    every start: it must never lose descriptors to time-based retention."""
-    return {settings.control_topic: {"retention.ms": "-1", "retention.bytes": "-1"}}
+    every start: it must never lose descriptors to time-based retention, and holds models
+    inline."""
+    return {
+        settings.control_topic: {
+            "retention.ms": "-1",
+            "retention.bytes": "-1",
+            # Descriptors carry models inline; the broker default (1 MB) is too small.
+            "max.message.bytes": str(settings.max_descriptor_bytes + 1024),
+        }
+    }
 
 
 async def ensure_topics(settings: Settings) -> list[str]:

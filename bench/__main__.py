@@ -1,0 +1,321 @@
+"""`python -m bench [--quick]`: every figure of bench/RESULTS.md, measured side by side in one
+run on one broker, with medians of repeated runs and the ratios the project tracks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+
+from service.descriptor import ModelDescriptor
+from service.devbroker import DevBroker
+from service.publishing import publish
+from service.settings import Settings
+from service.wine import WINE_FIELDS
+
+from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
+from .workload import BenchModel, encode_records, make_models, wine_stream
+
+OUT = Path(__file__).parent / "out"
+
+
+async def publish_model(bootstrap: str, control: str, model: BenchModel) -> None:
+    descriptor = ModelDescriptor.model_validate(
+        {
+            "name": model.name,
+            "dataType": "wine",
+            "modelType": model.kind,
+            "data": model.path.read_bytes(),
+            "labels": model.labels,
+            "inputs": list(WINE_FIELDS) if model.kind == "ONNX" else None,
+        }
+    )
+    await publish(Settings(bootstrap_servers=bootstrap, control_topic=control), descriptor)
+
+
+async def service_rate(
+    bootstrap: str, data: str, count: int, model: BenchModel, **settings: Any
+) -> float:
+    control, output = f"models-{uid()}", f"out-{uid()}"
+    await create_topics(bootstrap, control, partitions=1)
+    await create_topics(bootstrap, output)
+    await publish_model(bootstrap, control, model)
+    with serve(
+        bootstrap,
+        control_topic=control,
+        data_topics=[data],
+        output_topic=output,
+        group_id=f"g-{uid()}",
+        **settings,
+    ):
+        return await output_rate(bootstrap, output, count)
+
+
+async def pipe_rate(
+    bootstrap: str, data: str, count: int, kind: str, model: Path | None = None
+) -> float:
+    output = f"out-{uid()}"
+    await create_topics(bootstrap, output)
+    env = service_env(bootstrap, data_topics=[data], output_topic=output, group_id=f"g-{uid()}")
+    args = [sys.executable, "-m", "bench.pipes", kind, "--count", str(count)]
+    if model is not None:
+        args += ["--model", str(model)]
+    with process(args, env):
+        return await output_rate(bootstrap, output, count)
+
+
+def raw_model_rate(
+    model: BenchModel, rows: np.ndarray, batch: int = 1000, seconds: float = 2.0
+) -> float:
+    """The model alone on in-memory batches, as the service calls it (same runtime class)."""
+    from service.runtimes.onnx import OnnxModel
+    from service.runtimes.pmml import PmmlModel
+
+    artifact = model.path.read_bytes()
+    runtime: Any = (
+        OnnxModel(artifact, list(WINE_FIELDS), model.labels)
+        if model.kind == "ONNX"
+        else PmmlModel(artifact, None)
+    )
+    if model.kind == "ONNX":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(artifact, providers=["CPUExecutionProvider"])
+
+        def call(x: np.ndarray) -> None:
+            session.run(None, {"X": x.astype(np.float32)})
+    else:
+
+        def call(x: np.ndarray) -> None:
+            runtime.predict(x)
+
+    call(rows[:batch])
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        call(rows[done % (len(rows) - batch) :][:batch])
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+async def request_reply_rate(bootstrap: str, model: BenchModel, requests: int) -> float:
+    control = f"models-{uid()}"
+    await create_topics(bootstrap, control, partitions=1)
+    await publish_model(bootstrap, control, model)
+    data = f"idle-{uid()}"
+    await create_topics(bootstrap, data)
+    rows = [
+        dict(zip(WINE_FIELDS, map(float, r), strict=True)) for r in wine_stream(requests, seed=3)
+    ]
+    with serve(bootstrap, control_topic=control, data_topics=[data], group_id=f"g-{uid()}") as svc:
+        async with httpx.AsyncClient(base_url=svc.base_url) as client:
+            await wait_serving(client)
+            started = time.perf_counter()
+            for row in rows:
+                answer = await client.post("/predict/wine", content=orjson.dumps(row))
+                assert answer.status_code == 200, answer.text
+            return requests / (time.perf_counter() - started)
+
+
+async def wait_serving(client: httpx.AsyncClient) -> None:
+    for _ in range(600):
+        if (await client.get("/state/wine")).status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("model never served")
+
+
+async def latency(bootstrap: str, model: BenchModel, rate: int, seconds: float) -> dict[str, float]:
+    """End to end: a producer at a steady rate, a consumer of the predictions; latency is the
+    consumer's receive time minus the input record's timestamp (one clock, one host)."""
+    from aiokafka import AIOKafkaProducer
+
+    control, data, output = f"models-{uid()}", f"lat-{uid()}", f"out-{uid()}"
+    await create_topics(bootstrap, control, partitions=1)
+    await create_topics(bootstrap, data, output)
+    await publish_model(bootstrap, control, model)
+    values = encode_records(wine_stream(int(rate * seconds), seed=4))
+    latencies: list[float] = []
+    with serve(
+        bootstrap,
+        control_topic=control,
+        data_topics=[data],
+        output_topic=output,
+        group_id=f"g-{uid()}",
+    ) as svc:
+        async with httpx.AsyncClient(base_url=svc.base_url) as client:
+            await wait_serving(client)
+        from service.kafka.clients import open_topic_reader
+
+        reader = await open_topic_reader(bootstrap, output)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0
+        )
+        await producer.start()
+
+        async def produce() -> None:
+            started = time.monotonic()
+            for i, value in enumerate(values):
+                await producer.send(data, value, key=f"l{i}".encode())
+                ahead = (i + 1) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+
+        async def observe() -> None:
+            while len(latencies) < len(values):
+                for records in (await reader.getmany(timeout_ms=200)).values():
+                    now = time.time() * 1000
+                    for record in records:
+                        latencies.append(now - orjson.loads(record.value)["timestamps"]["ingested"])
+
+        try:
+            await asyncio.wait_for(asyncio.gather(produce(), observe()), seconds * 5 + 30)
+        finally:
+            await producer.stop()
+            await reader.stop()
+    ordered = sorted(latencies[len(latencies) // 10 :])  # the first tenth warms up
+    return {
+        "p50": ordered[len(ordered) // 2],
+        "p99": ordered[int(len(ordered) * 0.99)],
+        "n": len(ordered),
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    repeat = 1 if quick else 3
+    count = 20_000 if quick else 100_000
+    pmml_count = 5_000 if quick else 30_000
+    results: dict[str, Any] = {"repeat": repeat, "count": count}
+    models = make_models(Path(tempfile.mkdtemp()) / "models")
+    rows = wine_stream(10_000)
+    async with DevBroker() as broker:
+        bootstrap = broker.bootstrap
+        data = f"data-{uid()}"
+        await create_topics(bootstrap, data)
+        print(f"preloading {count} records ...", flush=True)
+        await preload(bootstrap, data, encode_records(wine_stream(count)))
+
+        def log(name: str, value: float) -> None:
+            print(f"  {name}: {value:,.0f} records/s", flush=True)
+
+        figures: dict[str, list[float]] = {}
+        for _ in range(repeat):
+            for name, coroutine in (
+                ("bare-pipe", lambda: pipe_rate(bootstrap, data, count, "bare")),
+                (
+                    "service small-onnx",
+                    lambda: service_rate(bootstrap, data, count, models["small-onnx"]),
+                ),
+                (
+                    "service rf100-onnx",
+                    lambda: service_rate(bootstrap, data, count, models["rf100-onnx"]),
+                ),
+                ("service pmml", lambda: service_rate(bootstrap, data, pmml_count, models["pmml"])),
+            ):
+                value = await coroutine()
+                figures.setdefault(name, []).append(value)
+                log(name, value)
+        for name in ("small-onnx", "rf100-onnx", "pmml"):
+            value = raw_model_rate(models[name], rows)
+            figures[f"raw {name}"] = [value]
+            log(f"raw {name}", value)
+        naive_count = 1000 if quick else 3000
+        figures["naive loop"] = [
+            await pipe_rate(bootstrap, data, naive_count, "naive", models["small-onnx"].path)
+        ]
+        log("naive loop", figures["naive loop"][0])
+        rr = await request_reply_rate(bootstrap, models["small-onnx"], 500 if quick else 2000)
+        figures["request-reply"] = [rr]
+        log("request-reply", rr)
+        sweep = {}
+        for size in (1, 10, 100, 1000):
+            sweep[size] = await service_rate(
+                bootstrap,
+                data,
+                count // (5 if size == 1 else 1),
+                models["small-onnx"],
+                max_batch_size=size,
+            )
+            log(f"service small-onnx, batch {size}", sweep[size])
+        results["batch_sweep"] = sweep
+        results["latency"] = await latency(
+            bootstrap, models["small-onnx"], 2000, 5 if quick else 15
+        )
+        print(f"  latency at 2000/s: {results['latency']}", flush=True)
+    results["figures"] = {k: {"median": median(v), "runs": v} for k, v in figures.items()}
+    m = {k: v["median"] for k, v in results["figures"].items()}
+    results["ratios"] = {
+        "service small-onnx / bare pipe": m["service small-onnx"] / m["bare-pipe"],
+        "service rf100-onnx / raw rf100-onnx": m["service rf100-onnx"] / m["raw rf100-onnx"],
+        "service pmml / raw pmml": m["service pmml"] / m["raw pmml"],
+        "service small-onnx / naive loop": m["service small-onnx"] / m["naive loop"],
+        "service small-onnx / request-reply": m["service small-onnx"] / m["request-reply"],
+    }
+    return results
+
+
+def plot(sweep: dict[int, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(sweep)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, [sweep[s] for s in sizes], marker="o")
+    ax.set_xscale("log")
+    ax.set_xlabel("MAX_BATCH_SIZE (records per model call, at most)")
+    ax.set_ylabel("records/s, end to end")
+    ax.set_title("Effect of batching (small ONNX model)")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller counts, one repetition")
+    args = parser.parse_args()
+    results = asyncio.run(run(args.quick))
+    results["machine"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": __import__("os").cpu_count(),
+        "date": datetime.now(UTC).isoformat(),
+    }
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.json").write_bytes(
+        orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
+    plot(results["batch_sweep"], OUT / "batching.png")
+    print("\nmedians (records/s):")
+    for name, value in results["figures"].items():
+        print(
+            f"  {name:28s} {value['median']:>12,.0f}   runs: {', '.join(f'{v:,.0f}' for v in value['runs'])}"
+        )
+    print("ratios:")
+    for name, value in results["ratios"].items():
+        print(f"  {name:38s} {value:8.2f}")
+    print(
+        f"latency at 2000 records/s: p50 {results['latency']['p50']:.1f} ms, p99 {results['latency']['p99']:.1f} ms"
+    )
+    print(f"written: {OUT / 'results.json'}, {OUT / 'batching.png'}")
+
+
+if __name__ == "__main__":
+    main()
