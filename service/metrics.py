@@ -80,6 +80,9 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.rebalances = Counter(
+            "modelserve_rebalances", "Partition revocations of the data consumer.", registry=r
+        )
         self.produce_errors = Counter(
             "modelserve_produce_errors", "Outputs the broker did not acknowledge.", registry=r
         )

@@ -1,6 +1,13 @@
-"""The data loop: fetch a batch from the consumer group, score it, produce every outcome,
-wait for the broker's acknowledgements, then commit — in that order, so an offset is never
-committed ahead of its prediction or dead letter (at-least-once)."""
+"""The data loop, in two stages joined by a bounded queue:
+
+1. fetch a batch from the consumer group, score it, and hand its outputs to the producer;
+2. in order, wait for the broker to acknowledge a batch's outputs, then commit its offsets.
+
+Stage 1 fetches and scores the next batch while stage 2 waits on the broker, so the CPU is not
+idle during round trips; the queue bounds how much is in flight (memory stays bounded whatever
+the input rate: when it is full, fetching waits). An offset is committed only after every
+output of its batch and of all earlier batches was acknowledged (at-least-once); a failed
+acknowledgement stops the loop without committing anything past it."""
 
 from __future__ import annotations
 
@@ -9,24 +16,34 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from ..batching import BatchPolicy
-from ..engine import Engine, Outcome
+from ..engine import Engine
 from ..holding import Hold, Partition, hold_back
 from ..metrics import Metrics
-from ..records import SourceRecord, dead_letter_headers, prediction_headers, source_of
+from .output import OutputWriter
 
 log = logging.getLogger(__name__)
+
+MAX_BATCHES_IN_FLIGHT = 4
 
 
 class DeliveryError(Exception):
     """The broker did not acknowledge an output: nothing past it may be committed."""
+
+
+@dataclass
+class InFlight:
+    """A batch whose outputs are with the producer, and the offsets it may commit."""
+
+    acks: list[asyncio.Future[Any]]
+    offsets: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -34,12 +51,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        # The batch in flight is finished and committed before the partitions go: waiting
-        # for the lock is waiting for it.
+        # Before the partitions go: no new batch starts (the lock), and every batch in flight
+        # is acknowledged and committed (the queue drains).
         async with self._loop.batch_lock:
-            log.info(
-                "partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked)
-            )
+            await self._loop.drain()
+        log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
+        self._loop.metrics.rebalances.inc()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
@@ -60,13 +77,12 @@ class DataLoop:
         wait_for_models: bool = False,
     ) -> None:
         self._consumer = consumer
-        self._producer = producer
         self._engine = engine
         self._policy = policy
-        self._metrics = metrics
+        self.metrics = metrics
         self._topics = list(topics)
-        self._output_topic = output_topic
-        self._dlq_topic = dlq_topic
+        self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics)
+        self._in_flight: asyncio.Queue[InFlight] = asyncio.Queue(MAX_BATCHES_IN_FLIGHT)
         self.batch_lock = asyncio.Lock()
         self.assigned = asyncio.Event()
         self._stopping = False
@@ -78,20 +94,30 @@ class DataLoop:
         await self._consumer.start()
 
     def request_stop(self) -> None:
-        """Stop after the batch in flight (it is produced and committed first)."""
+        """Stop fetching; what is in flight is still acknowledged and committed."""
         self._stopping = True
 
     async def run(self) -> None:
-        while not self._stopping:
-            self._resume_ready()
-            async with self.batch_lock:
-                records = await self._collect()
-                if records:
-                    await self._process(records)
+        async with asyncio.TaskGroup() as group:  # a failure in either stage stops both
+            committer = group.create_task(self._commit_in_order(), name="committer")
+            while not self._stopping:
+                self._resume_ready()
+                async with self.batch_lock:
+                    records = await self._collect()
+                    if records:
+                        await self._process(records)
+            await self.drain()
+            committer.cancel()
+
+    async def drain(self) -> None:
+        """Until every batch handed to the producer is acknowledged and committed."""
+        await self._in_flight.join()
 
     async def stop(self) -> None:
         # Leaves the group, so the partitions move to the other replicas at once.
         await self._consumer.stop()
+
+    # -- stage 1 ------------------------------------------------------------------------------
 
     async def _collect(self) -> list[Any]:
         """One batch, per the smart-batching policy (see batching.py)."""
@@ -115,20 +141,13 @@ class DataLoop:
 
     async def _process(self, records: list[Any]) -> None:
         for topic, count in Counter(r.topic for r in records).items():
-            self._metrics.record_consumed(topic, count)
+            self.metrics.record_consumed(topic, count)
         outcomes = await self._engine.score(records)
         holds: dict[Partition, Hold] = {}
         if self._wait_for_models:
             outcomes, holds = hold_back(outcomes)
-        acks = [await self._send(outcome) for outcome in outcomes]
-        results = await asyncio.gather(*acks, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            self._metrics.produce_errors.inc(len(failures))
-            raise DeliveryError(
-                f"{len(failures)} of {len(results)} outputs not acknowledged: {failures[0]!r}"
-            )
-        await self._commit(records, holds)
+        batch = InFlight(await self._writer.write(outcomes), _next_offsets(records, holds))
+        await self._in_flight.put(batch)  # waits while the queue is full: backpressure
         for (topic, partition), hold in holds.items():
             tp = TopicPartition(topic, partition)
             # Read the held records again once their model is there; until then the
@@ -153,49 +172,48 @@ class DataLoop:
                     "%s/%d resumes: dataType %r has a model", tp.topic, tp.partition, data_type
                 )
 
-    async def _send(self, outcome: Outcome) -> asyncio.Future[Any]:
-        record: SourceRecord = outcome.record
-        if outcome.prediction is not None:
-            assert outcome.model is not None
-            future: asyncio.Future[Any] = await self._producer.send(
-                self._output_topic,
-                orjson.dumps(outcome.prediction),
-                key=record.key,
-                headers=prediction_headers(
-                    outcome.model.name, outcome.model.version, source_of(record)
-                ),
-            )
-            return future
-        assert outcome.error is not None
-        self._metrics.record_dead_letter(outcome.error.reason)
-        model = outcome.model.label if outcome.model is not None else None
-        future = await self._producer.send(
-            self._dlq_topic,
-            record.value,
-            key=record.key,
-            headers=dead_letter_headers(record, outcome.error, model),
-        )
-        return future
+    # -- stage 2 ------------------------------------------------------------------------------
 
-    async def _commit(self, records: list[Any], holds: dict[Partition, Hold]) -> None:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for record in records:
-            offsets[TopicPartition(record.topic, record.partition)] = OffsetAndMetadata(
-                record.offset + 1, ""
-            )
-        for (topic, partition), hold in holds.items():
-            offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(hold.offset, "")
+    async def _commit_in_order(self) -> None:
+        while True:
+            batch = await self._in_flight.get()
+            try:
+                results = await asyncio.gather(*batch.acks, return_exceptions=True)
+                failures = [r for r in results if isinstance(r, BaseException)]
+                if failures:
+                    self.metrics.produce_errors.inc(len(failures))
+                    raise DeliveryError(
+                        f"{len(failures)} output batches not acknowledged: {failures[0]!r}"
+                    )
+                await self._commit(batch.offsets)
+            finally:
+                self._in_flight.task_done()
+
+    async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         try:
             await self._consumer.commit(offsets)
-            self._metrics.commits.labels("ok").inc()
+            self.metrics.commits.labels("ok").inc()
         except CommitFailedError as exc:
             # The group moved on (rebalance): the new owner re-reads from the last commit, so
             # these records may be scored twice but none is lost.
-            self._metrics.commits.labels("failed").inc()
+            self.metrics.commits.labels("failed").inc()
             log.warning("offset commit refused after a rebalance: %s", exc)
         except KafkaError as exc:
-            self._metrics.commits.labels("failed").inc()
-            log.warning("offset commit failed (will be covered by the next one): %s", exc)
+            self.metrics.commits.labels("failed").inc()
+            log.warning("offset commit failed (the next one covers it): %s", exc)
+
+
+def _next_offsets(
+    records: list[Any], holds: dict[Partition, Hold]
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+    for record in records:  # in offset order per partition: the last one wins
+        offsets[TopicPartition(record.topic, record.partition)] = OffsetAndMetadata(
+            record.offset + 1, ""
+        )
+    for (topic, partition), hold in holds.items():
+        offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(hold.offset, "")
+    return offsets
 
 
 def _flatten(fetched: dict[TopicPartition, list[Any]]) -> list[Any]:
