@@ -22,13 +22,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Outcome:
-    """What became of one input record: ``prediction`` (the contract's object, before
-    encoding) or ``error`` (dead letter), never both."""
+    """What became of one input record: a ``result`` (a prediction; predictions.py renders
+    it) or an ``error`` (a dead letter), never both."""
 
     record: SourceRecord
-    prediction: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
     error: RecordError | None = None
     model: ServingModel | None = None
+    record_id: str = ""
+    data_type: str = ""
+    scored_ms: int = 0
 
 
 class Engine:
@@ -83,31 +86,17 @@ class Engine:
         serving.stats.record_batch(len(good), elapsed * 1000.0)
         self._metrics.record_batch(serving.name, serving.version, data_type, len(good), elapsed)
         scored_ms = int(time.time() * 1000)
-        model_doc = {"name": serving.name, "version": serving.version}
         for j, row in zip(good, rows, strict=True):
             index, decoded = members[j]
             outcome = outcomes[index]
             outcome.model = serving
             if isinstance(row, RecordError):
                 outcome.error = row
-                continue
-            record = outcome.record
-            source = (
-                {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-                if record.partition >= 0
-                else None
-            )
-            outcome.prediction = {
-                "id": decoded.record_id,
-                "dataType": data_type,
-                "model": model_doc,
-                "result": row,
-                **({"source": source} if source is not None else {}),
-                "timestamps": {
-                    "ingested": record.timestamp if source is not None else scored_ms,
-                    "scored": scored_ms,
-                },
-            }
+            else:
+                outcome.result = row
+                outcome.record_id = decoded.record_id
+                outcome.data_type = data_type
+                outcome.scored_ms = scored_ms
 
     async def _predict(
         self, serving: ServingModel, features: FloatMatrix

@@ -29,4 +29,7 @@ def test_known_java_values() -> None:
     assert np.int32(murmur2_batch([b"foobar"])[0]) == -790332482
     assert np.int32(murmur2_batch([b"a-little-bit-long-string"])[0]) == -985981536
     assert np.int32(murmur2_batch([b"a-little-bit-longer-string"])[0]) == -1486304829
-    assert np.int32(murmur2_batch([b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"])[0]) == -58897971
+    assert (
+        np.int32(murmur2_batch([b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"])[0])
+        == -58897971
+    )

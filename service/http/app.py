@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..engine import Engine
 from ..metrics import Metrics
+from ..predictions import prediction_document
 from ..records import LocalRecord
 from ..registry import Registry
 
@@ -92,8 +93,8 @@ def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Hea
         outcomes = await engine.score(records)
         answers: list[dict[str, Any]] = []
         for outcome in outcomes:
-            if outcome.prediction is not None:
-                answers.append(outcome.prediction)
+            if outcome.result is not None:
+                answers.append(prediction_document(outcome, with_source=False))
             else:
                 assert outcome.error is not None
                 answers.append({"error": str(outcome.error), "reason": outcome.error.reason})

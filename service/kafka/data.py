@@ -103,9 +103,9 @@ class DataLoop:
             while not self._stopping:
                 self._resume_ready()
                 async with self.batch_lock:
-                    records = await self._collect()
-                    if records:
-                        await self._process(records)
+                    batch = await self._collect()
+                    if batch.records:
+                        await self._process(batch)
             await self.drain()
             committer.cancel()
 
@@ -119,35 +119,32 @@ class DataLoop:
 
     # -- stage 1 ------------------------------------------------------------------------------
 
-    async def _collect(self) -> list[Any]:
+    async def _collect(self) -> Fetched:
         """One batch, per the smart-batching policy (see batching.py)."""
-        fetched = await self._consumer.getmany(
-            timeout_ms=100, max_records=self._policy.max_batch_size
+        batch = Fetched()
+        batch.add(
+            await self._consumer.getmany(timeout_ms=100, max_records=self._policy.max_batch_size)
         )
-        records = _flatten(fetched)
-        if not records:
-            return records
+        if not batch.records:
+            return batch
         started = time.monotonic()
-        last = len(records)
-        while self._policy.keep_collecting(len(records), (time.monotonic() - started) * 1000, last):
-            more = _flatten(
-                await self._consumer.getmany(
-                    timeout_ms=0, max_records=self._policy.room(len(records))
-                )
-            )
-            last = len(more)
-            records.extend(more)
-        return records
+        last = len(batch.records)
+        while self._policy.keep_collecting(
+            len(batch.records), (time.monotonic() - started) * 1000, last
+        ):
+            room = self._policy.room(len(batch.records))
+            last = batch.add(await self._consumer.getmany(timeout_ms=0, max_records=room))
+        return batch
 
-    async def _process(self, records: list[Any]) -> None:
-        for topic, count in Counter(r.topic for r in records).items():
-            self.metrics.record_consumed(topic, count)
-        outcomes = await self._engine.score(records)
+    async def _process(self, batch: Fetched) -> None:
+        for tp, count in batch.counts.items():
+            self.metrics.record_consumed(tp.topic, count)
+        outcomes = await self._engine.score(batch.records)
         holds: dict[Partition, Hold] = {}
         if self._wait_for_models:
             outcomes, holds = hold_back(outcomes)
-        batch = InFlight(await self._writer.write(outcomes), _next_offsets(records, holds))
-        await self._in_flight.put(batch)  # waits while the queue is full: backpressure
+        acks = await self._writer.write(outcomes)
+        await self._in_flight.put(InFlight(acks, batch.offsets(holds)))  # full: backpressure
         for (topic, partition), hold in holds.items():
             tp = TopicPartition(topic, partition)
             # Read the held records again once their model is there; until then the
@@ -203,20 +200,27 @@ class DataLoop:
             log.warning("offset commit failed (the next one covers it): %s", exc)
 
 
-def _next_offsets(
-    records: list[Any], holds: dict[Partition, Hold]
-) -> dict[TopicPartition, OffsetAndMetadata]:
-    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-    for record in records:  # in offset order per partition: the last one wins
-        offsets[TopicPartition(record.topic, record.partition)] = OffsetAndMetadata(
-            record.offset + 1, ""
-        )
-    for (topic, partition), hold in holds.items():
-        offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(hold.offset, "")
-    return offsets
+@dataclass
+class Fetched:
+    """A batch as fetched: its records, and per partition how many and where it ends — kept
+    per fetch, so nothing about offsets is computed per record."""
 
+    records: list[Any] = field(default_factory=list)
+    counts: Counter[TopicPartition] = field(default_factory=Counter)
+    ends: dict[TopicPartition, int] = field(default_factory=dict)
 
-def _flatten(fetched: dict[TopicPartition, list[Any]]) -> list[Any]:
-    if len(fetched) == 1:
-        return list(next(iter(fetched.values())))
-    return [record for records in fetched.values() for record in records]
+    def add(self, fetched: dict[TopicPartition, list[Any]]) -> int:
+        added = 0
+        for tp, records in fetched.items():
+            self.records.extend(records)
+            self.counts[tp] += len(records)
+            self.ends[tp] = records[-1].offset + 1
+            added += len(records)
+        return added
+
+    def offsets(self, holds: dict[Partition, Hold]) -> dict[TopicPartition, OffsetAndMetadata]:
+        """What to commit: the end of each partition, or where a held partition stopped."""
+        offsets = {tp: OffsetAndMetadata(end, "") for tp, end in self.ends.items()}
+        for (topic, partition), hold in holds.items():
+            offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(hold.offset, "")
+        return offsets

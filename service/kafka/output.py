@@ -10,11 +10,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from ..engine import Outcome
 from ..metrics import Metrics
+from ..predictions import PredictionEncoder
 from ..records import dead_letter_headers
 from .partitioning import partitions_for_keys
 
@@ -33,13 +33,14 @@ class OutputWriter:
         self._keyless = itertools.count()
 
     async def write(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
+        encoder = PredictionEncoder()
         predictions: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
         dead: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
         # Header values shared by a model's predictions are encoded once per batch.
         model_headers: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
         for outcome in outcomes:
             record = outcome.record
-            if outcome.prediction is not None:
+            if outcome.result is not None:
                 model = outcome.model
                 assert model is not None
                 shared = model_headers.get(id(model))
@@ -50,7 +51,7 @@ class OutputWriter:
                     )
                 source = f"{record.topic}/{record.partition}/{record.offset}".encode()
                 predictions.append(
-                    (record.key, orjson.dumps(outcome.prediction), [*shared, ("source", source)])
+                    (record.key, encoder.encode(outcome), [*shared, ("source", source)])
                 )
             else:
                 assert outcome.error is not None
