@@ -60,6 +60,7 @@ class Service:
             settings.output_topic,
             settings.dlq_topic,
             wait_for_models=settings.no_model_policy == "wait",
+            commit_interval_ms=settings.commit_interval_ms,
         )
         self.app = create_app(
             self.registry, self.metrics, self.engine, Health(self._live, self._ready)

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     max_batch_delay_ms: int = Field(
         10, ge=0, le=60_000, description="Longest a record waits for its batch to fill."
     )
+    fetch_max_wait_ms: int = Field(
+        10,
+        ge=0,
+        le=10_000,
+        description="Longest the broker holds a fetch with no data (bounds idle latency).",
+    )
+    commit_interval_ms: int = Field(
+        100,
+        ge=0,
+        le=60_000,
+        description="Longest acknowledged outputs wait for their offsets to be committed.",
+    )
     model_cache_dir: str = Field(
         "/tmp/modelserve-cache", description="Where artifacts fetched by reference are cached."
     )

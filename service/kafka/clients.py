@@ -35,15 +35,17 @@ def make_data_consumer(settings: Settings) -> AIOKafkaConsumer:
         group_id=settings.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        # Return fetches as soon as any data is there; the default 500 ms would be added to
-        # the latency of every record at low rates.
-        fetch_max_wait_ms=50,
+        # Brokers answer a fetch as soon as data is there, but not every Kafka-compatible one
+        # does: a short wait bounds the latency a record can pick up here (default 500 ms).
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         max_poll_records=settings.max_batch_size,
     )
 
 
-async def open_topic_reader(bootstrap_servers: str, topic: str) -> AIOKafkaConsumer:
+async def open_topic_reader(
+    bootstrap_servers: str, topic: str, fetch_max_wait_ms: int = 100
+) -> AIOKafkaConsumer:
     """A started consumer, outside any group, on every partition of ``topic`` from its first
     offset: for reading a whole topic (events, predictions) rather than sharing it."""
     consumer = AIOKafkaConsumer(
@@ -51,7 +53,7 @@ async def open_topic_reader(bootstrap_servers: str, topic: str) -> AIOKafkaConsu
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=100,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
     await consumer.start()
     try:

@@ -75,6 +75,7 @@ class DataLoop:
         output_topic: str,
         dlq_topic: str,
         wait_for_models: bool = False,
+        commit_interval_ms: int = 100,
     ) -> None:
         self._consumer = consumer
         self._engine = engine
@@ -88,6 +89,10 @@ class DataLoop:
         self._stopping = False
         self._wait_for_models = wait_for_models
         self._waiting: dict[TopicPartition, str] = {}
+        self._commit_interval_s = commit_interval_ms / 1000.0
+        self._acked: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._last_commit = time.monotonic()
+        self._commit_lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
@@ -112,6 +117,7 @@ class DataLoop:
     async def drain(self) -> None:
         """Until every batch handed to the producer is acknowledged and committed."""
         await self._in_flight.join()
+        await self._commit_acknowledged()
 
     async def stop(self) -> None:
         # Leaves the group, so the partitions move to the other replicas at once.
@@ -172,8 +178,19 @@ class DataLoop:
     # -- stage 2 ------------------------------------------------------------------------------
 
     async def _commit_in_order(self) -> None:
+        """Batches are acknowledged in the order they were fetched; their offsets are then
+        committed together, at most every ``commit_interval_ms``. Fewer commits keep offset
+        commits from queueing in front of fetches on the broker connection; a crash can
+        re-deliver at most that interval's records, never lose one."""
         while True:
-            batch = await self._in_flight.get()
+            wait = self._commit_interval_s - (time.monotonic() - self._last_commit)
+            try:
+                batch = await asyncio.wait_for(
+                    self._in_flight.get(), max(wait, 0.0) if self._acked else None
+                )
+            except TimeoutError:
+                await self._commit_acknowledged()
+                continue
             try:
                 results = await asyncio.gather(*batch.acks, return_exceptions=True)
                 failures = [r for r in results if isinstance(r, BaseException)]
@@ -182,9 +199,19 @@ class DataLoop:
                     raise DeliveryError(
                         f"{len(failures)} output batches not acknowledged: {failures[0]!r}"
                     )
-                await self._commit(batch.offsets)
+                self._acked.update(batch.offsets)
             finally:
                 self._in_flight.task_done()
+            if time.monotonic() - self._last_commit >= self._commit_interval_s:
+                await self._commit_acknowledged()
+
+    async def _commit_acknowledged(self) -> None:
+        async with self._commit_lock:
+            if not self._acked:
+                return
+            offsets, self._acked = self._acked, {}
+            self._last_commit = time.monotonic()
+            await self._commit(offsets)
 
     async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         try:
