@@ -93,12 +93,11 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import Service
 
-    if settings.workers > 1:
-        log.warning(
-            "MODELSERVE_WORKERS=%d: this version runs one scoring process; run more "
-            "replicas in the same group to use more cores",
-            settings.workers,
-        )
+    if settings.workers > 1 and settings.worker_index is None:
+        from .workers import supervise
+
+        instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
+        return supervise(settings, instance)
 
     async def run() -> None:
         service = Service(settings)

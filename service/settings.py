@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         "dlq", description="What happens to records whose dataType has no serving model."
     )
     workers: int = Field(1, ge=1, le=64, description="Scoring processes per container.")
+    worker_index: int | None = Field(
+        None, ge=0, description="Set by the supervisor in each worker process; not for users."
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Root log level.")
     topic_partitions: int = Field(
