@@ -43,7 +43,8 @@ def make_models(folder: Path) -> dict[str, BenchModel]:
     small, small_labels = train_wine_onnx("logistic")
     (folder / "small.onnx").write_bytes(small)
     models["small-onnx"] = BenchModel("small-onnx", "ONNX", folder / "small.onnx", small_labels)
-    forest, forest_labels = train_wine_onnx("forest", trees=100)
+    # scikit-learn's defaults: fully grown trees.
+    forest, forest_labels = train_wine_onnx("forest", trees=100, max_depth=None)
     (folder / "forest100.onnx").write_bytes(forest)
     models["rf100-onnx"] = BenchModel(
         "rf100-onnx", "ONNX", folder / "forest100.onnx", forest_labels

@@ -80,6 +80,22 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.consumer_lag = Gauge(
+            "modelserve_consumer_lag",
+            "Records behind the partition's end, after the last batch.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.assigned_partitions = Gauge(
+            "modelserve_assigned_partitions",
+            "Data partitions assigned to this replica.",
+            registry=r,
+        )
+        self.data_plane_restarts = Counter(
+            "modelserve_data_plane_restarts",
+            "Restarts of the data plane after a failure.",
+            registry=r,
+        )
         self.rebalances = Counter(
             "modelserve_rebalances", "Partition revocations of the data consumer.", registry=r
         )

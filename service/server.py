@@ -19,7 +19,7 @@ from .kafka.clients import make_control_consumer, make_data_consumer, make_produ
 from .kafka.control import ControlReader
 from .kafka.data import DataLoop
 from .kafka.events import EventPublisher
-from .kafka.topics import ensure_topics
+from .kafka.topics import ensure_topics, wanted_topics
 from .lifecycle import ModelLifecycle
 from .loader import Loader
 from .metrics import Metrics
@@ -50,9 +50,22 @@ class Service:
         self.control = ControlReader(
             make_control_consumer(settings), settings.control_topic, self.lifecycle
         )
-        self.data = DataLoop(
+        self.data = self._new_data_loop()
+        self.app = create_app(
+            self.registry, self.metrics, self.engine, Health(self._live, self._ready)
+        )
+        self.http = make_server(self.app, settings.http_host, settings.http_port)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopped = asyncio.Event()
+        self._broker_ok = False
+
+    def _new_data_loop(self) -> DataLoop:
+        """The data plane: its own consumer and producer, so that it can be rebuilt after a
+        failure without touching the control plane."""
+        settings = self.settings
+        return DataLoop(
             make_data_consumer(settings),
-            self._producer,
+            make_producer(settings),
             self.engine,
             BatchPolicy(settings.max_batch_size, settings.max_batch_delay_ms),
             self.metrics,
@@ -62,12 +75,6 @@ class Service:
             wait_for_models=settings.no_model_policy == "wait",
             commit_interval_ms=settings.commit_interval_ms,
         )
-        self.app = create_app(
-            self.registry, self.metrics, self.engine, Health(self._live, self._ready)
-        )
-        self.http = make_server(self.app, settings.http_host, settings.http_port)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._stopped = asyncio.Event()
 
     # -- health -----------------------------------------------------------------------------
 
@@ -76,6 +83,7 @@ class Service:
 
     def _ready(self) -> dict[str, bool]:
         return {
+            "brokerReachable": self._broker_ok,
             "controlCaughtUp": self.control.caught_up.is_set(),
             "dataAssigned": self.data.assigned.is_set(),
         }
@@ -97,6 +105,7 @@ class Service:
         await self._connect()
         self._tasks["control"] = asyncio.create_task(self.control.run(), name="control")
         self._tasks["data"] = asyncio.create_task(self._data_when_caught_up(), name="data")
+        self._tasks["broker"] = asyncio.create_task(self._watch_broker(), name="broker")
         log.info("modelserve %s started; HTTP on port %s", self.instance, self.http_port)
 
     async def _connect(self, attempts: int = 30) -> None:
@@ -119,12 +128,52 @@ class Service:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    async def _watch_broker(self, every_s: float = 2.0) -> None:
+        """Readiness follows the broker: a metadata request every few seconds. When the
+        broker is back after an outage and lost topics (a broker without persistent storage),
+        they are created again so consumers and producers can resume."""
+        wanted = set(wanted_topics(self.settings))
+        while True:
+            try:
+                metadata = await asyncio.wait_for(
+                    self._producer.client.fetch_all_metadata(), timeout=every_s * 2
+                )
+                if not wanted <= set(metadata.topics()):
+                    await ensure_topics(self.settings)
+                if not self._broker_ok:
+                    log.info("broker at %s reachable", self.settings.bootstrap_servers)
+                self._broker_ok = True
+            except (KafkaError, OSError, TimeoutError) as exc:
+                if self._broker_ok:
+                    log.warning(
+                        "broker at %s unreachable: %s", self.settings.bootstrap_servers, exc
+                    )
+                self._broker_ok = False
+            await asyncio.sleep(every_s)
+
     async def _data_when_caught_up(self) -> None:
         # Records are only scored once the models in the control log are in place; otherwise
         # a restart would dead-letter records that a model was about to serve.
         await self.control.caught_up.wait()
-        await self.data.start()
-        await self.data.run()
+        backoff = 1.0
+        while not self._stopped.is_set():
+            try:
+                await self.data.start()
+                await self.data.run()
+                return
+            except Exception as exc:  # the broker went away, an output was not acknowledged
+                # Nothing past the failure was committed: a fresh consumer resumes from the
+                # committed offsets, so records are at worst scored again, never lost.
+                self.metrics.data_plane_restarts.inc()
+                log.error("data plane failed (%s); restarting in %.0fs", _describe(exc), backoff)
+                await self.data.close()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), backoff)
+                backoff = min(backoff * 2, 30.0)
+                if not self._stopped.is_set():
+                    with suppress(KafkaError, OSError):
+                        await ensure_topics(self.settings)
+                    self.data = self._new_data_loop()
 
     async def wait(self) -> None:
         """Until stop() is called or a part fails; a failed part's error is raised."""
@@ -153,14 +202,14 @@ class Service:
                 log.warning("drain timed out after %.1fs", self.settings.drain_timeout_s)
             except Exception:
                 log.exception("data loop ended with an error")
-        for name in ("data", "control"):
+        for name in ("data", "control", "broker"):
             task = self._tasks.get(name)
             if task is not None and not task.done():
                 task.cancel()
                 with suppress(asyncio.CancelledError, Exception):
                     await task
         with suppress(Exception):
-            await self.data.stop()
+            await self.data.close()
         with suppress(Exception):
             await self.control.stop()
         self.lifecycle.close()
@@ -174,3 +223,9 @@ class Service:
         for serving in self.registry.all_serving():
             serving.displace()
         log.info("modelserve %s stopped", self.instance)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"

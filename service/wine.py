@@ -43,7 +43,7 @@ def wine_arrays() -> tuple[Any, Any]:
 
 
 def train_wine_onnx(
-    kind: str = "forest", trees: int = 30, zipmap: bool = False
+    kind: str = "forest", trees: int = 30, zipmap: bool = False, max_depth: int | None = 8
 ) -> tuple[bytes, list[str]]:
     """A scikit-learn model of the wine data exported to ONNX (needs the demo extra), and its
     class labels in the order of its probability columns."""
@@ -55,7 +55,7 @@ def train_wine_onnx(
 
     features, labels = wine_arrays()
     if kind == "forest":
-        model: Any = RandomForestClassifier(n_estimators=trees, max_depth=8, random_state=7)
+        model: Any = RandomForestClassifier(n_estimators=trees, max_depth=max_depth, random_state=7)
     elif kind == "logistic":
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     else:

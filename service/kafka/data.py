@@ -59,6 +59,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop.metrics.rebalances.inc()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self._loop.metrics.assigned_partitions.set(len(assigned))
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
         self._loop.assigned.set()
 
@@ -78,6 +79,7 @@ class DataLoop:
         commit_interval_ms: int = 100,
     ) -> None:
         self._consumer = consumer
+        self._producer = producer
         self._engine = engine
         self._policy = policy
         self.metrics = metrics
@@ -95,6 +97,7 @@ class DataLoop:
         self._commit_lock = asyncio.Lock()
 
     async def start(self) -> None:
+        await self._producer.start()
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._consumer.start()
 
@@ -119,9 +122,14 @@ class DataLoop:
         await self._in_flight.join()
         await self._commit_acknowledged()
 
-    async def stop(self) -> None:
-        # Leaves the group, so the partitions move to the other replicas at once.
-        await self._consumer.stop()
+    async def close(self) -> None:
+        """Leave the group (the partitions move to the other replicas at once) and flush and
+        close the producer. Safe to call on a loop that never started or that failed."""
+        self.assigned.clear()
+        try:
+            await self._consumer.stop()
+        finally:
+            await self._producer.stop()
 
     # -- stage 1 ------------------------------------------------------------------------------
 
@@ -145,6 +153,10 @@ class DataLoop:
     async def _process(self, batch: Fetched) -> None:
         for tp, count in batch.counts.items():
             self.metrics.record_consumed(tp.topic, count)
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:  # where the broker reports it
+                lag = max(0, highwater - batch.ends[tp])
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
         outcomes = await self._engine.score(batch.records)
         holds: dict[Partition, Hold] = {}
         if self._wait_for_models:
@@ -211,20 +223,26 @@ class DataLoop:
                 return
             offsets, self._acked = self._acked, {}
             self._last_commit = time.monotonic()
-            await self._commit(offsets)
+            if not await self._commit(offsets):
+                # Try again with the next commit, unless a newer offset came in meanwhile.
+                self._acked = {**offsets, **self._acked}
 
-    async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> bool:
+        """True when committed, or when retrying is pointless (the partitions moved on)."""
         try:
             await self._consumer.commit(offsets)
             self.metrics.commits.labels("ok").inc()
+            return True
         except CommitFailedError as exc:
             # The group moved on (rebalance): the new owner re-reads from the last commit, so
             # these records may be scored twice but none is lost.
             self.metrics.commits.labels("failed").inc()
             log.warning("offset commit refused after a rebalance: %s", exc)
+            return True
         except KafkaError as exc:
             self.metrics.commits.labels("failed").inc()
-            log.warning("offset commit failed (the next one covers it): %s", exc)
+            log.warning("offset commit failed (kept for the next one): %s", exc)
+            return False
 
 
 @dataclass
