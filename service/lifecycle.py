@@ -97,19 +97,12 @@ class ModelLifecycle:
             await self._refuse(descriptor.name, status, str(exc), descriptor)
             return
         self._registry.install(descriptor, model, digest)
-        log.info(
-            "model %s:%s serving dataType %s",
-            descriptor.name,
-            descriptor.version,
-            descriptor.data_type,
-        )
         self._schedule_expiry(descriptor)
         await self._event(descriptor.name, descriptor.version, descriptor.data_type, "loaded")
 
     async def _refuse(
         self, name: str | None, status: Refusal, error: str, descriptor: ModelDescriptor | None
     ) -> None:
-        log.warning("model %s %s: %s", name or "<unnamed>", status, error)
         version = descriptor.version if descriptor else None
         data_type = descriptor.data_type if descriptor else None
         if name is not None:
@@ -120,7 +113,6 @@ class ModelLifecycle:
         self._cancel_expiry(name)
         old = self._registry.retire(name)
         if old is not None:
-            log.info("model %s retired", old.label)
             await self._event(name, old.version, old.descriptor.data_type, "retired")
 
     def _schedule_expiry(self, descriptor: ModelDescriptor) -> None:
@@ -138,7 +130,6 @@ class ModelLifecycle:
         self._expiry_timers.pop(name, None)
         old = self._registry.expire(name, version)
         if old is not None:
-            log.info("model %s expired", old.label)
             self._background(self._event(name, version, old.descriptor.data_type, "expired"))
 
     def _cancel_expiry(self, name: str) -> None:
@@ -164,6 +155,17 @@ class ModelLifecycle:
         status: str,
         error: str | None = None,
     ) -> None:
+        # One log line per event, with the model as structured context (LOG_FORMAT=json).
+        log.log(
+            logging.WARNING if error else logging.INFO,
+            "model %s:%s %s for dataType %s%s",
+            name or "<unnamed>",
+            version,
+            status,
+            data_type,
+            f": {error}" if error else "",
+            extra={"model": name, "version": version, "dataType": data_type},
+        )
         self._metrics.model_events.labels(status).inc()
         self._metrics.models_serving.set(self._registry.serving_count())
         event = {
