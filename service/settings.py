@@ -49,6 +49,18 @@ class Settings(BaseSettings):
         le=60_000,
         description="Longest acknowledged outputs wait for their offsets to be committed.",
     )
+    session_timeout_ms: int = Field(
+        10_000,
+        ge=1000,
+        le=300_000,
+        description="Consumer-group session timeout: how soon a crashed replica's partitions move.",
+    )
+    rebalance_timeout_ms: int = Field(
+        20_000,
+        ge=1000,
+        le=600_000,
+        description="Longest a rebalance waits for members to rejoin.",
+    )
     model_cache_dir: str = Field(
         "/tmp/modelserve-cache", description="Where artifacts fetched by reference are cached."
     )

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 from service.publishing import build_descriptor, publish, wait_for_event
 from service.settings import Settings
@@ -31,11 +34,23 @@ async def with_model(bootstrap: str, files: ModelFiles) -> Settings:
     return settings
 
 
+@pytest.fixture
+async def replicas() -> AsyncIterator[list[Replica]]:
+    """Replicas a test starts are killed at its end, whatever happened."""
+    started: list[Replica] = []
+    yield started
+    for replica in started:
+        if replica.process is not None and replica.process.returncode is None:
+            replica.process.kill()
+            await replica.process.wait()
+
+
 async def test_sigterm_under_load_loses_nothing_and_duplicates_nothing(
-    bootstrap: str, model_files: ModelFiles
+    bootstrap: str, model_files: ModelFiles, replicas: list[Replica]
 ) -> None:
     s = await with_model(bootstrap, model_files)
     a, b = Replica(s, "a"), Replica(s, "b")
+    replicas += [a, b]
     await asyncio.gather((await a.start()).ready(), (await b.start()).ready())
     producing = asyncio.create_task(steady_producer(s, int(RATE * 10), RATE))
     await asyncio.sleep(3)  # mid-stream, under load
@@ -47,16 +62,20 @@ async def test_sigterm_under_load_loses_nothing_and_duplicates_nothing(
     assert result.duplicates == 0
 
 
-async def test_sigkill_and_restart_lose_nothing(bootstrap: str, model_files: ModelFiles) -> None:
+async def test_sigkill_and_restart_lose_nothing(
+    bootstrap: str, model_files: ModelFiles, replicas: list[Replica]
+) -> None:
     s = await with_model(bootstrap, model_files)
     a, b = Replica(s, "a"), Replica(s, "b")
+    replicas += [a, b]
     await asyncio.gather((await a.start()).ready(), (await b.start()).ready())
     producing = asyncio.create_task(steady_producer(s, int(RATE * 14), RATE))
     await asyncio.sleep(3)
     assert await a.signal(signal.SIGKILL) == -signal.SIGKILL
     await asyncio.sleep(2)
     a = Replica(s, "a")  # restarted
-    await (await a.start()).ready()
+    replicas.append(a)
+    await (await a.start()).ready(timeout_s=120)
     assert await b.signal(signal.SIGKILL) == -signal.SIGKILL
     keys = await producing
     result = await account(s, keys)
@@ -76,12 +95,13 @@ async def test_two_three_two_replicas_share_the_stream(
     producing = asyncio.create_task(steady_producer(s, int(RATE * 16), RATE))
     await asyncio.sleep(2)
     c = Replica(s, "c")
+    replicas.append(c)
     await (await c.start()).ready()
     await asyncio.sleep(3)
     assert await c.signal(signal.SIGTERM) == 0
     keys = await producing
     result = await account(s, keys)
-    for replica in replicas:
+    for replica in replicas[:2]:
         await replica.stop()
     assert result.lost == set()
     assert result.duplicates == 0

@@ -40,6 +40,12 @@ def make_data_consumer(settings: Settings) -> AIOKafkaConsumer:
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         max_poll_records=settings.max_batch_size,
+        # A crashed member holds its partitions until the session times out, and a rebalance
+        # waits for members that do not rejoin up to the rebalance timeout: both bound how
+        # long a SIGKILL stops a share of the stream.
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(1000, settings.session_timeout_ms // 4),
+        rebalance_timeout_ms=settings.rebalance_timeout_ms,
     )
 
 
