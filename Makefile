@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck check lock proto clean
+.PHONY: install demo test test-unit lint typecheck check bench lock proto clean
 
 install: $(STAMP)
 
@@ -27,13 +27,17 @@ test-unit: install
 	$(BIN)/pytest -q -m "not kafka"
 
 lint: install
-	$(BIN)/ruff check service tests
-	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
 
 typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Figures and ratios of bench/RESULTS.md, measured in one run (several minutes).
+bench: install
+	$(BIN)/python -m bench
 
 # Re-resolve the pinned versions (run after changing dependencies in pyproject.toml).
 lock:
