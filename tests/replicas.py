@@ -44,7 +44,7 @@ class Replica:
             "data_topics": ",".join(self.settings.data_topics),
             "http_port": self.port,
             "instance_id": self.name,
-            "log_level": "WARNING",
+            "log_level": os.environ.get("REPLICA_LOG_LEVEL", "WARNING"),
         }
         env.update({f"MODELSERVE_{k.upper()}": str(v) for k, v in values.items() if v is not None})
         self.process = await asyncio.create_subprocess_exec(

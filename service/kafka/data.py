@@ -54,6 +54,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # Before the partitions go: no new batch starts (the lock), and every batch in flight
         # is acknowledged and committed (the queue drains).
         async with self._loop.batch_lock:
+            self._loop.generation += 1
             await self._loop.drain()
         log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
         self._loop.metrics.rebalances.inc()
@@ -87,6 +88,7 @@ class DataLoop:
         self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics)
         self._in_flight: asyncio.Queue[InFlight] = asyncio.Queue(MAX_BATCHES_IN_FLIGHT)
         self.batch_lock = asyncio.Lock()
+        self.generation = 0  # rebalances seen; a batch fetched in an older one is dropped
         self.assigned = asyncio.Event()
         self._stopping = False
         self._wait_for_models = wait_for_models
@@ -110,10 +112,19 @@ class DataLoop:
             committer = group.create_task(self._commit_in_order(), name="committer")
             while not self._stopping:
                 self._resume_ready()
+                # Fetch outside the lock: the client blocks fetches while a rebalance runs,
+                # and the rebalance waits for the lock (see _Rebalance).
+                generation = self.generation
+                batch = await self._collect()
+                if not batch.records:
+                    continue
                 async with self.batch_lock:
-                    batch = await self._collect()
-                    if batch.records:
-                        await self._process(batch)
+                    if generation != self.generation:
+                        # A rebalance came between fetch and scoring: the partitions' owners
+                        # (perhaps this replica again) read these records from the last
+                        # commit, so scoring them here would duplicate them.
+                        continue
+                    await self._process(batch)
             await self.drain()
             committer.cancel()
 
@@ -229,6 +240,12 @@ class DataLoop:
 
     async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> bool:
         """True when committed, or when retrying is pointless (the partitions moved on)."""
+        assigned = self._consumer.assignment()
+        # Offsets of partitions this member no longer owns cannot be committed by it; their
+        # new owner re-reads from the last commit (at-least-once).
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return True
         try:
             await self._consumer.commit(offsets)
             self.metrics.commits.labels("ok").inc()
