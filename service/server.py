@@ -208,12 +208,14 @@ class Service:
                 task.cancel()
                 with suppress(asyncio.CancelledError, Exception):
                     await task
-        with suppress(Exception):
+        # Closing clients whose broker is gone can raise anything, including the
+        # cancellation of their own background tasks: none of it may stop the drain.
+        with suppress(Exception, asyncio.CancelledError):
             await self.data.close()
-        with suppress(Exception):
+        with suppress(Exception, asyncio.CancelledError):
             await self.control.stop()
         self.lifecycle.close()
-        with suppress(Exception):
+        with suppress(Exception, asyncio.CancelledError):
             await self._producer.stop()
         self.http.should_exit = True
         http_task = self._tasks.get("http")

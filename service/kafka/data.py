@@ -120,9 +120,10 @@ class DataLoop:
                     continue
                 async with self.batch_lock:
                     if generation != self.generation:
-                        # A rebalance came between fetch and scoring: the partitions' owners
-                        # (perhaps this replica again) read these records from the last
-                        # commit, so scoring them here would duplicate them.
+                        # A rebalance came while this batch was fetched: the records of
+                        # partitions that went elsewhere are their new owners' to read; the
+                        # ones still here are read again, in order, from where the batch began.
+                        self._rewind(batch)
                         continue
                     await self._process(batch)
             await self.drain()
@@ -182,6 +183,12 @@ class DataLoop:
             self._consumer.pause(tp)
             self._waiting[tp] = hold.data_type
             log.info("%s/%d waits for a model for dataType %r", topic, partition, hold.data_type)
+
+    def _rewind(self, batch: Fetched) -> None:
+        assigned = self._consumer.assignment()
+        for tp, start in batch.starts.items():
+            if tp in assigned:
+                self._consumer.seek(tp, start)
 
     def _resume_ready(self) -> None:
         """Resume the paused partitions whose model has arrived (or that were revoked)."""
@@ -270,10 +277,12 @@ class Fetched:
     records: list[Any] = field(default_factory=list)
     counts: Counter[TopicPartition] = field(default_factory=Counter)
     ends: dict[TopicPartition, int] = field(default_factory=dict)
+    starts: dict[TopicPartition, int] = field(default_factory=dict)
 
     def add(self, fetched: dict[TopicPartition, list[Any]]) -> int:
         added = 0
         for tp, records in fetched.items():
+            self.starts.setdefault(tp, records[0].offset)
             self.records.extend(records)
             self.counts[tp] += len(records)
             self.ends[tp] = records[-1].offset + 1
