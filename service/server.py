@@ -103,29 +103,32 @@ class Service:
                 raise RuntimeError("HTTP server stopped during start")
             await asyncio.sleep(0.01)
         await self._connect()
+        if self._stopped.is_set():
+            return
         self._tasks["control"] = asyncio.create_task(self.control.run(), name="control")
         self._tasks["data"] = asyncio.create_task(self._data_when_caught_up(), name="data")
         self._tasks["broker"] = asyncio.create_task(self._watch_broker(), name="broker")
         log.info("modelserve %s started; HTTP on port %s", self.instance, self.http_port)
 
-    async def _connect(self, attempts: int = 30) -> None:
+    async def _connect(self) -> None:
+        """Until Kafka answers (or a stop is requested): HTTP is up meanwhile, live and not
+        ready, so an orchestrator waits instead of restarting the replica in a loop."""
         delay = 0.5
-        for attempt in range(1, attempts + 1):
+        while not self._stopped.is_set():
             try:
                 await ensure_topics(self.settings)
                 await self._producer.start()
                 await self.control.start()
                 return
             except (KafkaError, OSError) as exc:
-                if attempt == attempts:
-                    raise
                 log.warning(
                     "Kafka at %s not reachable (%s); retrying in %.1fs",
                     self.settings.bootstrap_servers,
                     exc,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), delay)
                 delay = min(delay * 2, 10.0)
 
     async def _watch_broker(self, every_s: float = 2.0) -> None:

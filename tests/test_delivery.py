@@ -157,3 +157,33 @@ async def until(condition: Any, timeout_s: float) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+async def test_broker_unreachable_at_start(bootstrap: str) -> None:
+    """Started before its broker: live, not ready, retrying; ready once the broker answers."""
+    import httpx
+
+    from service.devbroker import DevBroker, free_port
+    from service.server import Service
+
+    port = free_port()
+    s = isolated_settings(f"127.0.0.1:{port}")
+    service = Service(s)
+    starting = asyncio.create_task(service.start())
+    try:
+        await until(lambda: service.http_port is not None, 30)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http_port}") as client:
+            await asyncio.sleep(1)  # a few connection attempts fail meanwhile
+            assert (await client.get("/health/live")).status_code == 200
+            assert (await client.get("/health/ready")).status_code == 503
+            assert not starting.done()
+            broker = await DevBroker(port=port).astart()
+            try:
+                await asyncio.wait_for(starting, 60)
+                await until(lambda: all(service._ready().values()), 60)
+                assert (await client.get("/health/ready")).status_code == 200
+            finally:
+                await service.stop()
+                broker.stop()
+    finally:
+        starting.cancel()
