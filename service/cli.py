@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -16,8 +15,6 @@ import orjson
 
 from .logs import configure_logging
 from .settings import Settings
-
-log = logging.getLogger("modelserve")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,6 @@ blocking runs in a worker thread, never on the event loop that scores records.""
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import numpy as np
 
@@ -13,8 +12,6 @@ from .descriptor import ModelDescriptor, ModelType
 from .errors import DescriptorRejectedError, ModelError, ModelLoadError
 from .runtimes.base import Model
 from .settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class Loader:

@@ -212,14 +212,6 @@ def _number(value: Any, field: str) -> float:
 # -- outputs ----------------------------------------------------------------------------------
 
 
-def prediction_headers(model_name: str, model_version: int, source: str) -> list[tuple[str, bytes]]:
-    return [
-        ("model-name", model_name.encode()),
-        ("model-version", str(model_version).encode()),
-        ("source", source.encode()),
-    ]
-
-
 def dead_letter_headers(
     record: SourceRecord, error: RecordError, model: str | None
 ) -> list[tuple[str, bytes]]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-
-log = logging.getLogger(__name__)
 
 
 class EventPublisher:
