@@ -45,13 +45,19 @@ async def replicas() -> AsyncIterator[list[Replica]]:
             await replica.process.wait()
 
 
+async def started(replicas: list[Replica], settings: Settings, *names: str) -> list[Replica]:
+    """Replicas started together and ready, recorded for the cleanup fixture."""
+    new = [Replica(settings, name) for name in names]
+    replicas += new
+    await asyncio.gather(*[(await r.start()).ready() for r in new])
+    return new
+
+
 async def test_sigterm_under_load_loses_nothing_and_duplicates_nothing(
     bootstrap: str, model_files: ModelFiles, replicas: list[Replica]
 ) -> None:
     s = await with_model(bootstrap, model_files)
-    a, b = Replica(s, "a"), Replica(s, "b")
-    replicas += [a, b]
-    await asyncio.gather((await a.start()).ready(), (await b.start()).ready())
+    a, b = await started(replicas, s, "a", "b")
     producing = asyncio.create_task(steady_producer(s, int(RATE * 10), RATE))
     await asyncio.sleep(3)  # mid-stream, under load
     assert await a.signal(signal.SIGTERM) == 0
@@ -66,9 +72,7 @@ async def test_sigkill_and_restart_lose_nothing(
     bootstrap: str, model_files: ModelFiles, replicas: list[Replica]
 ) -> None:
     s = await with_model(bootstrap, model_files)
-    a, b = Replica(s, "a"), Replica(s, "b")
-    replicas += [a, b]
-    await asyncio.gather((await a.start()).ready(), (await b.start()).ready())
+    a, b = await started(replicas, s, "a", "b")
     producing = asyncio.create_task(steady_producer(s, int(RATE * 14), RATE))
     await asyncio.sleep(3)
     assert await a.signal(signal.SIGKILL) == -signal.SIGKILL
@@ -87,16 +91,13 @@ async def test_sigkill_and_restart_lose_nothing(
 
 
 async def test_two_three_two_replicas_share_the_stream(
-    bootstrap: str, model_files: ModelFiles
+    bootstrap: str, model_files: ModelFiles, replicas: list[Replica]
 ) -> None:
     s = await with_model(bootstrap, model_files)
-    replicas: list[Any] = [Replica(s, "a"), Replica(s, "b")]
-    await asyncio.gather(*[(await r.start()).ready() for r in replicas])
+    await started(replicas, s, "a", "b")
     producing = asyncio.create_task(steady_producer(s, int(RATE * 16), RATE))
     await asyncio.sleep(2)
-    c = Replica(s, "c")
-    replicas.append(c)
-    await (await c.start()).ready()
+    (c,) = await started(replicas, s, "c")
     await asyncio.sleep(3)
     assert await c.signal(signal.SIGTERM) == 0
     keys = await producing
