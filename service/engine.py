@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from .errors import NoModelError, RecordError, ScoringError
 from .metrics import Metrics
-from .records import DecodedRecord, SourceRecord, build_features, decode_record
+from .records import DecodedGroup, SourceRecord, build_features, decode_batch
 from .registry import Registry, ServingModel
 from .runtimes.base import FloatMatrix
 
@@ -22,16 +24,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Outcome:
-    """What became of one input record: a ``result`` (a prediction; predictions.py renders
-    it) or an ``error`` (a dead letter), never both."""
+    """What became of one input record: a result (a prediction; ``result_json`` is its
+    ``result`` object as JSON, predictions.py builds the rest) or an ``error`` (a dead
+    letter), never both."""
 
     record: SourceRecord
-    result: dict[str, Any] | None = None
+    result_json: bytes | None = None
     error: RecordError | None = None
     model: ServingModel | None = None
     record_id: str = ""
     data_type: str = ""
     scored_ms: int = 0
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The result object (for HTTP answers and tests; the hot path keeps the bytes)."""
+        return None if self.result_json is None else orjson.loads(self.result_json)
 
 
 class Engine:
@@ -44,36 +52,34 @@ class Engine:
         return self._registry.serving_for(data_type) is not None
 
     async def score(self, records: Sequence[SourceRecord]) -> list[Outcome]:
-        outcomes = [Outcome(record) for record in records]
-        groups: dict[str, list[tuple[int, DecodedRecord]]] = {}
-        for i, record in enumerate(records):
-            try:
-                decoded = decode_record(record, self._default_data_type)
-            except RecordError as exc:
-                outcomes[i].error = exc
-                continue
-            groups.setdefault(decoded.data_type, []).append((i, decoded))
-        for data_type, members in groups.items():
+        """One outcome per record, in the records' order."""
+        outcomes: list[Outcome | None] = [None] * len(records)
+        groups, errors = decode_batch(records, self._default_data_type)
+        for i, error in errors.items():
+            outcomes[i] = Outcome(records[i], error=error)
+        for data_type, group in groups.items():
             serving = self._registry.serving_for(data_type)
             if serving is None:
-                error = NoModelError(f"no model is serving dataType {data_type!r}", data_type)
-                for i, _ in members:
-                    outcomes[i].error = error
+                no_model = NoModelError(f"no model is serving dataType {data_type!r}", data_type)
+                for i in group.positions:
+                    outcomes[i] = Outcome(records[i], error=no_model)
                 continue
-            await self._score_group(serving, data_type, members, outcomes)
-        return outcomes
+            await self._score_group(serving, data_type, group, records, outcomes)
+        assert None not in outcomes
+        return outcomes  # type: ignore[return-value]
 
     async def _score_group(
         self,
         serving: ServingModel,
         data_type: str,
-        members: list[tuple[int, DecodedRecord]],
-        outcomes: list[Outcome],
+        group: DecodedGroup,
+        records: Sequence[SourceRecord],
+        outcomes: list[Outcome | None],
     ) -> None:
-        features, good, errors = build_features([d.fields for _, d in members], serving.binder)
+        positions = group.positions
+        features, good, errors = build_features(group.fields, serving.binder)
         for j, error in errors.items():
-            outcomes[members[j][0]].error = error
-            outcomes[members[j][0]].model = serving
+            outcomes[positions[j]] = Outcome(records[positions[j]], error=error, model=serving)
         if not good:
             return
         serving.acquire()
@@ -86,27 +92,26 @@ class Engine:
         serving.stats.record_batch(len(good), elapsed * 1000.0)
         self._metrics.record_batch(serving.name, serving.version, data_type, len(good), elapsed)
         scored_ms = int(time.time() * 1000)
+        ids = group.ids
         for j, row in zip(good, rows, strict=True):
-            index, decoded = members[j]
-            outcome = outcomes[index]
-            outcome.model = serving
-            if isinstance(row, RecordError):
-                outcome.error = row
+            i = positions[j]
+            if isinstance(row, bytes):
+                outcomes[i] = Outcome(records[i], row, None, serving, ids[j], data_type, scored_ms)
             else:
-                outcome.result = row
-                outcome.record_id = decoded.record_id
-                outcome.data_type = data_type
-                outcome.scored_ms = scored_ms
+                outcomes[i] = Outcome(records[i], error=row, model=serving)
 
     async def _predict(
         self, serving: ServingModel, features: FloatMatrix
-    ) -> list[dict[str, Any] | RecordError]:
+    ) -> list[bytes | RecordError]:
         """One model call for the batch, in a worker thread (onnxruntime and the py4j socket
         release the GIL). If the batch fails, each row is tried alone so that one poisonous
         record costs only its own dead letter."""
         try:
             result = await asyncio.to_thread(serving.model.predict, features)
-            return list(result.rows())
+            rows = result.encoded_rows()
+            if len(rows) != features.shape[0]:
+                raise ValueError(f"{len(rows)} results for {features.shape[0]} rows")
+            return list(rows)
         except Exception as exc:
             if features.shape[0] == 1:
                 return [ScoringError(f"{type(exc).__name__}: {exc}")]
@@ -116,11 +121,11 @@ class Engine:
                 serving.label,
                 exc,
             )
-        rows: list[dict[str, Any] | RecordError] = []
+        isolated: list[bytes | RecordError] = []
         for k in range(features.shape[0]):
             try:
                 single = await asyncio.to_thread(serving.model.predict, features[k : k + 1])
-                rows.append(single.rows()[0])
+                isolated.append(single.encoded_rows()[0])
             except Exception as exc:
-                rows.append(ScoringError(f"{type(exc).__name__}: {exc}"))
-        return rows
+                isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
+        return isolated

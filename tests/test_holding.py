@@ -10,7 +10,7 @@ def outcome(partition: int, offset: int, waits_for: str | None = None, ok: bool 
         return Outcome(record, error=NoModelError("none", waits_for))
     if not ok:
         return Outcome(record, error=InvalidRecordError("bad"))
-    return Outcome(record, result={"value": 1.0})
+    return Outcome(record, result_json=b'{"value":1.0}')
 
 
 def test_nothing_held_without_no_model_errors() -> None:

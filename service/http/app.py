@@ -93,7 +93,7 @@ def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Hea
         outcomes = await engine.score(records)
         answers: list[dict[str, Any]] = []
         for outcome in outcomes:
-            if outcome.result is not None:
+            if outcome.result_json is not None:
                 answers.append(prediction_document(outcome, with_source=False))
             else:
                 assert outcome.error is not None

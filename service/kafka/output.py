@@ -40,7 +40,7 @@ class OutputWriter:
         model_headers: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
         for outcome in outcomes:
             record = outcome.record
-            if outcome.result is not None:
+            if outcome.result_json is not None:
                 model = outcome.model
                 assert model is not None
                 shared = model_headers.get(id(model))
