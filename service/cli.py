@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .gc_tuning import tune_for_streaming
     from .server import Service
 
     if settings.workers > 1 and settings.worker_index is None:
@@ -103,6 +104,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(sig, service.request_stop)
         try:
             await service.start()
+            tune_for_streaming()  # after start-up: its objects stay out of every collection
             await service.wait()
         finally:
             await service.stop()

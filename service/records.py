@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any, Protocol
 
@@ -224,22 +225,20 @@ def build_features(
         return np.empty((0, len(binder.input_names))), [], {}
     columns = binder.resolve(tuple(rows[0]))
     if isinstance(columns, list):
+        n, k = len(rows), len(columns)
+        # itemgetter takes a row's values in one C call (given one column it returns the bare
+        # value, so that case is wrapped); fromiter fills the matrix without a list of lists.
+        pick = itemgetter(*columns) if k > 1 else (lambda row: tuple(row[c] for c in columns))
         try:
-            # itemgetter of several columns takes a row's values in one C call (of one column
-            # it returns the bare value, which would hide a nested list: listed instead).
-            values = (
-                list(map(itemgetter(*columns), rows))
-                if len(columns) > 1
-                else [[row[c] for c in columns] for row in rows]
-            )
-            matrix = np.array(values, dtype=np.float64)
+            values = chain.from_iterable(map(pick, rows))
+            matrix = np.fromiter(values, dtype=np.float64, count=n * k).reshape(n, k)
         except (KeyError, TypeError, ValueError):
             pass
         else:
-            # None becomes NaN in the conversion above (JSON itself has no NaN), and nested
-            # lists add dimensions: either sends the batch down the careful path.
-            if matrix.shape == (len(rows), len(columns)) and not np.isnan(matrix).any():
-                return matrix, list(range(len(rows))), {}
+            # None becomes NaN in the conversion (JSON itself has no NaN) and numeric text
+            # may say "inf": either sends the batch down the careful path, which names them.
+            if np.isfinite(matrix).all():
+                return matrix, list(range(n)), {}
     return _build_row_by_row(rows, binder)
 
 

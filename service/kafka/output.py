@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from ..engine import Outcome
 from ..metrics import Metrics
@@ -33,67 +34,100 @@ class OutputWriter:
         self._keyless = itertools.count()
 
     async def write(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
-        encoder = PredictionEncoder()
-        predictions: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
-        dead: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
-        # Header values shared by a model's predictions are encoded once per batch.
-        model_headers: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
-        for outcome in outcomes:
-            record = outcome.record
-            if outcome.result_json is not None:
-                model = outcome.model
-                assert model is not None
-                shared = model_headers.get(id(model))
-                if shared is None:
-                    shared = model_headers[id(model)] = (
-                        ("model-name", model.name.encode()),
-                        ("model-version", str(model.version).encode()),
-                    )
-                source = f"{record.topic}/{record.partition}/{record.offset}".encode()
-                predictions.append(
-                    (record.key, encoder.encode(outcome), [*shared, ("source", source)])
-                )
-            else:
-                assert outcome.error is not None
-                self._metrics.record_dead_letter(outcome.error.reason)
-                label = outcome.model.label if outcome.model is not None else None
-                dead.append(
-                    (record.key, record.value, dead_letter_headers(record, outcome.error, label))
-                )
-        futures = await self._send(self._output_topic, predictions)
-        if dead:
-            futures += await self._send(self._dlq_topic, dead)
+        scored = [o for o in outcomes if o.result_json is not None]
+        futures = await self._write_predictions(scored) if scored else []
+        if len(scored) < len(outcomes):
+            futures += await self._write_dead_letters(
+                [o for o in outcomes if o.result_json is None]
+            )
         return futures
 
-    async def _send(
-        self,
-        topic: str,
-        messages: Sequence[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
-    ) -> list[asyncio.Future[Any]]:
-        if not messages:
-            return []
-        count = await self._partition_count(topic)
-        keyless = next(self._keyless) % count
-        chosen = partitions_for_keys([m[0] for m in messages], count, keyless)
-        by_partition: dict[int, list[int]] = {}
-        for i, p in enumerate(chosen):
-            by_partition.setdefault(p, []).append(i)
+    async def _write_predictions(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
+        """One pass: each prediction is encoded and appended to its partition's batch."""
+        topic = self._output_topic
+        encode = PredictionEncoder().encode
+        # Header values shared by a model's predictions, and the sources' topic part, are
+        # encoded once per batch.
+        model_headers: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
+        source_templates: dict[str, bytes] = {}
+        timestamp = int(time.time() * 1000)  # one CreateTime for the batch, not a clock read each
+        batches: dict[int, BatchBuilder] = {}
         futures: list[asyncio.Future[Any]] = []
-        for partition, indices in by_partition.items():
-            batch = self._producer.create_batch()
-            for i in indices:
-                key, value, headers = messages[i]
-                if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                    # Full: send it and go on in a new one (a record larger than a whole batch
-                    # is still accepted by an empty one).
-                    futures.append(
-                        await self._producer.send_batch(batch, topic, partition=partition)
-                    )
-                    batch = self._producer.create_batch()
-                    if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                        raise ValueError(f"a {len(value or b'')}-byte record does not fit a batch")
+        chosen = await self._partitions_for(topic, [o.record.key for o in outcomes])
+        for outcome, partition in zip(outcomes, chosen, strict=True):
+            record = outcome.record
+            model = outcome.model
+            shared = model_headers.get(id(model))
+            if shared is None:
+                assert model is not None
+                shared = model_headers[id(model)] = (
+                    ("model-name", model.name.encode()),
+                    ("model-version", str(model.version).encode()),
+                )
+            source = source_templates.get(record.topic)
+            if source is None:
+                source = source_templates[record.topic] = (
+                    record.topic.encode().replace(b"%", b"%%") + b"/%d/%d"
+                )
+            headers = [shared[0], shared[1], ("source", source % (record.partition, record.offset))]
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = self._producer.create_batch()
+            value = encode(outcome)
+            if (
+                batch.append(timestamp=timestamp, key=record.key, value=value, headers=headers)
+                is not None
+            ):
+                continue
+            # Full: send it and go on in a new one.
+            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+            batch = batches[partition] = self._producer.create_batch()
+            self._append_to_empty(batch, timestamp, record.key, value, headers)
+        for partition, batch in batches.items():
             futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         return futures
+
+    async def _write_dead_letters(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
+        topic = self._dlq_topic
+        chosen = await self._partitions_for(topic, [o.record.key for o in outcomes])
+        batches: dict[int, BatchBuilder] = {}
+        futures: list[asyncio.Future[Any]] = []
+        for outcome, partition in zip(outcomes, chosen, strict=True):
+            assert outcome.error is not None
+            record = outcome.record
+            self._metrics.record_dead_letter(outcome.error.reason)
+            label = outcome.model.label if outcome.model is not None else None
+            headers = dead_letter_headers(record, outcome.error, label)
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = self._producer.create_batch()
+            if (
+                batch.append(timestamp=None, key=record.key, value=record.value, headers=headers)
+                is not None
+            ):
+                continue
+            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+            batch = batches[partition] = self._producer.create_batch()
+            self._append_to_empty(batch, None, record.key, record.value, headers)
+        for partition, batch in batches.items():
+            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    @staticmethod
+    def _append_to_empty(
+        batch: BatchBuilder,
+        timestamp: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        # A record larger than a whole batch is still accepted by an empty one.
+        if batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is None:
+            raise ValueError(f"a {len(value or b'')}-byte record does not fit a batch")
+
+    async def _partitions_for(self, topic: str, keys: list[bytes | None]) -> list[int]:
+        count = await self._partition_count(topic)
+        return partitions_for_keys(keys, count, next(self._keyless) % count)
 
     async def _partition_count(self, topic: str) -> int:
         known = self._partitions.get(topic)
