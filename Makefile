@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck check bench lock proto clean
+.PHONY: install demo test test-unit lint typecheck check bench soak lock proto clean
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ check: lint typecheck test
 # Figures and ratios of bench/RESULTS.md, measured in one run (several minutes).
 bench: install
 	$(BIN)/python -m bench
+
+# Memory under full load: PMML for five minutes, then the small ONNX model for as long as the
+# embedded broker's memory allows (bench/soak.py says why).
+soak: install
+	$(BIN)/python -m bench.soak --model pmml --seconds 300
+	$(BIN)/python -m bench.soak --model small-onnx --seconds 300 --broker-budget-gib 6
 
 # Re-resolve the pinned versions (run after changing dependencies in pyproject.toml).
 lock:

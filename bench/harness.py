@@ -8,12 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -87,6 +88,13 @@ class Running:
     process: subprocess.Popen[bytes]
     env: dict[str, str]
     http_port: int | None = None
+    stderr: IO[bytes] | None = None
+
+    def errors(self) -> str:
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
 
     @property
     def base_url(self) -> str:
@@ -109,28 +117,29 @@ def service_env(bootstrap: str, **settings: Any) -> dict[str, str]:
 def process(
     args: list[str], env: dict[str, str], http_port: int | None = None
 ) -> Iterator[Running]:
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    running = Running(proc, env, http_port)
-    try:
-        if http_port is not None:
-            wait_ready(running)
-        yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    # stderr to a file, not a pipe: a pipe nobody reads blocks a chatty process once full.
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        running = Running(proc, env, http_port, stderr)
+        try:
+            if http_port is not None:
+                wait_ready(running)
+            yield running
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def wait_ready(running: Running, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
-            err = running.process.stderr.read().decode() if running.process.stderr else ""
-            raise RuntimeError(f"process exited: {err[-3000:]}")
+            raise RuntimeError(f"process exited: {running.errors()[-3000:]}")
         try:
             if httpx.get(f"{running.base_url}/health/ready", timeout=1).status_code == 200:
                 return

@@ -44,6 +44,10 @@ class DevBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout_s: float = 30.0) -> DevBroker:
         """Start and wait until it answers (from synchronous code)."""
         self._spawn()
