@@ -232,6 +232,10 @@ async def run(quick: bool) -> dict[str, Any]:
             for name, coroutine in (
                 ("bare-pipe", lambda: pipe_rate(bootstrap, data, count, "bare")),
                 (
+                    "bare-pipe per-record send",
+                    lambda: pipe_rate(bootstrap, data, count, "bare-per-record"),
+                ),
+                (
                     "service small-onnx",
                     lambda: service_rate(bootstrap, data, count, models["small-onnx"]),
                 ),
@@ -272,6 +276,9 @@ async def run(quick: bool) -> dict[str, Any]:
     m = {k: v["median"] for k, v in results["figures"].items()}
     results["ratios"] = {
         "service small-onnx / bare pipe": m["service small-onnx"] / m["bare-pipe"],
+        "service small-onnx / bare pipe, per-record send": (
+            m["service small-onnx"] / m["bare-pipe per-record send"]
+        ),
         "service rf100-onnx / raw rf100-onnx": m["service rf100-onnx"] / m["raw rf100-onnx"],
         "service pmml / raw pmml": m["service pmml"] / m["raw pmml"],
         "service small-onnx / naive loop": m["service small-onnx"] / m["naive loop"],
