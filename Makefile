@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck check bench soak lock proto clean
+.PHONY: install demo test test-unit lint typecheck check bench soak profile lock proto clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ check: lint typecheck test
 # Figures and ratios of bench/RESULTS.md, measured in one run (several minutes).
 bench: install
 	$(BIN)/python -m bench
+
+# Where the service spends its time at full load (py-spy; prints the top functions).
+profile: install
+	$(BIN)/python -m bench.profile
 
 # Memory under full load: PMML for five minutes, then the small ONNX model for as long as the
 # embedded broker's memory allows (bench/soak.py says why).
