@@ -132,7 +132,11 @@ def decode_batch(
     if docs and set(map(type, docs)) != {dict}:
         return _decode_each(records, default_data_type)
     data_types = [doc.get("dataType") for doc in docs]
-    if len(set(data_types)) != 1:
+    try:
+        mixed = len(set(data_types)) != 1
+    except TypeError:  # an unhashable dataType (a list, an object): invalid, said per record
+        mixed = True
+    if mixed:
         return _decode_each(records, default_data_type)
     data_type = data_types[0] if data_types[0] is not None else default_data_type
     if not isinstance(data_type, str) or not data_type:

@@ -18,12 +18,15 @@ from service.records import (
     decode_record,
 )
 
-json_values = (
+scalars = (
     st.none()
     | st.booleans()
     | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False)
     | st.text()
+)
+json_values = (
+    scalars | st.lists(scalars, max_size=2) | st.dictionaries(st.text(max_size=3), scalars)
 )
 
 objects = st.fixed_dictionaries(
