@@ -166,3 +166,8 @@ def test_a_misshapen_result_is_refused_not_misread() -> None:
     result = BatchResult("classifier", 2, ["a", "b"], ["a", "b"], np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"zip\(\)"):
         result.encoded_rows()
+
+
+def test_labels_equal_as_keys_but_not_as_json_stay_apart() -> None:
+    result = BatchResult("classifier", 3, [1, True, 1.0])
+    assert result.encoded_rows() == [b'{"label":1}', b'{"label":true}', b'{"label":1.0}']

@@ -90,12 +90,15 @@ def _number_cells(numbers: npt.NDArray[Any]) -> list[bytes]:
 
 
 def _encoded(values: Sequence[Any]) -> list[bytes]:
-    """Each value as JSON; a batch has few distinct labels, so each is encoded once."""
+    """Each value as JSON; a batch has few distinct labels, so each is encoded once (when they
+    are of one type: 1, 1.0 and True are one dict key but three different JSON values)."""
     try:
-        cache = {value: orjson.dumps(value) for value in set(values)}
-    except TypeError:  # unhashable labels: one at a time
-        return [orjson.dumps(value) for value in values]
-    return [cache[value] for value in values]
+        if len(set(map(type, values))) <= 1:
+            cache = {value: orjson.dumps(value) for value in set(values)}
+            return [cache[value] for value in values]
+    except TypeError:  # unhashable labels
+        pass
+    return [orjson.dumps(value) for value in values]
 
 
 def _literal(part: bytes) -> bytes:
