@@ -44,16 +44,14 @@ class OutputWriter:
 
     async def _write_predictions(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
         """One pass: each prediction is encoded and appended to its partition's batch."""
-        topic = self._output_topic
         encode = PredictionEncoder().encode
         # Header values shared by a model's predictions, and the sources' topic part, are
         # encoded once per batch.
         model_headers: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
         source_templates: dict[str, bytes] = {}
         timestamp = int(time.time() * 1000)  # one CreateTime for the batch, not a clock read each
-        batches: dict[int, BatchBuilder] = {}
-        futures: list[asyncio.Future[Any]] = []
-        chosen = await self._partitions_for(topic, [o.record.key for o in outcomes])
+        batches = PartitionBatches(self._producer, self._output_topic)
+        chosen = await self._partitions_for(self._output_topic, [o.record.key for o in outcomes])
         for outcome, partition in zip(outcomes, chosen, strict=True):
             record = outcome.record
             model = outcome.model
@@ -70,60 +68,20 @@ class OutputWriter:
                     record.topic.encode().replace(b"%", b"%%") + b"/%d/%d"
                 )
             headers = [shared[0], shared[1], ("source", source % (record.partition, record.offset))]
-            batch = batches.get(partition)
-            if batch is None:
-                batch = batches[partition] = self._producer.create_batch()
-            value = encode(outcome)
-            if (
-                batch.append(timestamp=timestamp, key=record.key, value=value, headers=headers)
-                is not None
-            ):
-                continue
-            # Full: send it and go on in a new one.
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-            batch = batches[partition] = self._producer.create_batch()
-            self._append_to_empty(batch, timestamp, record.key, value, headers)
-        for partition, batch in batches.items():
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-        return futures
+            batches.append(partition, timestamp, record.key, encode(outcome), headers)
+        return await batches.send()
 
     async def _write_dead_letters(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
-        topic = self._dlq_topic
-        chosen = await self._partitions_for(topic, [o.record.key for o in outcomes])
-        batches: dict[int, BatchBuilder] = {}
-        futures: list[asyncio.Future[Any]] = []
+        batches = PartitionBatches(self._producer, self._dlq_topic)
+        chosen = await self._partitions_for(self._dlq_topic, [o.record.key for o in outcomes])
         for outcome, partition in zip(outcomes, chosen, strict=True):
             assert outcome.error is not None
             record = outcome.record
             self._metrics.record_dead_letter(outcome.error.reason)
             label = outcome.model.label if outcome.model is not None else None
             headers = dead_letter_headers(record, outcome.error, label)
-            batch = batches.get(partition)
-            if batch is None:
-                batch = batches[partition] = self._producer.create_batch()
-            if (
-                batch.append(timestamp=None, key=record.key, value=record.value, headers=headers)
-                is not None
-            ):
-                continue
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-            batch = batches[partition] = self._producer.create_batch()
-            self._append_to_empty(batch, None, record.key, record.value, headers)
-        for partition, batch in batches.items():
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-        return futures
-
-    @staticmethod
-    def _append_to_empty(
-        batch: BatchBuilder,
-        timestamp: int | None,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-    ) -> None:
-        # A record larger than a whole batch is still accepted by an empty one.
-        if batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is None:
-            raise ValueError(f"a {len(value or b'')}-byte record does not fit a batch")
+            batches.append(partition, None, record.key, record.value, headers)
+        return await batches.send()
 
     async def _partitions_for(self, topic: str, keys: list[bytes | None]) -> list[int]:
         count = await self._partition_count(topic)
@@ -137,3 +95,42 @@ class OutputWriter:
             known = (len(partitions), now)
             self._partitions[topic] = known
         return known[0]
+
+
+class PartitionBatches:
+    """Records of one topic collected into producer batches, one open batch per partition; a
+    full batch is set aside and a new one started. ``send`` hands them all to the producer,
+    each partition's in the order they were filled, and returns the acknowledgements."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._open: dict[int, BatchBuilder] = {}
+        self._full: list[tuple[int, BatchBuilder]] = []
+
+    def append(
+        self,
+        partition: int,
+        timestamp: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        batch = self._open.get(partition)
+        if batch is None:
+            batch = self._open[partition] = self._producer.create_batch()
+        if batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is not None:
+            return
+        self._full.append((partition, batch))
+        batch = self._open[partition] = self._producer.create_batch()
+        # A record larger than a whole batch is still accepted by an empty one.
+        if batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is None:
+            raise ValueError(f"a {len(value or b'')}-byte record does not fit a batch")
+
+    async def send(self) -> list[asyncio.Future[Any]]:
+        futures: list[asyncio.Future[Any]] = []
+        for partition, batch in [*self._full, *self._open.items()]:
+            futures.append(await self._producer.send_batch(batch, self._topic, partition=partition))
+        self._full.clear()
+        self._open.clear()
+        return futures
