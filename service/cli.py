@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from .logs import configure_logging
+from .runtimes.catalog import RUNTIMES
 from .settings import Settings
 
 
@@ -48,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--name", required=True)
     pub.add_argument("--data-type", required=True)
     pub.add_argument(
-        "--type", choices=["onnx", "pmml", "pickle"], help="default: from the extension"
+        "--type",
+        choices=[runtime.model_type.lower() for runtime in RUNTIMES],
+        help="default: from the extension ("
+        + ", ".join(f"{r.model_type.lower()}: {' '.join(r.extensions)}" for r in RUNTIMES)
+        + ")",
     )
     pub.add_argument("--version", type=int)
     pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
@@ -135,7 +140,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         offset = await publish(settings, descriptor)
         print(
-            f"published {descriptor.name} ({descriptor.model_type.value}) for dataType "
+            f"published {descriptor.name} ({descriptor.model_type}) for dataType "
             f"{descriptor.data_type} to {settings.control_topic}"
         )
         if not args.wait:

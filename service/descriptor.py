@@ -7,7 +7,6 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
@@ -23,16 +22,11 @@ from pydantic import (
 
 from .errors import DescriptorRejectedError, sanitise
 from .protobuf import descriptor_document, is_protobuf
+from .runtimes.catalog import RUNTIMES
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
-
-
-class ModelType(StrEnum):
-    ONNX = "ONNX"
-    PMML = "PMML"
-    PICKLE = "PICKLE"
 
 
 class ModelDescriptor(BaseModel):
@@ -44,7 +38,8 @@ class ModelDescriptor(BaseModel):
     version: int | None = Field(None, ge=1)
     description: str = Field("", max_length=4096)
     data_type: str = Field(alias="dataType", min_length=1, max_length=256)
-    model_type: ModelType = Field(alias="modelType")
+    # One of the runtime catalog's types (service/runtimes/catalog.py), upper case.
+    model_type: str = Field(alias="modelType")
     data: bytes | None = None
     location: str | None = Field(None, max_length=4096)
     sha256: Sha256Hex | None = None
@@ -58,8 +53,10 @@ class ModelDescriptor(BaseModel):
 
     @field_validator("model_type", mode="before")
     @classmethod
-    def _upper_model_type(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _known_model_type(cls, value: object) -> object:
+        if isinstance(value, str):
+            return RUNTIMES.get(value).model_type  # refused by name when unknown
+        return value
 
     @field_validator("data", mode="before")
     @classmethod

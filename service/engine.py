@@ -18,6 +18,7 @@ from .metrics import Metrics
 from .records import DecodedGroup, SourceRecord, build_features, decode_batch
 from .registry import Registry, ServingModel
 from .runtimes.base import FloatMatrix
+from .runtimes.checks import publishable_rows
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,15 @@ class Engine:
         """One model call for the batch, in a worker thread (onnxruntime and the py4j socket
         release the GIL). If the batch fails, each row is tried alone so that one poisonous
         record costs only its own dead letter."""
+        runtime = serving.model.runtime
         try:
             result = await asyncio.to_thread(serving.model.predict, features)
-            rows = result.encoded_rows()
+            rows = publishable_rows(result, runtime)
             if len(rows) != features.shape[0]:
                 raise ValueError(f"{len(rows)} results for {features.shape[0]} rows")
-            return list(rows)
+            # Rows whose answers fail the checks (NaN, missing, not summing to 1) are dead
+            # letters, never published.
+            return [row if isinstance(row, bytes) else ScoringError(row) for row in rows]
         except Exception as exc:
             if features.shape[0] == 1:
                 return [ScoringError(f"{type(exc).__name__}: {exc}")]
@@ -125,7 +129,8 @@ class Engine:
         for k in range(features.shape[0]):
             try:
                 single = await asyncio.to_thread(serving.model.predict, features[k : k + 1])
-                isolated.append(single.encoded_rows()[0])
+                row = publishable_rows(single, runtime)[0]
+                isolated.append(row if isinstance(row, bytes) else ScoringError(row))
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
         return isolated

@@ -96,9 +96,15 @@ class ModelLifecycle:
             status: Refusal = "rejected" if isinstance(exc, DescriptorRejectedError) else "failed"
             await self._refuse(descriptor.name, status, str(exc), descriptor)
             return
-        self._registry.install(descriptor, model, digest)
+        serving = self._registry.install(descriptor, model, digest)
         self._schedule_expiry(descriptor)
-        await self._event(descriptor.name, descriptor.version, descriptor.data_type, "loaded")
+        await self._event(
+            descriptor.name,
+            descriptor.version,
+            descriptor.data_type,
+            "loaded",
+            runtime=serving.runtime,
+        )
 
     async def _refuse(
         self, name: str | None, status: Refusal, error: str, descriptor: ModelDescriptor | None
@@ -113,7 +119,9 @@ class ModelLifecycle:
         self._cancel_expiry(name)
         old = self._registry.retire(name)
         if old is not None:
-            await self._event(name, old.version, old.descriptor.data_type, "retired")
+            await self._event(
+                name, old.version, old.descriptor.data_type, "retired", runtime=old.runtime
+            )
 
     def _schedule_expiry(self, descriptor: ModelDescriptor) -> None:
         self._cancel_expiry(descriptor.name)
@@ -130,7 +138,9 @@ class ModelLifecycle:
         self._expiry_timers.pop(name, None)
         old = self._registry.expire(name, version)
         if old is not None:
-            self._background(self._event(name, version, old.descriptor.data_type, "expired"))
+            self._background(
+                self._event(name, version, old.descriptor.data_type, "expired", runtime=old.runtime)
+            )
 
     def _cancel_expiry(self, name: str) -> None:
         timer = self._expiry_timers.pop(name, None)
@@ -154,6 +164,7 @@ class ModelLifecycle:
         data_type: str | None,
         status: str,
         error: str | None = None,
+        runtime: str | None = None,
     ) -> None:
         # One log line per event, with the model as structured context (LOG_FORMAT=json).
         log.log(
@@ -174,6 +185,7 @@ class ModelLifecycle:
             "dataType": data_type,
             "status": status,
             "error": error,
+            "runtime": runtime,
             "at": iso(self._clock()),
             "instance": self._instance,
             "offset": self._offset,

@@ -8,16 +8,22 @@ import asyncio
 import numpy as np
 
 from .artifacts import ArtifactStore
-from .descriptor import ModelDescriptor, ModelType
+from .descriptor import ModelDescriptor
 from .errors import DescriptorRejectedError, ModelError, ModelLoadError
 from .runtimes.base import Model
+from .runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
+from .runtimes.checks import refusal, row_problems
 from .settings import Settings
 
 
 class Loader:
     def __init__(self, settings: Settings, intra_op_threads: int = 1) -> None:
         self._settings = settings
-        self._intra_op_threads = intra_op_threads
+        self._options = LoadOptions(
+            pickle_key=settings.pickle_key,
+            intra_op_threads=intra_op_threads,
+            pmml_engine=settings.pmml_engine,
+        )
         self._store = ArtifactStore(
             settings.allowed_locations, settings.max_artifact_bytes, settings.model_cache_dir
         )
@@ -38,8 +44,11 @@ class Loader:
                 f"artifact of {len(artifact)} bytes exceeds {self._settings.max_artifact_bytes}"
             )
         digest = descriptor.verify_digest(artifact)
-        model = self._build(descriptor, artifact)
-        _warm_up(model)
+        request = LoadRequest(
+            artifact, descriptor.inputs, descriptor.labels, descriptor.signature, self._options
+        )
+        model = RUNTIMES.get(descriptor.model_type).load(request)
+        warm_up(model)
         return model, digest
 
     def _artifact(self, descriptor: ModelDescriptor) -> bytes:
@@ -48,36 +57,20 @@ class Loader:
         assert descriptor.location is not None
         return self._store.fetch(descriptor.location, descriptor.sha256)
 
-    def _build(self, descriptor: ModelDescriptor, artifact: bytes) -> Model:
-        if descriptor.model_type is ModelType.ONNX:
-            from .runtimes.onnx import OnnxModel
 
-            return OnnxModel(
-                artifact,
-                descriptor.inputs,
-                descriptor.labels,
-                intra_op_threads=self._intra_op_threads,
-            )
-        if descriptor.model_type is ModelType.PMML:
-            from .runtimes.pmml import PmmlModel
-
-            return PmmlModel(artifact, descriptor.labels)
-        from .runtimes.pickle import PickleModel
-
-        return PickleModel.load(
-            artifact,
-            descriptor.signature,
-            self._settings.pickle_key,
-            descriptor.inputs,
-            descriptor.labels,
-        )
-
-
-def _warm_up(model: Model) -> None:
-    """One row through the model before it serves: a model that cannot score fails here, in
+def warm_up(model: Model) -> None:
+    """One row through the model before it serves: a model that cannot score, or whose answer
+    the checks refuse (NaN or missing probabilities, ones that do not sum to 1), fails here, in
     the loader, and lazy initialisation (JIT, allocations) is not paid by the first batch."""
     try:
-        model.predict(np.zeros((1, len(model.input_names)), dtype=np.float64))
+        result = model.predict(np.zeros((1, len(model.input_names)), dtype=np.float64))
+        # An engine may refuse an all-zero row as invalid input (row_errors); that says nothing
+        # of its answers. Answers it gives must pass the checks.
+        problems = {i: why for i, why in row_problems(result).items() if i not in result.row_errors}
     except Exception as exc:
         model.close()
         raise ModelLoadError(f"the model failed its warm-up prediction: {exc}") from exc
+    if problems:
+        model.close()
+        why = refusal(model.runtime, problems[min(problems)])
+        raise ModelLoadError(f"the model failed its warm-up prediction: {why}")

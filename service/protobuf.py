@@ -11,9 +11,9 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 from .errors import DecodeError, DescriptorRejectedError
 from .proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto
 from .proto.wine_record_pb2 import WineRecord
+from .runtimes.catalog import RUNTIMES, UnknownModelTypeError
 
 CONTENT_TYPE = "application/x-protobuf"
-_SERVED_TYPES = {"PMML", "ONNX", "PICKLE"}
 _WINE_FEATURES = [f.name for f in WineRecord.DESCRIPTOR.fields if f.number <= 11]
 
 
@@ -28,9 +28,13 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
         message.ParseFromString(value)
     except ProtobufDecodeError as exc:
         raise DescriptorRejectedError(f"descriptor is not a valid protobuf message: {exc}") from exc
-    model_type = ModelDescriptorProto.ModelType.Name(message.modeltype)
-    if model_type not in _SERVED_TYPES:
-        raise DescriptorRejectedError(f"{model_type} models are not served by modelserve")
+    enum = ModelDescriptorProto.ModelType
+    number = message.modeltype
+    enum_name = enum.Name(number) if number in enum.values() else f"modeltype {number}"
+    try:
+        model_type = RUNTIMES.for_proto_number(number, enum_name).model_type
+    except UnknownModelTypeError as exc:
+        raise DescriptorRejectedError(str(exc)) from exc
     doc: dict[str, Any] = {
         "name": message.name,
         "description": message.description,

@@ -13,27 +13,20 @@ from typing import Any
 
 import orjson
 
-from .descriptor import ModelDescriptor, ModelType
+from .descriptor import ModelDescriptor
 from .kafka.clients import make_producer, open_topic_reader
+from .runtimes.catalog import RUNTIMES, Runtime
 from .settings import Settings
 
-_EXTENSIONS = {
-    ".onnx": ModelType.ONNX,
-    ".pmml": ModelType.PMML,
-    ".xml": ModelType.PMML,
-    ".pkl": ModelType.PICKLE,
-    ".pickle": ModelType.PICKLE,
-    ".joblib": ModelType.PICKLE,
-}
 
-
-def model_type_for(path: Path, given: str | None) -> ModelType:
+def runtime_for(path: Path, given: str | None) -> Runtime:
+    """The runtime named by ``--type``, else the one the file's extension belongs to."""
     if given:
-        return ModelType(given.upper())
-    try:
-        return _EXTENSIONS[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(f"cannot tell the model type of {path.name}: pass --type") from None
+        return RUNTIMES.get(given)
+    runtime = RUNTIMES.for_extension(path.suffix)
+    if runtime is None:
+        raise ValueError(f"cannot tell the model type of {path.name}: pass --type")
+    return runtime
 
 
 def build_descriptor(
@@ -55,12 +48,12 @@ def build_descriptor(
     """By value (the file's bytes inline) unless ``location`` is given, in which case the
     file is only read for its sha256 and the service fetches the artifact itself."""
     artifact = path.read_bytes()
-    kind = model_type_for(path, model_type)
+    runtime = runtime_for(path, model_type)
     fields: dict[str, Any] = {
         "name": name,
         "version": version,
         "dataType": data_type,
-        "modelType": kind,
+        "modelType": runtime.model_type,
         "description": description,
         "inputs": inputs,
         "labels": labels,
@@ -73,9 +66,11 @@ def build_descriptor(
         fields["location"] = location
     else:
         fields["data"] = artifact
-    if kind is ModelType.PICKLE:
+    if runtime.signed:
         if not pickle_key:
-            raise ValueError("PICKLE models must be signed: set MODELSERVE_PICKLE_KEY")
+            raise ValueError(
+                f"{runtime.model_type} models must be signed: set MODELSERVE_PICKLE_KEY"
+            )
         fields["signature"] = hmac.new(pickle_key.encode(), artifact, hashlib.sha256).hexdigest()
     return ModelDescriptor.model_validate(fields)
 

@@ -70,6 +70,7 @@ class ServingModel:
         self.binder = FieldBinder(model.input_names, descriptor.field_map)
         self.stats = ServingStats(since=utcnow())
         self.label = f"{self.name}:{self.version}"
+        self.runtime = str(model.runtime)
         self._in_flight = 0
         self._displaced = False
 
@@ -103,6 +104,7 @@ class VersionRecord:
     description: str = ""
     expires_at: datetime | None = None
     sha256: str | None = None
+    runtime: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     until: datetime | None = None
     error: str | None = None
@@ -199,6 +201,7 @@ class Registry:
         self._serving[descriptor.data_type] = new
         record = self._version_record(descriptor, "serving")
         record.sha256 = sha256
+        record.runtime = new.runtime
         entry.record(record)
         return new
 
@@ -261,7 +264,7 @@ class Registry:
             status=status,
             since=self._clock(),
             data_type=descriptor.data_type,
-            model_type=descriptor.model_type.value,
+            model_type=descriptor.model_type,
             description=descriptor.description,
             expires_at=descriptor.expires_at,
             sha256=descriptor.sha256,
@@ -297,6 +300,7 @@ class Registry:
             "since": iso(shown.since),
             "expiresAt": iso(shown.expires_at),
             "sha256": shown.sha256,
+            "runtime": shown.runtime,
             "metadata": shown.metadata,
             "error": shown.error,
         }
@@ -312,7 +316,7 @@ class Registry:
         return {
             "name": serving.name,
             "description": serving.descriptor.description,
-            "modelType": serving.descriptor.model_type.value,
+            "modelType": serving.descriptor.model_type,
             "version": serving.version,
             "since": iso(stats.since),
             "usage": stats.usage,

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     no_model_policy: Literal["dlq", "wait"] = Field(
         "dlq", description="What happens to records whose dataType has no serving model."
     )
+    pmml_engine: Literal["auto", "jpmml", "pypmml"] = Field(
+        "auto",
+        description=(
+            "PMML engine: jpmml (JPMML-Evaluator, the reference; the AGPL-3.0 extra "
+            "modelserve[jpmml]), pypmml, or auto (jpmml when installed, else pypmml)."
+        ),
+    )
     workers: int = Field(1, ge=1, le=64, description="Scoring processes per container.")
     worker_index: int | None = Field(
         None, ge=0, description="Set by the supervisor in each worker process; not for users."

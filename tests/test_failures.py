@@ -19,13 +19,14 @@ from service.kafka.data import DataLoop, DeliveryError, InFlight
 from service.metrics import Metrics
 from service.records import LocalRecord
 from service.registry import Registry
-from service.runtimes.base import BatchResult, FloatMatrix
+from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
 
 
 class PoisonedModel:
     """Scores the sum of a row, but fails any call that contains a negative value."""
 
     input_names = ("a", "b")
+    runtime = RuntimeInfo("poisoned", "1")
 
     def __init__(self) -> None:
         self.calls: list[int] = []

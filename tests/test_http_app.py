@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import onnxruntime as ort
 
 from service.descriptor import ModelDescriptor
 from service.engine import Engine
@@ -56,9 +57,11 @@ async def test_models_and_state(model_files: ModelFiles) -> None:
             "since",
             "expiresAt",
             "sha256",
+            "runtime",
             "metadata",
             "error",
         }
+        assert models[0]["runtime"] == f"onnxruntime {ort.__version__}"
         detail = (await client.get("/models/rf")).json()
         assert detail["history"] == [
             {

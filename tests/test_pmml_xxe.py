@@ -1,6 +1,6 @@
 """XXE: a PMML document that reaches for a file or the network through its DTD must do
-neither. Each case runs in a fresh process, since pypmml keeps one JVM per process and its
-options are fixed when it starts."""
+neither, with either PMML engine. Each case runs in a fresh process, since each engine keeps one
+JVM per process and its options are fixed when it starts."""
 
 from __future__ import annotations
 
@@ -35,10 +35,20 @@ for name, (doctype, use) in cases.items():
     if use:
         evil = evil.replace("<Header>", '<Header description="&xxe;">', 1)
     try:
-        if mode == "service":
-            from service.runtimes.pmml import PmmlModel
-            model = PmmlModel(evil.encode(), None)
+        if mode == "pypmml":
+            from service.runtimes.pmml import open_pmml
+            model = open_pmml(evil.encode(), None, "pypmml")
             results[name] = "loaded: " + str(model._model.header.description)
+        elif mode == "jpmml":
+            from service.runtimes.pmml import open_pmml
+            model = open_pmml(evil.encode(), None, "jpmml")
+            pmml = model._evaluator.javaEvaluator.getPMML()
+            results[name] = "loaded: " + str(pmml.getHeader().getDescription())
+        elif mode == "plain-jpmml":
+            from jpmml_evaluator import make_evaluator
+            evaluator = make_evaluator(evil.encode())
+            pmml = evaluator.javaEvaluator.getPMML()
+            results[name] = "loaded: " + str(pmml.getHeader().getDescription())
         else:
             from pypmml import Model
             results[name] = "loaded: " + str(Model.fromString(evil).header.description)
@@ -92,11 +102,12 @@ def probe(mode: str, files: ModelFiles, tmp_path: Path, port: int) -> dict[str, 
     return results
 
 
+@pytest.mark.parametrize("engine", ["pypmml", "jpmml"])
 def test_the_service_refuses_every_xxe_variant(
-    model_files: ModelFiles, tmp_path: Path, listener: int
+    engine: str, model_files: ModelFiles, tmp_path: Path, listener: int
 ) -> None:
     Recorder.hits.clear()
-    results = probe("service", model_files, tmp_path, listener)
+    results = probe(engine, model_files, tmp_path, listener)
     assert set(results) == {"file-entity", "network-entity", "parameter-entity", "external-dtd"}
     assert all(r.startswith("refused") for r in results.values()), results
     assert not any("TOP-SECRET" in r for r in results.values())
@@ -111,3 +122,47 @@ def test_control_plain_pypmml_does_reach_out(
     Recorder.hits.clear()
     probe("plain", model_files, tmp_path, listener)
     assert Recorder.hits
+
+
+def test_control_plain_jpmml_refuses_doctypes_by_itself(
+    model_files: ModelFiles, tmp_path: Path, listener: int
+) -> None:
+    """JPMML's own parser refuses any DOCTYPE: with it, the JVM options are a second wall."""
+    Recorder.hits.clear()
+    results = probe("plain-jpmml", model_files, tmp_path, listener)
+    assert all("DOCTYPE is disallowed" in r for r in results.values()), results
+    assert Recorder.hits == []
+
+
+UNHARDENED = """
+import sys, jpype
+from service.runtimes.pmml import open_pmml
+from service.runtimes.pmml_jpmml import _classpath
+if sys.argv[1] == "plain":
+    jpype.startJVM(classpath=_classpath())
+try:
+    open_pmml(open(sys.argv[2], "rb").read(), None, "jpmml")
+    system = jpype.JClass("java.lang.System")
+    print("loaded", repr(str(system.getProperty("javax.xml.accessExternalDTD"))))
+except Exception as exc:
+    print("refused", exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("started", "expected"),
+    [("by-us", "loaded ''"), ("plain", "refused the jpmml-evaluator JVM allows external")],
+)
+def test_jpmml_runs_only_in_a_hardened_jvm(
+    started: str, expected: str, model_files: ModelFiles
+) -> None:
+    """JPype's JVM lives in the process: if other code started it without the hardening,
+    PMML is refused rather than parsed there."""
+    done = subprocess.run(
+        [sys.executable, "-c", UNHARDENED, started, str(model_files.regressor_pmml)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.strip().startswith(expected), done.stdout + done.stderr

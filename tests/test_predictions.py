@@ -13,11 +13,12 @@ from service.engine import Outcome
 from service.predictions import PredictionEncoder, prediction_document
 from service.records import LocalRecord
 from service.registry import ServingModel
-from service.runtimes.base import BatchResult
+from service.runtimes.base import BatchResult, RuntimeInfo
 
 
 class Dummy:
     input_names = ("a",)
+    runtime = RuntimeInfo("dummy", "1")
 
     def predict(self, features: object) -> BatchResult:
         raise NotImplementedError

@@ -8,8 +8,9 @@ import orjson
 import pytest
 
 from service.errors import ModelLoadError
+from service.runtimes.catalog import PmmlEngineChoice
 from service.runtimes.onnx import OnnxModel
-from service.runtimes.pmml import PmmlModel
+from service.runtimes.pmml import open_pmml
 from service.wine import WINE_FIELDS
 
 from .models import ModelFiles
@@ -64,15 +65,23 @@ def test_onnx_garbage_is_a_load_error() -> None:
 def _pypmml_direct(path: str, x: np.ndarray) -> dict:
     from pypmml import Model
 
+    from service.runtimes.pmml_pypmml import start_hardened_jvm
+
+    start_hardened_jvm()  # pypmml's JVM is per process: the service's models need it hardened
     model = Model.fromString(Path(path).read_text())
     model.setSupplementOutput(True)
     payload = orjson.dumps({"columns": list(model.inputNames), "data": x.tolist()}).decode()
     return orjson.loads(model.predict(payload))
 
 
-def test_pmml_classifier_matches_pypmml(model_files: ModelFiles) -> None:
+ENGINES: list[PmmlEngineChoice] = ["jpmml", "pypmml"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pmml_classifier_matches_pypmml(engine: PmmlEngineChoice, model_files: ModelFiles) -> None:
+    """sklearn2pmml's forest names every class in every leaf: both engines agree on it."""
     x = model_files.features[:200].astype(np.float64)
-    model = PmmlModel(model_files.forest_pmml.read_bytes(), None)
+    model = open_pmml(model_files.forest_pmml.read_bytes(), None, engine)
     assert list(model.input_names) == list(WINE_FIELDS)
     result = model.predict(x)
     direct = _pypmml_direct(str(model_files.forest_pmml), x)
@@ -80,21 +89,26 @@ def test_pmml_classifier_matches_pypmml(model_files: ModelFiles) -> None:
     assert result.labels == [str(row[at]) for row in direct["data"]]
     assert result.classes == ["3", "4", "5", "6", "7", "8"]
     assert result.probabilities is not None and result.probabilities.shape == (200, 6)
+    probability_columns = [direct["columns"].index(f"probability({c})") for c in result.classes]
+    expected = np.array([[row[i] for i in probability_columns] for row in direct["data"]])
+    np.testing.assert_allclose(result.probabilities, expected, rtol=0, atol=1e-12)
 
 
-def test_pmml_regressor(model_files: ModelFiles) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pmml_regressor(engine: PmmlEngineChoice, model_files: ModelFiles) -> None:
     x = model_files.features[:30].astype(np.float64)
-    model = PmmlModel(model_files.regressor_pmml.read_bytes(), None)
+    model = open_pmml(model_files.regressor_pmml.read_bytes(), None, engine)
     direct = _pypmml_direct(str(model_files.regressor_pmml), x)
     values = [r["value"] for r in model.predict(x).rows()]
     assert values == pytest.approx([row[0] for row in direct["data"]])
 
 
-def test_pmml_garbage_is_a_load_error() -> None:
-    with pytest.raises(ModelLoadError):
-        PmmlModel(b"<PMML>not really</PMML>", None)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pmml_garbage_is_a_load_error(engine: PmmlEngineChoice) -> None:
+    with pytest.raises(ModelLoadError, match=engine):
+        open_pmml(b"<PMML>not really</PMML>", None, engine)
     with pytest.raises(ModelLoadError, match="UTF-8"):
-        PmmlModel(b"\xff\xfe\x00", None)
+        open_pmml(b"\xff\xfe\x00", None, engine)
 
 
 def _external_data_model(location: str) -> bytes:

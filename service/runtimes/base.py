@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -26,6 +26,8 @@ class BatchResult:
     probabilities: npt.NDArray[Any] | None = None
     values: npt.NDArray[Any] | None = None
     outputs: Sequence[dict[str, Any]] | None = None
+    # Rows the engine itself could not score (index → why); they become dead letters.
+    row_errors: Mapping[int, str] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         if self.kind == "classifier":
@@ -106,8 +108,26 @@ def _literal(part: bytes) -> bytes:
     return part.replace(b"%", b"%%")
 
 
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """Which engine answers for a model, shown by ``/models`` and the model events. ``hint``
+    says what to do when that engine's answers are refused (another engine, say)."""
+
+    engine: str
+    version: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.engine} {self.version}"
+
+
 class Model(Protocol):
     """A loaded model. ``predict`` is called from a worker thread, one batch at a time."""
+
+    @property
+    def runtime(self) -> RuntimeInfo:
+        """The engine and its version."""
+        ...
 
     @property
     def input_names(self) -> Sequence[str]:

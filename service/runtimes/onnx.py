@@ -10,7 +10,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from ..errors import ModelLoadError
-from .base import BatchResult, FloatMatrix, labels_from_indices
+from .base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
+from .catalog import LoadRequest
 
 _TENSOR_DTYPES: dict[str, npt.DTypeLike] = {
     "tensor(float)": np.float32,
@@ -18,6 +19,15 @@ _TENSOR_DTYPES: dict[str, npt.DTypeLike] = {
     "tensor(int64)": np.int64,
     "tensor(int32)": np.int32,
 }
+
+
+def load(request: LoadRequest) -> OnnxModel:
+    return OnnxModel(
+        request.artifact,
+        request.inputs,
+        request.labels,
+        intra_op_threads=request.options.intra_op_threads,
+    )
 
 
 class OnnxModel:
@@ -110,6 +120,10 @@ class OnnxModel:
     @property
     def input_names(self) -> Sequence[str]:
         return self._input_names
+
+    @property
+    def runtime(self) -> RuntimeInfo:
+        return RuntimeInfo("onnxruntime", ort.__version__)
 
     def predict(self, features: FloatMatrix) -> BatchResult:
         feeds: dict[str, Any]

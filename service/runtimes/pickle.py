@@ -7,14 +7,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import platform
 import warnings
 from collections.abc import Sequence
+from importlib.metadata import packages_distributions, version
 from typing import Any
 
 import numpy as np
 
 from ..errors import DescriptorRejectedError, ModelLoadError
-from .base import BatchResult, FloatMatrix, labels_from_indices
+from .base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
+from .catalog import LoadRequest
 
 # Features arrive as a matrix in the model's column order, matched by name beforehand;
 # scikit-learn's reminder that the matrix has no column names is noise here.
@@ -32,6 +35,16 @@ def verify_signature(artifact: bytes, signature: str | None, key: str | None) ->
         raise DescriptorRejectedError("pickle signature does not match its bytes")
 
 
+def load(request: LoadRequest) -> PickleModel:
+    return PickleModel.load(
+        request.artifact,
+        request.signature,
+        request.options.pickle_key,
+        request.inputs,
+        request.labels,
+    )
+
+
 class PickleModel:
     """Scores through ``predict_proba`` (classifiers) or ``predict`` (regressors and others).
     Construct only through ``load`` so the signature check cannot be skipped."""
@@ -44,6 +57,7 @@ class PickleModel:
         self._classes = (
             list(labels) if labels else [_text(c) for c in (classes if classes is not None else [])]
         )
+        self._runtime = _runtime_of(estimator)
         width = getattr(estimator, "n_features_in_", None)
         if isinstance(width, int) and width != len(self._input_names):
             raise ModelLoadError(
@@ -77,6 +91,10 @@ class PickleModel:
     def input_names(self) -> Sequence[str]:
         return self._input_names
 
+    @property
+    def runtime(self) -> RuntimeInfo:
+        return self._runtime
+
     def predict(self, features: FloatMatrix) -> BatchResult:
         size = features.shape[0]
         if self._proba:
@@ -90,6 +108,14 @@ class PickleModel:
 
     def close(self) -> None:
         self._estimator = None
+
+
+def _runtime_of(estimator: object) -> RuntimeInfo:
+    """The library whose estimator this is (scikit-learn 1.9.0), else Python's pickle."""
+    package = type(estimator).__module__.split(".")[0]
+    for distribution in packages_distributions().get(package, []):
+        return RuntimeInfo(distribution, version(distribution))
+    return RuntimeInfo("pickle", platform.python_version())
 
 
 def _text(value: object) -> str:

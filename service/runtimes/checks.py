@@ -1,0 +1,81 @@
+"""Never a wrong answer published silently: the checks every runtime's answers pass before
+they are published. A row whose probabilities are NaN, missing, negative or do not sum to 1,
+or whose value is not a finite number, is refused with the engine named; the loader refuses
+a model whose warm-up row fails, and the engine dead-letters such rows when scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import BatchResult, RuntimeInfo
+
+PROBABILITY_SUM_TOLERANCE = 1e-6
+
+
+def row_problems(result: BatchResult) -> dict[int, str]:
+    """Why each refused row is refused (row index → reason); empty when all rows pass. Work
+    is per batch (whole-matrix tests); only refused rows cost a Python step."""
+    problems = dict(result.row_errors)
+    if result.kind == "classifier" and result.probabilities is not None:
+        matrix = np.asarray(result.probabilities, dtype=np.float64)
+        matrix = matrix.reshape(result.size, -1)
+        finite = np.isfinite(matrix)
+        sums = np.where(finite, matrix, 0.0).sum(axis=1)
+        good = (
+            finite.all(axis=1)
+            & (matrix >= 0.0).all(axis=1)
+            & (np.abs(sums - 1.0) <= PROBABILITY_SUM_TOLERANCE)
+        )
+        classes = list(result.classes or range(matrix.shape[1]))
+        for i in np.flatnonzero(~good).tolist():
+            problems.setdefault(i, _probability_problem(matrix[i], classes, float(sums[i])))
+    elif result.kind == "regressor" and result.values is not None:
+        values = np.asarray(result.values, dtype=np.float64).reshape(result.size, -1)
+        for i in np.flatnonzero(~np.isfinite(values).all(axis=1)).tolist():
+            problems.setdefault(i, f"returned the value {values[i].tolist()}, not a number")
+    elif result.kind == "outputs" and result.outputs is not None:
+        for i, outputs in enumerate(result.outputs):
+            if not _all_finite(outputs):
+                problems.setdefault(i, "returned outputs that are NaN, infinite or missing")
+    return problems
+
+
+def publishable_rows(result: BatchResult, runtime: RuntimeInfo) -> list[bytes | str]:
+    """Each row's ``result`` object as JSON, or, for a refused row, why (naming the engine
+    and what to do about it)."""
+    rows: list[bytes | str] = list(result.encoded_rows())
+    for i, why in row_problems(result).items():
+        rows[i] = refusal(runtime, why)
+    return rows
+
+
+def refusal(runtime: RuntimeInfo, why: str) -> str:
+    text = f"{runtime} {why}"
+    return f"{text}; {runtime.hint}" if runtime.hint else text
+
+
+def _probability_problem(row: np.ndarray[Any, Any], classes: Sequence[object], total: float) -> str:
+    bad = [str(c) for c, p in zip(classes, row.tolist(), strict=True) if not np.isfinite(p)]
+    shown = ", ".join(f"{c}: {p!r}" for c, p in zip(classes, row.tolist(), strict=True))
+    if bad:
+        return f"returned probabilities NaN or missing for class {', '.join(bad)} ({{{shown}}})"
+    if (row < 0.0).any():
+        return f"returned negative probabilities ({{{shown}}})"
+    return f"returned probabilities that sum to {total!r}, not 1 ({{{shown}}})"
+
+
+def _all_finite(value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind not in "fc" or bool(np.isfinite(value).all())
+    return True

@@ -1,0 +1,87 @@
+"""What a PMML model's answer columns mean, shared by both PMML engines: which column is the
+label or the value, which hold class probabilities. The engines differ in how they call the
+JVM, not in how a PMML answer becomes a BatchResult."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelLoadError
+from .base import BatchResult, ResultKind, labels_from_indices
+
+
+@dataclass(frozen=True)
+class PmmlLayout:
+    kind: ResultKind
+    label_column: str | None
+    probability_columns: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        function: str,
+        label_column: str | None,
+        probabilities: Sequence[tuple[str, object]],
+        labels: Sequence[str] | None,
+    ) -> PmmlLayout:
+        """``probabilities``: (column, class value) of each probability output, in the model's
+        order. ``labels`` (the descriptor's) rename the classes, in that order."""
+        columns = tuple(column for column, _ in probabilities)
+        if function == "classification" and label_column is not None:
+            classes = tuple(labels) if labels else tuple(label_text(v) for _, v in probabilities)
+            if columns and len(classes) != len(columns):
+                raise ModelLoadError(
+                    f"{len(classes)} labels for {len(columns)} probability outputs"
+                )
+            return cls("classifier", label_column, columns, classes if columns else ())
+        if function == "regression" and label_column is not None:
+            return cls("regressor", label_column)
+        return cls("outputs", None)
+
+    def result(
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        size: int,
+        row_errors: Mapping[int, str] | None = None,
+    ) -> BatchResult:
+        """The batch's answer, from the engine's answer columns (column name → one value per
+        row). Missing values (None) stay visible as NaN so that the checks refuse them."""
+        errors = dict(row_errors or {})
+        if self.kind == "outputs":
+            names = list(columns)
+            rows = zip(*(columns[name] for name in names), strict=True) if names else ()
+            outputs = [dict(zip(names, row, strict=True)) for row in rows] or [{}] * size
+            return BatchResult("outputs", size, outputs=outputs, row_errors=errors)
+        assert self.label_column is not None
+        answers = columns.get(self.label_column, [None] * size)
+        if self.kind == "regressor":
+            values = np.array([np.nan if v is None else v for v in answers], dtype=np.float64)
+            return BatchResult("regressor", size, values=values, row_errors=errors)
+        missing = [None] * size
+        probabilities = np.array(
+            [columns.get(c, missing) for c in self.probability_columns], dtype=np.float64
+        ).T.reshape(size, len(self.probability_columns))
+        if self.label_column not in columns and self.probability_columns:
+            answers = labels_from_indices(probabilities, self.classes)
+        for i, label in enumerate(answers):
+            if label is None:
+                errors.setdefault(i, "returned no label")
+        labels = [label_text(label) for label in answers]
+        if not self.probability_columns:
+            return BatchResult("classifier", size, labels, row_errors=errors)
+        return BatchResult(
+            "classifier", size, labels, list(self.classes), probabilities, row_errors=errors
+        )
+
+
+def label_text(value: object) -> str:
+    """PMML class values come back as numbers or strings; labels are always text, and a
+    whole number reads the same however the JVM typed it (6, not 6.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
