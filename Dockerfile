@@ -1,4 +1,6 @@
-# modelserve: slim Python with a headless JRE (pypmml runs PMML models in a JVM), non-root.
+# modelserve: slim Python with a headless JRE (both PMML engines run in a JVM), non-root.
+# The image includes the optional extra jpmml (JPMML-Evaluator, AGPL-3.0: README, "PMML engines,
+# and their licences"); build with --build-arg EXTRAS= for an image without it (pypmml only).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,11 +12,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
     && rm -rf /var/lib/apt/lists/*
 
+ARG EXTRAS="[jpmml]"
+
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY service ./service
 COPY schemas ./schemas
-RUN pip install -c requirements.lock .
+RUN pip install -c requirements.lock ".${EXTRAS}"
 
 RUN useradd --create-home --uid 10001 modelserve \
     && mkdir -p /var/cache/modelserve \

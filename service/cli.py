@@ -19,7 +19,7 @@ from .settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings()
     instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelserve", description=__doc__)
     sub = parser.add_subparsers(dest="command")
 

@@ -68,3 +68,18 @@ def test_compose_runs_kafka_in_kraft_mode_and_the_service_against_it() -> None:
     # The compose values must be accepted by the settings model itself.
     settings = Settings(**{k.removeprefix("MODELSERVE_").lower(): v for k, v in env.items()})
     assert settings.data_topics == ["data"]
+
+
+def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
+    """jpmml is an optional extra (AGPL-3.0), but the image and `make install` take it."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(req.startswith("jpmml-evaluator==") for req in extras["jpmml"])
+    steps = dockerfile_instructions()
+    assert ("ARG", 'EXTRAS="[jpmml]"') in steps
+    assert any(w == "RUN" and '".${EXTRAS}"' in r for w, r in steps)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-e '.[dev,jpmml]'" in makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
