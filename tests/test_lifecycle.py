@@ -2,8 +2,10 @@
 
 import base64
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from typing import Any
 
+import onnxruntime as ort
 import orjson
 import pytest
 
@@ -70,6 +72,8 @@ async def test_versions_swap_and_bad_models_never_replace_the_serving_one(
         ("wine", 3, "failed"),
         ("wine", 4, "loaded"),
     ]
+    runtime = f"onnxruntime {ort.__version__}"
+    assert [e["runtime"] for e in h.events] == [runtime, None, None, None, runtime]
     info = h.registry.model_info("wine", with_history=True)
     assert info is not None and info["version"] == 4 and info["status"] == "serving"
     history = [(e["version"], e["status"]) for e in info["history"]]
@@ -121,6 +125,9 @@ async def test_pmml_model_and_unsupported_pickle(model_files: ModelFiles) -> Non
         data=base64.b64encode(model_files.forest_pmml.read_bytes()).decode(),
     )
     assert h.statuses() == [("p", 1, "loaded")]
+    # make install includes the reference evaluator, so auto picks it
+    assert h.events[-1]["runtime"] == f"jpmml-evaluator {version('jpmml-evaluator')}"
+    assert (h.registry.model_info("p") or {})["runtime"] == h.events[-1]["runtime"]
     await h.publish("k", dataType="other", modelType="PICKLE", data="AA==")
     assert h.events[-1]["status"] in ("rejected", "failed")
     assert h.registry.serving_for("other") is None

@@ -246,6 +246,10 @@ async def test_pmml_model_scores_records_by_normalised_field_names(
 ) -> None:
     from pypmml import Model
 
+    from service.runtimes.pmml_pypmml import start_hardened_jvm
+
+    start_hardened_jvm()  # pypmml's JVM is one per process: keep it hardened for the service
+
     service: Service = await start_service()
     s = service.settings
     event = await publish_and_wait(s, model_files.forest_pmml, "wine-pmml")
@@ -365,6 +369,10 @@ async def test_protobuf_descriptor_and_wine_records_score_like_pypmml(
     start_service: Any, model_files: ModelFiles
 ) -> None:
     from pypmml import Model
+
+    from service.runtimes.pmml_pypmml import start_hardened_jvm
+
+    start_hardened_jvm()  # pypmml's JVM is one per process: keep it hardened for the service
 
     from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
     from service.protobuf import encode_wine_record

@@ -35,3 +35,14 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELSERVE_MAX_BATCH_SIZE", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_pmml_engine_is_auto_by_default_and_only_a_known_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().pmml_engine == "auto"
+    monkeypatch.setenv("MODELSERVE_PMML_ENGINE", "pypmml")
+    assert Settings().pmml_engine == "pypmml"
+    monkeypatch.setenv("MODELSERVE_PMML_ENGINE", "pmml4s")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -59,7 +59,7 @@ def refusal(runtime: RuntimeInfo, why: str) -> str:
 
 def _probability_problem(row: np.ndarray[Any, Any], classes: Sequence[object], total: float) -> str:
     bad = [str(c) for c, p in zip(classes, row.tolist(), strict=True) if not np.isfinite(p)]
-    shown = ", ".join(f"{c}: {p!r}" for c, p in zip(classes, row.tolist(), strict=True))
+    shown = ", ".join(f"{c!r}: {p!r}" for c, p in zip(classes, row.tolist(), strict=True))
     if bad:
         return f"returned probabilities NaN or missing for class {', '.join(bad)} ({{{shown}}})"
     if (row < 0.0).any():

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ..errors import ModelLoadError
@@ -80,7 +81,8 @@ class PypmmlModel:
 
     def predict(self, features: FloatMatrix) -> BatchResult:
         payload = orjson.dumps(
-            {"columns": self._input_names, "data": features}, option=orjson.OPT_SERIALIZE_NUMPY
+            {"columns": self._input_names, "data": np.ascontiguousarray(features)},
+            option=orjson.OPT_SERIALIZE_NUMPY,
         )
         answer = orjson.loads(self._model.predict(payload.decode("utf-8")))
         names: list[str] = answer["columns"]
