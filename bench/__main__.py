@@ -25,6 +25,7 @@ from service.publishing import publish
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 
+from . import pmml_engines
 from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
 from .workload import BenchModel, encode_records, make_models, wine_stream
 
@@ -81,13 +82,13 @@ def raw_model_rate(
 ) -> float:
     """The model alone on in-memory batches, as the service calls it (same runtime class)."""
     from service.runtimes.onnx import OnnxModel
-    from service.runtimes.pmml import PmmlModel
+    from service.runtimes.pmml import open_pmml
 
     artifact = model.path.read_bytes()
     runtime: Any = (
         OnnxModel(artifact, list(WINE_FIELDS), model.labels)
         if model.kind == "ONNX"
-        else PmmlModel(artifact, None)
+        else open_pmml(artifact, None)
     )
     if model.kind == "ONNX":
         import onnxruntime as ort
@@ -272,6 +273,7 @@ async def run(quick: bool) -> dict[str, Any]:
             bootstrap, models["small-onnx"], 2000, 5 if quick else 15
         )
         print(f"  latency at 2000/s: {results['latency']}", flush=True)
+    results["pmml_engines"] = pmml_engines.run()  # in-memory batches, no broker
     results["figures"] = {k: {"median": median(v), "runs": v} for k, v in figures.items()}
     m = {k: v["median"] for k, v in results["figures"].items()}
     results["ratios"] = {
@@ -328,6 +330,7 @@ def main() -> None:
     print("ratios:")
     for name, value in results["ratios"].items():
         print(f"  {name:38s} {value:8.2f}")
+    print("\n".join(results["pmml_engines"]))
     print(f"written: {OUT / 'results.json'}, {OUT / 'batching.png'}")
 
 

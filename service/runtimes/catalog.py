@@ -21,6 +21,7 @@ class LoadOptions:
     """The service's settings that runtimes read."""
 
     pickle_key: str | None = None
+    # Threads a model may use for one batch: the cores this worker process has to itself.
     intra_op_threads: int = 1
     pmml_engine: PmmlEngineChoice = "auto"
 

@@ -33,16 +33,22 @@ def resolve_engine(choice: PmmlEngineChoice) -> PmmlEngine:
 
 
 def open_pmml(
-    artifact: bytes, labels: Sequence[str] | None = None, engine: PmmlEngineChoice = "auto"
+    artifact: bytes,
+    labels: Sequence[str] | None = None,
+    engine: PmmlEngineChoice = "auto",
+    threads: int = 1,
 ) -> Model:
     if resolve_engine(engine) == "jpmml":
         from .pmml_jpmml import JpmmlModel
 
-        return JpmmlModel(artifact, labels)
+        return JpmmlModel(artifact, labels, threads)
     from .pmml_pypmml import PypmmlModel
 
     return PypmmlModel(artifact, labels)
 
 
 def load(request: LoadRequest) -> Model:
-    return open_pmml(request.artifact, request.labels, request.options.pmml_engine)
+    options = request.options
+    return open_pmml(
+        request.artifact, request.labels, options.pmml_engine, options.intra_op_threads
+    )

@@ -17,10 +17,6 @@ from .base import BatchResult, FloatMatrix, RuntimeInfo
 from .jvm import HARDENED_JAVA_OPTS, JVM_START_LOCK, require_hardened
 from .pmml_layout import PmmlLayout
 
-# Rows of a batch are evaluated on one JVM thread: the service scales across cores with worker
-# processes, and a parallel stream per batch would only fight them for the same cores.
-PARALLELISM = 1
-
 
 def _classpath() -> list[str]:
     """The evaluator's jars, as the package ships them."""
@@ -48,7 +44,13 @@ def _backend() -> Any:
 
 
 class JpmmlModel:
-    def __init__(self, artifact: bytes, labels: Sequence[str] | None) -> None:
+    """``threads``: JVM threads per batch, the cores a worker process has to itself (the
+    service passes cores / MODELSERVE_WORKERS, as to onnxruntime): measured 1.2-1.9 x faster on
+    a 100-tree forest with two threads on two cores, while more threads than cores would only
+    fight the other workers."""
+
+    def __init__(self, artifact: bytes, labels: Sequence[str] | None, threads: int = 1) -> None:
+        self._threads = threads
         from jpmml_evaluator import LoadingModelEvaluatorBuilder
 
         self._backend = _backend()
@@ -97,7 +99,7 @@ class JpmmlModel:
             self._evaluator.javaEvaluator,
             {"columns": self._input_names, "data": table},
             None,
-            PARALLELISM,
+            self._threads,
         )
         columns = dict(zip(answer["columns"], answer["data"], strict=True))
         errors = answer["errors"]
