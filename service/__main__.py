@@ -1,3 +1,3 @@
-from .cli import main
+from service.tools.cli import main
 
 raise SystemExit(main())

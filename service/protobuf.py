@@ -8,10 +8,10 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
-from .errors import DecodeError, DescriptorRejectedError
-from .proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto
-from .proto.wine_record_pb2 import WineRecord
-from .runtimes.catalog import RUNTIMES, UnknownModelTypeError
+from service.errors import DecodeError, DescriptorRejectedError
+from service.proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto
+from service.proto.wine_record_pb2 import WineRecord
+from service.runtimes.catalog import RUNTIMES, UnknownModelTypeError
 
 CONTENT_TYPE = "application/x-protobuf"
 _WINE_FEATURES = [f.name for f in WineRecord.DESCRIPTOR.fields if f.number <= 11]

@@ -11,20 +11,20 @@ from contextlib import suppress
 
 from aiokafka.errors import KafkaError
 
-from .batching import BatchPolicy
-from .engine import Engine
-from .http.app import Health, create_app
-from .http.server import make_server
-from .kafka.clients import make_control_consumer, make_data_consumer, make_producer
-from .kafka.control import ControlReader
-from .kafka.data import DataLoop
-from .kafka.events import EventPublisher
-from .kafka.topics import ensure_topics, wanted_topics
-from .lifecycle import ModelLifecycle
-from .loader import Loader
-from .metrics import Metrics
-from .registry import Registry
-from .settings import Settings
+from service.control.lifecycle import ModelLifecycle
+from service.control.loader import Loader
+from service.http.app import Health, create_app
+from service.http.server import make_server
+from service.kafka.clients import make_control_consumer, make_data_consumer, make_producer
+from service.kafka.control import ControlReader
+from service.kafka.data import DataLoop
+from service.kafka.events import EventPublisher
+from service.kafka.topics import ensure_topics, wanted_topics
+from service.metrics import Metrics
+from service.routing.registry import Registry
+from service.scoring.batching import BatchPolicy
+from service.scoring.engine import Engine
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

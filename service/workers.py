@@ -13,7 +13,7 @@ import sys
 import time
 from types import FrameType
 
-from .settings import Settings
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from service.devbroker import DevBroker
 from service.server import Service
 from service.settings import Settings
+from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
 
 from .kafka_helpers import isolated_settings

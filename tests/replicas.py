@@ -16,8 +16,8 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from service.devbroker import free_port
 from service.settings import Settings
+from service.tools.devbroker import free_port
 
 from .kafka_helpers import read_all
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from service.artifacts import ArtifactStore, is_allowed
+from service.control.artifacts import ArtifactStore, is_allowed
 from service.errors import DescriptorRejectedError, ModelLoadError
 
 BODY = b"model-bytes" * 100

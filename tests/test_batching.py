@@ -1,4 +1,4 @@
-from service.batching import BatchPolicy
+from service.scoring.batching import BatchPolicy
 
 policy = BatchPolicy(max_batch_size=100, max_batch_delay_ms=10)
 

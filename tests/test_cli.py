@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from service.cli import main
+from service.http.views import model_info
 from service.server import Service
 from service.settings import Settings
+from service.tools.cli import main
 from service.wine import WINE_FIELDS
 
 from .kafka_helpers import header, read_until
@@ -98,13 +99,13 @@ async def test_publish_wait_send_and_retire(
     assert await asyncio.to_thread(main, ["retire", "cli-rf"]) == 0
     info: dict[str, Any] = {}
     for _ in range(100):  # the tombstone is applied by the service's control reader
-        info = service.registry.model_info("cli-rf") or {}
+        info = model_info(service.registry, "cli-rf") or {}
         if info.get("status") == "retired":
             break
         await asyncio.sleep(0.1)
     assert info["status"] == "retired"
     assert (
-        service.registry.model_info("cli-rf", with_history=True)["history"][0]["status"]
+        model_info(service.registry, "cli-rf", with_history=True)["history"][0]["status"]
         == "retired"
     )
 

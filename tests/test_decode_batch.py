@@ -9,14 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import RecordError
-from service.records import (
-    FieldBinder,
-    LocalRecord,
-    _build_row_by_row,
-    build_features,
-    decode_batch,
-    decode_record,
-)
+from service.scoring.features import FieldBinder, build_features, build_features_row_by_row
+from service.scoring.records import LocalRecord, decode_batch, decode_record
 
 scalars = (
     st.none()
@@ -122,7 +116,7 @@ def test_fast_feature_matrix_is_the_careful_one(
     careful path refuses are refused either way."""
     binder = FieldBinder(columns, None)
     matrix, good, errors = build_features(rows, binder)
-    careful_matrix, careful_good, careful_errors = _build_row_by_row(rows, binder)
+    careful_matrix, careful_good, careful_errors = build_features_row_by_row(rows, binder)
     assert good == careful_good
     assert {i: str(e) for i, e in errors.items()} == {i: str(e) for i, e in careful_errors.items()}
     np.testing.assert_array_equal(matrix, careful_matrix)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from service.publishing import build_descriptor, publish, wait_for_event
 from service.settings import Settings
+from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
 
 from .kafka_helpers import isolated_settings
@@ -115,7 +115,7 @@ async def test_broker_stopped_and_restarted_around_a_running_service(
     shows is that the service notices (not ready), survives, recreates its topics when the
     broker is back, and scores new records with the models it holds. Records in flight at the
     moment of the outage cannot be accounted for on such a broker."""
-    from service.devbroker import DevBroker
+    from service.tools.devbroker import DevBroker
 
     from .kafka_helpers import produce_json, read_until
 
@@ -164,8 +164,8 @@ async def test_broker_unreachable_at_start(bootstrap: str) -> None:
     """Started before its broker: live, not ready, retrying; ready once the broker answers."""
     import httpx
 
-    from service.devbroker import DevBroker, free_port
     from service.server import Service
+    from service.tools.devbroker import DevBroker, free_port
 
     port = free_port()
     s = isolated_settings(f"127.0.0.1:{port}")

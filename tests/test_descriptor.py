@@ -4,7 +4,7 @@ import hashlib
 import orjson
 import pytest
 
-from service.descriptor import ModelDescriptor, parse_descriptor
+from service.control.descriptor import ModelDescriptor, parse_descriptor
 from service.errors import DescriptorRejectedError
 
 ARTIFACT = b"model-bytes"

@@ -10,13 +10,14 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.descriptor import parse_descriptor
+from service.control.descriptor import parse_descriptor
+from service.control.lifecycle import ModelLifecycle
+from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, RecordError
-from service.lifecycle import ModelLifecycle
-from service.loader import Loader
 from service.metrics import Metrics
-from service.records import FieldBinder, LocalRecord, build_features, decode_record
-from service.registry import Registry
+from service.routing.registry import Registry
+from service.scoring.features import FieldBinder, build_features
+from service.scoring.records import LocalRecord, decode_record
 from service.settings import Settings
 
 json_values = st.recursive(

@@ -7,12 +7,12 @@ from typing import Any
 import httpx
 import onnxruntime as ort
 
-from service.descriptor import ModelDescriptor
-from service.engine import Engine
+from service.control.descriptor import ModelDescriptor
 from service.http.app import Health, create_app
 from service.metrics import Metrics
-from service.registry import Registry
+from service.routing.registry import Registry
 from service.runtimes.onnx import OnnxModel
+from service.scoring.engine import Engine
 from service.wine import WINE_FIELDS
 
 from .models import ModelFiles

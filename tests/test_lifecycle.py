@@ -9,10 +9,11 @@ import onnxruntime as ort
 import orjson
 import pytest
 
-from service.lifecycle import ModelLifecycle
-from service.loader import Loader
+from service.control.lifecycle import ModelLifecycle
+from service.control.loader import Loader
+from service.http.views import model_info
 from service.metrics import Metrics
-from service.registry import Registry
+from service.routing.registry import Registry
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 
@@ -74,7 +75,7 @@ async def test_versions_swap_and_bad_models_never_replace_the_serving_one(
     ]
     runtime = f"onnxruntime {ort.__version__}"
     assert [e["runtime"] for e in h.events] == [runtime, None, None, None, runtime]
-    info = h.registry.model_info("wine", with_history=True)
+    info = model_info(h.registry, "wine", with_history=True)
     assert info is not None and info["version"] == 4 and info["status"] == "serving"
     history = [(e["version"], e["status"]) for e in info["history"]]
     assert history == [
@@ -102,7 +103,7 @@ async def test_rollback_tombstone_and_undecodable(model_files: ModelFiles) -> No
     await h.lifecycle.apply(b"wine", None)
     assert h.registry.serving_for("wine") is None
     assert h.events[-1]["status"] == "retired"
-    info = h.registry.model_info("wine")
+    info = model_info(h.registry, "wine")
     assert info is not None and info["status"] in ("retired", "rejected")
 
 
@@ -112,7 +113,7 @@ async def test_another_name_for_the_same_data_type_takes_over(model_files: Model
     await h.publish("b", **onnx_doc(model_files))
     serving = h.registry.serving_for("wine")
     assert serving is not None and serving.name == "b"
-    info = h.registry.model_info("a")
+    info = model_info(h.registry, "a")
     assert info is not None and info["status"] == "superseded"
 
 
@@ -127,7 +128,7 @@ async def test_pmml_model_and_unsupported_pickle(model_files: ModelFiles) -> Non
     assert h.statuses() == [("p", 1, "loaded")]
     # make install includes the reference evaluator, so auto picks it
     assert h.events[-1]["runtime"] == f"jpmml-evaluator {version('jpmml-evaluator')}"
-    assert (h.registry.model_info("p") or {})["runtime"] == h.events[-1]["runtime"]
+    assert (model_info(h.registry, "p") or {})["runtime"] == h.events[-1]["runtime"]
     await h.publish("k", dataType="other", modelType="PICKLE", data="AA==")
     assert h.events[-1]["status"] in ("rejected", "failed")
     assert h.registry.serving_for("other") is None

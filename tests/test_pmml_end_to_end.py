@@ -15,8 +15,8 @@ import pytest
 
 from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
 from service.protobuf import encode_wine_record
-from service.publishing import wait_for_event
 from service.server import Service
+from service.tools.publishing import wait_for_event
 from service.wine import WINE_FIELDS
 
 from .kafka_helpers import header, produce, read_all, read_until

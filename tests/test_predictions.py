@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.descriptor import ModelDescriptor
-from service.engine import Outcome
-from service.predictions import PredictionEncoder, prediction_document
-from service.records import LocalRecord
-from service.registry import ServingModel
+from service.control.descriptor import ModelDescriptor
+from service.routing.serving import ServingModel
 from service.runtimes.base import BatchResult, RuntimeInfo
+from service.scoring.outcome import Outcome
+from service.scoring.predictions import PredictionEncoder, encode_results, prediction_document
+from service.scoring.records import LocalRecord
 
 
 class Dummy:
@@ -111,7 +111,7 @@ def test_one_encoder_serves_several_models() -> None:
 def test_unserialisable_results_fail_loudly() -> None:
     result = BatchResult("outputs", 1, outputs=[{"value": object()}])
     with pytest.raises(TypeError):
-        result.encoded_rows()
+        encode_results(result)
 
 
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.floats(0, 1)
@@ -151,7 +151,7 @@ def test_classifier_rows_encode_as_dumps_would(
         classes if with_probabilities else None,
         probabilities if with_probabilities else None,
     )
-    assert result.encoded_rows() == [orjson.dumps(row) for row in result.rows()]
+    assert encode_results(result) == [orjson.dumps(row) for row in result.rows()]
 
 
 @settings(max_examples=200, deadline=None)
@@ -160,15 +160,15 @@ def test_regressor_rows_encode_as_dumps_would(values: list[float], float32: bool
     with np.errstate(over="ignore"):
         array = np.array(values, dtype=np.float64).astype(np.float32 if float32 else np.float64)
     result = BatchResult("regressor", len(values), values=array)
-    assert result.encoded_rows() == [orjson.dumps(row) for row in result.rows()]
+    assert encode_results(result) == [orjson.dumps(row) for row in result.rows()]
 
 
 def test_a_misshapen_result_is_refused_not_misread() -> None:
     result = BatchResult("classifier", 2, ["a", "b"], ["a", "b"], np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"zip\(\)"):
-        result.encoded_rows()
+        encode_results(result)
 
 
 def test_labels_equal_as_keys_but_not_as_json_stay_apart() -> None:
     result = BatchResult("classifier", 3, [1, True, 1.0])
-    assert result.encoded_rows() == [b'{"label":1}', b'{"label":true}', b'{"label":1.0}']
+    assert encode_results(result) == [b'{"label":1}', b'{"label":true}', b'{"label":1.0}']

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from service.descriptor import parse_descriptor
+from service.control.descriptor import parse_descriptor
 from service.errors import DecodeError, DescriptorRejectedError
 from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
 from service.protobuf import encode_wine_record, wine_record_fields
-from service.records import LocalRecord, decode_record
+from service.scoring.records import LocalRecord, decode_record
 from service.wine import WINE_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent

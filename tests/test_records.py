@@ -3,14 +3,9 @@ import orjson
 import pytest
 
 from service.errors import DecodeError, InvalidRecordError
-from service.records import (
-    FieldBinder,
-    LocalRecord,
-    build_features,
-    dead_letter_headers,
-    decode_record,
-    normalise_name,
-)
+from service.scoring.features import FieldBinder, build_features, normalise_name
+from service.scoring.predictions import dead_letter_headers
+from service.scoring.records import LocalRecord, decode_record
 
 
 def rec(value: object, key: bytes | None = None, headers: tuple = ()) -> LocalRecord:

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from service.descriptor import validate_descriptor
+from service.control.descriptor import validate_descriptor
 from service.errors import DescriptorRejectedError
 
 SCHEMA = json.loads(

@@ -14,9 +14,10 @@ import numpy as np
 import onnxruntime as ort
 import orjson
 
-from service.publishing import build_descriptor, publish, retire, wait_for_event
+from service.http.views import model_info
 from service.server import Service
 from service.settings import Settings
+from service.tools.publishing import build_descriptor, publish, retire, wait_for_event
 from service.wine import WINE_FIELDS
 
 from .kafka_helpers import header, produce, produce_json, read_all, read_until
@@ -329,10 +330,10 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
         expires_at=datetime.fromisoformat(soon),
     )
     for _ in range(100):  # the expiry timer fires by itself
-        if first.registry.model_info("d")["status"] == "expired":
+        if model_info(first.registry, "d")["status"] == "expired":
             break
         await asyncio.sleep(0.05)
-    before = [first.registry.model_info(n, with_history=True) for n in first.registry.names()]
+    before = [model_info(first.registry, n, with_history=True) for n in first.registry.names()]
     assert [(i["name"], i["status"]) for i in before] == [
         ("a", "serving"),
         ("b", "serving"),
@@ -343,7 +344,7 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
 
     second: Service = await start_service(s.model_copy(update={"instance_id": "second"}))
     await asyncio.wait_for(second.control.caught_up.wait(), 30)
-    after = [second.registry.model_info(n, with_history=True) for n in second.registry.names()]
+    after = [model_info(second.registry, n, with_history=True) for n in second.registry.names()]
 
     def shape(infos: list[Any]) -> list[Any]:
         return [

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from service.devbroker import free_port
-from service.publishing import build_descriptor, publish, wait_for_event
+from service.tools.devbroker import free_port
+from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
 
 from .kafka_helpers import isolated_settings, produce_json, read_until

@@ -11,11 +11,12 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..engine import Engine
-from ..metrics import Metrics
-from ..predictions import prediction_document
-from ..records import LocalRecord
-from ..registry import Registry
+from service.http.views import model_info, serving_state
+from service.metrics import Metrics
+from service.routing.registry import Registry
+from service.scoring.engine import Engine
+from service.scoring.predictions import prediction_document
+from service.scoring.records import LocalRecord
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_PREDICT_RECORDS = 10_000
@@ -39,18 +40,18 @@ def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Hea
 
     @app.get("/models")
     async def list_models() -> dict[str, Any]:
-        return {"models": [registry.model_info(name) for name in registry.names()]}
+        return {"models": [model_info(registry, name) for name in registry.names()]}
 
     @app.get("/models/{name}")
     async def get_model(name: str) -> dict[str, Any]:
-        info = registry.model_info(name, with_history=True)
+        info = model_info(registry, name, with_history=True)
         if info is None:
             raise HTTPException(404, f"unknown model {name!r}")
         return info
 
     @app.get("/state/{data_type}")
     async def get_state(data_type: str) -> dict[str, Any]:
-        state = registry.state(data_type)
+        state = serving_state(registry, data_type)
         if state is None:
             raise HTTPException(404, f"no model is serving dataType {data_type!r}")
         return state

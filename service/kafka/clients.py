@@ -6,7 +6,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ..settings import Settings
+from service.settings import Settings
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:

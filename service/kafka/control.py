@@ -9,7 +9,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ..lifecycle import ModelLifecycle
+from service.control.lifecycle import ModelLifecycle
 
 log = logging.getLogger(__name__)
 

@@ -10,21 +10,26 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
-
-from ..engine import Outcome
-from ..metrics import Metrics
-from ..predictions import PredictionEncoder
-from ..records import dead_letter_headers
-from .partitioning import partitions_for_keys
+from service.kafka.partitioning import partitions_for_keys
+from service.kafka.seams import BatchBuilderLike, OutputProducer
+from service.metrics import Metrics
+from service.scoring.outcome import Outcome
+from service.scoring.predictions import (
+    PredictionEncoder,
+    dead_letter_headers,
+    model_headers,
+    source_template,
+)
 
 PARTITION_REFRESH_S = 30.0
 
 
 class OutputWriter:
+    """Predictions to the output topic, dead letters to the dead-letter topic, and side results
+    (a route's shadow, say) to the topic of their role: ``<output topic>.<role>``."""
+
     def __init__(
-        self, producer: AIOKafkaProducer, output_topic: str, dlq_topic: str, metrics: Metrics
+        self, producer: OutputProducer, output_topic: str, dlq_topic: str, metrics: Metrics
     ) -> None:
         self._producer = producer
         self._output_topic = output_topic
@@ -33,40 +38,58 @@ class OutputWriter:
         self._partitions: dict[str, tuple[int, float]] = {}
         self._keyless = itertools.count()
 
+    def side_topic(self, role: str) -> str:
+        return f"{self._output_topic}.{role}"
+
     async def write(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
+        """Every output the outcomes cause; the acknowledgements of all of them come back, so
+        the committer waits for each (side results too)."""
         scored = [o for o in outcomes if o.result_json is not None]
-        futures = await self._write_predictions(scored) if scored else []
+        futures = await self._write_predictions(self._output_topic, scored) if scored else []
         if len(scored) < len(outcomes):
             futures += await self._write_dead_letters(
                 [o for o in outcomes if o.result_json is None]
             )
+        sides: dict[str, list[Outcome]] = {}
+        for outcome in scored:
+            for side in outcome.side:
+                sides.setdefault(side.role, []).append(
+                    Outcome(
+                        outcome.record,
+                        side.result_json,
+                        None,
+                        side.serving,
+                        outcome.record_id,
+                        outcome.data_type,
+                        outcome.scored_ms,
+                    )
+                )
+        for role, side_outcomes in sides.items():
+            futures += await self._write_predictions(self.side_topic(role), side_outcomes)
         return futures
 
-    async def _write_predictions(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
+    async def _write_predictions(
+        self, topic: str, outcomes: Sequence[Outcome]
+    ) -> list[asyncio.Future[Any]]:
         """One pass: each prediction is encoded and appended to its partition's batch."""
         encode = PredictionEncoder().encode
         # Header values shared by a model's predictions, and the sources' topic part, are
         # encoded once per batch.
-        model_headers: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
+        headers_of: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
         source_templates: dict[str, bytes] = {}
         timestamp = int(time.time() * 1000)  # one CreateTime for the batch, not a clock read each
-        batches = PartitionBatches(self._producer, self._output_topic)
-        chosen = await self._partitions_for(self._output_topic, [o.record.key for o in outcomes])
+        batches = PartitionBatches(self._producer, topic)
+        chosen = await self._partitions_for(topic, [o.record.key for o in outcomes])
         for outcome, partition in zip(outcomes, chosen, strict=True):
             record = outcome.record
             model = outcome.model
-            shared = model_headers.get(id(model))
+            shared = headers_of.get(id(model))
             if shared is None:
                 assert model is not None
-                shared = model_headers[id(model)] = (
-                    ("model-name", model.name.encode()),
-                    ("model-version", str(model.version).encode()),
-                )
+                shared = headers_of[id(model)] = model_headers(model)
             source = source_templates.get(record.topic)
             if source is None:
-                source = source_templates[record.topic] = (
-                    record.topic.encode().replace(b"%", b"%%") + b"/%d/%d"
-                )
+                source = source_templates[record.topic] = source_template(record.topic)
             headers = [shared[0], shared[1], ("source", source % (record.partition, record.offset))]
             batches.append(partition, timestamp, record.key, encode(outcome), headers)
         return await batches.send()
@@ -102,11 +125,11 @@ class PartitionBatches:
     full batch is set aside and a new one started. ``send`` hands them all to the producer,
     each partition's in the order they were filled, and returns the acknowledgements."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(self, producer: OutputProducer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
-        self._open: dict[int, BatchBuilder] = {}
-        self._full: list[tuple[int, BatchBuilder]] = []
+        self._open: dict[int, BatchBuilderLike] = {}
+        self._full: list[tuple[int, BatchBuilderLike]] = []
 
     def append(
         self,

@@ -9,7 +9,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from ..settings import Settings
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

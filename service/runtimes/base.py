@@ -8,7 +8,6 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 FloatMatrix = npt.NDArray[np.float64]
 ResultKind = Literal["classifier", "regressor", "outputs"]
@@ -47,65 +46,9 @@ class BatchResult:
         assert self.outputs is not None
         return [{"outputs": out} for out in self.outputs]
 
-    def encoded_rows(self) -> list[bytes]:
-        """``[orjson.dumps(row) for row in self.rows()]``, the same bytes, built column-wise:
-        the batch's numbers are serialised in one call and each row is one template fill.
-        Formatting floats one Python object at a time (and building a dict per row) is a
-        large part of writing a prediction."""
-        if self.kind == "classifier":
-            assert self.labels is not None
-            labels = _encoded(self.labels)
-            if self.probabilities is None or self.classes is None:
-                return [b'{"label":' + label + b"}" for label in labels]
-            classes = list(self.classes)
-            k = len(classes)
-            if len(set(classes)) != k or np.shape(self.probabilities) != (len(labels), k):
-                # Repeated classes (a dict merges them) or a shape rows() refuses: its way.
-                return [orjson.dumps(row) for row in self.rows()]
-            template = (
-                b'{"label":%s,"probabilities":{'
-                + b",".join(_literal(orjson.dumps(c)) + b":%s" for c in classes)
-                + b"}}"
-            )
-            cells = _number_cells(self.probabilities)
-            return [template % (label, *cells[i * k : i * k + k]) for i, label in enumerate(labels)]
-        if self.kind == "regressor":
-            assert self.values is not None
-            if np.ndim(self.values) == 1:
-                return [b'{"value":' + cell + b"}" for cell in _number_cells(self.values)]
-        return [orjson.dumps(row) for row in self.rows()]
-
 
 def _as_float64(numbers: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return np.asarray(numbers, dtype=np.float64)
-
-
-def _number_cells(numbers: npt.NDArray[Any]) -> list[bytes]:
-    """Each number of an array as JSON (as orjson writes a float; NaN and infinities become
-    null), in row-major order. Numbers never contain the separators split on here."""
-    matrix = np.ascontiguousarray(numbers, dtype=np.float64)
-    if matrix.size == 0:
-        return []
-    matrix = matrix.reshape(matrix.shape[0], -1)
-    body = orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY)
-    return body[2:-2].replace(b"],[", b",").split(b",")
-
-
-def _encoded(values: Sequence[Any]) -> list[bytes]:
-    """Each value as JSON; a batch has few distinct labels, so each is encoded once (when they
-    are of one type: 1, 1.0 and True are one dict key but three different JSON values)."""
-    try:
-        if len(set(map(type, values))) <= 1:
-            cache = {value: orjson.dumps(value) for value in set(values)}
-            return [cache[value] for value in values]
-    except TypeError:  # unhashable labels
-        pass
-    return [orjson.dumps(value) for value in values]
-
-
-def _literal(part: bytes) -> bytes:
-    """A constant part of a %-template."""
-    return part.replace(b"%", b"%%")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Literal, cast
 
-from .base import Model
+from service.runtimes.base import Model
 
 PmmlEngineChoice = Literal["auto", "pypmml", "jpmml"]
 

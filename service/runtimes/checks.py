@@ -1,7 +1,8 @@
 """Never a wrong answer published silently: the checks every runtime's answers pass before
-they are published. A row whose probabilities are NaN, missing, negative or do not sum to 1,
-or whose value is not a finite number, is refused with the engine named; the loader refuses
-a model whose warm-up row fails, and the engine dead-letters such rows when scoring."""
+they are published (scoring/predictions.py applies them). A row whose probabilities are NaN,
+missing, negative or do not sum to 1, or whose value is not a finite number, is refused with
+the engine named; the loader refuses a model whose warm-up row fails, and the engine
+dead-letters such rows when scoring."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import BatchResult, RuntimeInfo
+from service.runtimes.base import BatchResult, RuntimeInfo
 
 PROBABILITY_SUM_TOLERANCE = 1e-6
 
@@ -41,15 +42,6 @@ def row_problems(result: BatchResult) -> dict[int, str]:
             if not _all_finite(outputs):
                 problems.setdefault(i, "returned outputs that are NaN, infinite or missing")
     return problems
-
-
-def publishable_rows(result: BatchResult, runtime: RuntimeInfo) -> list[bytes | str]:
-    """Each row's ``result`` object as JSON, or, for a refused row, why (naming the engine
-    and what to do about it)."""
-    rows: list[bytes | str] = list(result.encoded_rows())
-    for i, why in row_problems(result).items():
-        rows[i] = refusal(runtime, why)
-    return rows
 
 
 def refusal(runtime: RuntimeInfo, why: str) -> str:

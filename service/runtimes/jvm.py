@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ..errors import ModelLoadError
+from service.errors import ModelLoadError
 
 HARDENED_JAVA_OPTS = (
     "-Djavax.xml.accessExternalDTD=",

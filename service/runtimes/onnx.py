@@ -9,9 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from ..errors import ModelLoadError
-from .base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
-from .catalog import LoadRequest
+from service.errors import ModelLoadError
+from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
+from service.runtimes.catalog import LoadRequest
 
 _TENSOR_DTYPES: dict[str, npt.DTypeLike] = {
     "tensor(float)": np.float32,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DescriptorRejectedError, ModelLoadError
-from .base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
-from .catalog import LoadRequest
+from service.errors import DescriptorRejectedError, ModelLoadError
+from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
+from service.runtimes.catalog import LoadRequest
 
 # Features arrive as a matrix in the model's column order, matched by name beforehand;
 # scikit-learn's reminder that the matrix has no column names is noise here.

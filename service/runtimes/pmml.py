@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from typing import Literal
 
-from ..errors import ModelLoadError
-from .base import Model
-from .catalog import LoadRequest, PmmlEngineChoice
+from service.errors import ModelLoadError
+from service.runtimes.base import Model
+from service.runtimes.catalog import LoadRequest, PmmlEngineChoice
 
 PmmlEngine = Literal["pypmml", "jpmml"]
 
@@ -39,10 +39,10 @@ def open_pmml(
     threads: int = 1,
 ) -> Model:
     if resolve_engine(engine) == "jpmml":
-        from .pmml_jpmml import JpmmlModel
+        from service.runtimes.pmml_jpmml import JpmmlModel
 
         return JpmmlModel(artifact, labels, threads)
-    from .pmml_pypmml import PypmmlModel
+    from service.runtimes.pmml_pypmml import PypmmlModel
 
     return PypmmlModel(artifact, labels)
 

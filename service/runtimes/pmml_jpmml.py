@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelLoadError
-from .base import BatchResult, FloatMatrix, RuntimeInfo
-from .jvm import HARDENED_JAVA_OPTS, JVM_START_LOCK, require_hardened
-from .pmml_layout import PmmlLayout
+from service.errors import ModelLoadError
+from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.runtimes.jvm import HARDENED_JAVA_OPTS, JVM_START_LOCK, require_hardened
+from service.runtimes.pmml_layout import PmmlLayout
 
 
 def _classpath() -> list[str]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelLoadError
-from .base import BatchResult, ResultKind, labels_from_indices
+from service.errors import ModelLoadError
+from service.runtimes.base import BatchResult, ResultKind, labels_from_indices
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import build_parser
-from service.descriptor import validate_descriptor
+from service.control.descriptor import validate_descriptor
 from service.errors import DescriptorRejectedError
 from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
 from service.protobuf import descriptor_document
-from service.publishing import runtime_for
 from service.runtimes.catalog import RUNTIMES, Factory, UnknownModelTypeError
+from service.tools.cli import build_parser
+from service.tools.publishing import runtime_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

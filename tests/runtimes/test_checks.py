@@ -14,15 +14,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from service.descriptor import ModelDescriptor
-from service.engine import Engine
+from service.control.descriptor import ModelDescriptor
+from service.control.loader import warm_up
 from service.errors import ModelLoadError, ScoringError
-from service.loader import warm_up
 from service.metrics import Metrics
-from service.records import LocalRecord
-from service.registry import Registry
+from service.routing.registry import Registry
 from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
-from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE, publishable_rows, row_problems
+from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE, row_problems
+from service.scoring.engine import Engine
+from service.scoring.predictions import encode_results, publishable_results
+from service.scoring.records import LocalRecord
 
 RUNTIME = RuntimeInfo("engine", "9.9", "try the other engine")
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -50,9 +51,9 @@ def classifier_results(draw: st.DrawFn) -> BatchResult:
 
 @given(classifier_results())
 def test_published_probabilities_are_finite_and_sum_to_one(result: BatchResult) -> None:
-    encoded = result.encoded_rows()
+    encoded = encode_results(result)
     assert result.probabilities is not None
-    for i, row in enumerate(publishable_rows(result, RUNTIME)):
+    for i, row in enumerate(publishable_results(result, RUNTIME)):
         sound = sound_probabilities(result.probabilities[i].tolist())
         if isinstance(row, bytes):
             assert sound and row == encoded[i]  # a sound row is published unchanged
@@ -67,7 +68,7 @@ def test_published_probabilities_are_finite_and_sum_to_one(result: BatchResult) 
 @given(arrays(np.float64, st.integers(1, 10), elements=ANY_FLOAT))
 def test_published_values_are_finite(values: FloatMatrix) -> None:
     result = BatchResult("regressor", len(values), values=values)
-    for value, row in zip(values.tolist(), publishable_rows(result, RUNTIME), strict=True):
+    for value, row in zip(values.tolist(), publishable_results(result, RUNTIME), strict=True):
         assert isinstance(row, bytes) == math.isfinite(value)
         if isinstance(row, bytes):
             assert orjson.loads(row) == {"value": value}
@@ -92,7 +93,7 @@ def finite_and_present(value: Any) -> bool:
 @given(st.lists(st.dictionaries(st.text(max_size=3), JSON, max_size=3), min_size=1, max_size=5))
 def test_published_outputs_hold_no_nan_or_null(outputs: list[dict[str, Any]]) -> None:
     result = BatchResult("outputs", len(outputs), outputs=outputs)
-    for out, row in zip(outputs, publishable_rows(result, RUNTIME), strict=True):
+    for out, row in zip(outputs, publishable_results(result, RUNTIME), strict=True):
         assert isinstance(row, bytes) == finite_and_present(out)
 
 

@@ -18,8 +18,9 @@ import orjson
 import pytest
 
 from service.runtimes.base import BatchResult, Model
-from service.runtimes.checks import publishable_rows, row_problems
+from service.runtimes.checks import row_problems
 from service.runtimes.pmml import PmmlEngine, open_pmml
+from service.scoring.predictions import publishable_results
 from service.wine import WINE_FIELDS, wine_arrays
 
 from .pmml_documents import (
@@ -286,7 +287,7 @@ def test_pypmml_never_publishes_a_wrong_answer(name: str, request: pytest.Fixtur
     labels, classes, probabilities = case.labels, case.classes, case.probabilities
     assert labels is not None and classes is not None and probabilities is not None
     model, result = score(case, "pypmml")
-    published = publishable_rows(result, model.runtime)
+    published = publishable_results(result, model.runtime)
     assert len(published) == len(case.rows)
     for i, row in enumerate(published):
         if isinstance(row, str):

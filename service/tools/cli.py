@@ -13,9 +13,9 @@ from pathlib import Path
 
 import orjson
 
-from .logs import configure_logging
-from .runtimes.catalog import RUNTIMES
-from .settings import Settings
+from service.logs import configure_logging
+from service.runtimes.catalog import RUNTIMES
+from service.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from .gc_tuning import tune_for_streaming
-    from .server import Service
+    from service.gc_tuning import tune_for_streaming
+    from service.server import Service
 
     if settings.workers > 1 and settings.worker_index is None:
-        from .workers import supervise
+        from service.workers import supervise
 
         instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
         return supervise(settings, instance)
@@ -119,7 +119,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    from .publishing import build_descriptor, publish, wait_for_event
+    from service.tools.publishing import build_descriptor, publish, wait_for_event
 
     descriptor = build_descriptor(
         args.path,
@@ -156,7 +156,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _retire(args: argparse.Namespace, settings: Settings) -> int:
-    from .publishing import retire
+    from service.tools.publishing import retire
 
     asyncio.run(retire(settings, args.name))
     print(f"retired {args.name}")
@@ -164,7 +164,7 @@ def _retire(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _send(args: argparse.Namespace, settings: Settings) -> int:
-    from .sending import read_records, send_records
+    from service.tools.sending import read_records, send_records
 
     prefix = args.key_prefix if args.key_prefix is not None else f"{args.file.stem}-"
     count = asyncio.run(
@@ -177,8 +177,8 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from .demo import run_demo
-    from .devbroker import DevBroker
+    from service.tools.demo import run_demo
+    from service.tools.devbroker import DevBroker
 
     seconds = args.seconds or (
         float(os.environ["DEMO_SECONDS"]) if os.environ.get("DEMO_SECONDS") else None
@@ -191,7 +191,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
-    from .devbroker import DevBroker
+    from service.tools.devbroker import DevBroker
 
     with DevBroker(args.host, args.port) as broker:
         print(f"broker ready at {broker.bootstrap} (memory storage; Ctrl-C stops it)", flush=True)

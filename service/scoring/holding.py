@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .engine import Outcome
-from .errors import NoModelError
+from service.errors import NoModelError
+from service.scoring.outcome import Outcome
 
 Partition = tuple[str, int]
 

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import httpx
 
-from .errors import DescriptorRejectedError, ModelLoadError
+from service.errors import DescriptorRejectedError, ModelLoadError
 
 MAX_REDIRECTS = 5
 TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)

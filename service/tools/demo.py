@@ -10,13 +10,14 @@ import signal
 
 import orjson
 
-from .descriptor import ModelDescriptor
-from .kafka.clients import open_topic_reader
-from .publishing import publish, wait_for_event
-from .sending import send_records
-from .server import Service
-from .settings import Settings
-from .wine import WINE_FIELDS, wine_rows
+from service.control.descriptor import ModelDescriptor
+from service.http.views import serving_state
+from service.kafka.clients import open_topic_reader
+from service.server import Service
+from service.settings import Settings
+from service.tools.publishing import publish, wait_for_event
+from service.tools.sending import send_records
+from service.wine import WINE_FIELDS, wine_rows
 
 
 async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.0) -> None:
@@ -33,7 +34,7 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
     print(f"modelserve is up: HTTP {base} (try {base}/models, {base}/state/wine, {base}/stats)")
     try:
         print("training a random forest on the wine data and exporting it to ONNX ...")
-        from .wine import train_wine_onnx
+        from service.wine import train_wine_onnx
 
         artifact, classes = await asyncio.to_thread(train_wine_onnx, "forest", 30)
         descriptor = ModelDescriptor.model_validate(
@@ -62,7 +63,7 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
                 await task
         totals = service.metrics.totals.as_dict(service.registry.serving_count())
         print(f"stats: {orjson.dumps(totals).decode()}")
-        print(f"state: {orjson.dumps(service.registry.state('wine')).decode()}")
+        print(f"state: {orjson.dumps(serving_state(service.registry, 'wine')).decode()}")
     finally:
         await service.stop()
 

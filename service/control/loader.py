@@ -7,13 +7,13 @@ import asyncio
 
 import numpy as np
 
-from .artifacts import ArtifactStore
-from .descriptor import ModelDescriptor
-from .errors import DescriptorRejectedError, ModelError, ModelLoadError
-from .runtimes.base import Model
-from .runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
-from .runtimes.checks import refusal, row_problems
-from .settings import Settings
+from service.control.artifacts import ArtifactStore
+from service.control.descriptor import ModelDescriptor
+from service.errors import DescriptorRejectedError, ModelError, ModelLoadError
+from service.runtimes.base import Model
+from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
+from service.runtimes.checks import refusal, row_problems
+from service.settings import Settings
 
 
 class Loader:

@@ -20,9 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import DescriptorRejectedError, sanitise
-from .protobuf import descriptor_document, is_protobuf
-from .runtimes.catalog import RUNTIMES
+from service.errors import DescriptorRejectedError, sanitise
+from service.protobuf import descriptor_document, is_protobuf
+from service.runtimes.catalog import RUNTIMES
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]

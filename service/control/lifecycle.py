@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any, Literal
 
-from .descriptor import ModelDescriptor, parse_descriptor
-from .errors import DescriptorRejectedError, ModelError
-from .loader import Loader
-from .metrics import Metrics
-from .records import Headers
-from .registry import Registry, iso, utcnow
+from service.control.descriptor import ModelDescriptor, parse_descriptor
+from service.control.loader import Loader
+from service.errors import DescriptorRejectedError, ModelError
+from service.metrics import Metrics
+from service.routing.registry import Registry
+from service.routing.serving import iso, utcnow
+from service.scoring.records import Headers
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from .descriptor import ModelDescriptor
-from .kafka.clients import make_producer, open_topic_reader
-from .runtimes.catalog import RUNTIMES, Runtime
-from .settings import Settings
+from service.control.descriptor import ModelDescriptor
+from service.kafka.clients import make_producer, open_topic_reader
+from service.runtimes.catalog import RUNTIMES, Runtime
+from service.settings import Settings
 
 
 def runtime_for(path: Path, given: str | None) -> Runtime:

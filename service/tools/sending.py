@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from .kafka.clients import make_producer
-from .settings import Settings
-from .wine import WINE_FIELDS, WINE_LABEL
+from service.kafka.clients import make_producer
+from service.settings import Settings
+from service.wine import WINE_FIELDS, WINE_LABEL
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

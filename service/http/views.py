@@ -1,0 +1,57 @@
+"""The JSON shapes of the HTTP contract's queryable state: ModelInfo (``/models``) and the
+serving stats of a dataType (``/state/{dataType}``), read from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.routing.registry import Registry
+from service.routing.serving import iso
+
+
+def model_info(registry: Registry, name: str, with_history: bool = False) -> dict[str, Any] | None:
+    """The version in service, else the one whose state changed last (a retired version shows
+    as retired even if a failed attempt came after it)."""
+    entry = registry.entry(name)
+    if entry is None or not entry.versions:
+        return None
+    shown = entry.find(entry.serving.version, "serving") if entry.serving else None
+    shown = shown or max(reversed(entry.versions), key=lambda v: v.until or v.since)
+    info: dict[str, Any] = {
+        "name": name,
+        "version": shown.version,
+        "dataType": shown.data_type,
+        "modelType": shown.model_type,
+        "description": shown.description,
+        "status": shown.status,
+        "since": iso(shown.since),
+        "expiresAt": iso(shown.expires_at),
+        "sha256": shown.sha256,
+        "runtime": shown.runtime,
+        "metadata": shown.metadata,
+        "error": shown.error,
+    }
+    if with_history:
+        info["history"] = [v.history_entry() for v in entry.versions]
+    return info
+
+
+def serving_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
+    """The stats of the model answering for the dataType (its route's primary)."""
+    route = registry.route_for(data_type)
+    if route is None:
+        return None
+    serving = route.primary
+    stats = serving.stats
+    return {
+        "name": serving.name,
+        "description": serving.descriptor.description,
+        "modelType": serving.descriptor.model_type,
+        "version": serving.version,
+        "since": iso(stats.since),
+        "usage": stats.usage,
+        "duration": round(stats.duration_ms, 3),
+        "min": round(stats.min_ms, 3) if stats.min_ms is not None else 0.0,
+        "max": round(stats.max_ms, 3) if stats.max_ms is not None else 0.0,
+        "avg": round(stats.avg_ms, 3),
+    }

@@ -1,0 +1,71 @@
+"""Every version of a model seen on the control topic, with its status over time: what
+``/models/{name}`` shows, and what the version rule (admit) reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from service.routing.serving import ServingModel, iso
+
+Status = Literal["loading", "serving", "superseded", "failed", "rejected", "retired", "expired"]
+
+_NEVER_SERVED = frozenset({"loading", "failed", "rejected"})
+
+
+@dataclass
+class VersionRecord:
+    version: int | None
+    status: Status
+    since: datetime
+    data_type: str | None = None
+    model_type: str | None = None
+    description: str = ""
+    expires_at: datetime | None = None
+    sha256: str | None = None
+    runtime: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    until: datetime | None = None
+    error: str | None = None
+
+    def history_entry(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "status": self.status,
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "error": self.error,
+        }
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    versions: list[VersionRecord] = field(default_factory=list)
+    serving: ServingModel | None = None
+
+    def highest_version(self) -> int:
+        return max((v.version for v in self.versions if v.version is not None), default=0)
+
+    def record(self, entry: VersionRecord) -> None:
+        """One history entry per version attempt: a version seen again replaces its entry
+        while that one never served (loading, failed, rejected); a version that served keeps
+        its entry, and a later attempt at it (a rollback, a stale re-publish) is added."""
+        if entry.version is not None:
+            self.versions = [
+                v
+                for v in self.versions
+                if v.version != entry.version or v.status not in _NEVER_SERVED
+            ]
+        self.versions.append(entry)
+
+    def find(self, version: int | None, status: Status | None = None) -> VersionRecord | None:
+        return next(
+            (
+                v
+                for v in reversed(self.versions)
+                if v.version == version and (status is None or v.status == status)
+            ),
+            None,
+        )

@@ -1,0 +1,86 @@
+"""A model in service: its descriptor, the loaded model, how records bind to its inputs, its
+serving statistics (Lightbend's ModelToServeStats), and its life: batches hold it while they
+score, and a displaced model is closed after its last in-flight batch lets go."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from service.control.descriptor import ModelDescriptor
+from service.runtimes.base import Model
+from service.scoring.features import FieldBinder
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat().replace("+00:00", "Z") if at is not None else None
+
+
+@dataclass
+class ServingStats:
+    """Lightbend's ModelToServeStats, per batch: ``usage`` counts records, ``duration`` is
+    the cumulative scoring time; min/max/avg are per record (a batch's time over its size)."""
+
+    since: datetime
+    usage: int = 0
+    duration_ms: float = 0.0
+    min_ms: float | None = None
+    max_ms: float | None = None
+
+    def record_batch(self, size: int, elapsed_ms: float) -> None:
+        if size <= 0:
+            return
+        per_record = elapsed_ms / size
+        self.usage += size
+        self.duration_ms += elapsed_ms
+        self.min_ms = per_record if self.min_ms is None else min(self.min_ms, per_record)
+        self.max_ms = per_record if self.max_ms is None else max(self.max_ms, per_record)
+
+    @property
+    def avg_ms(self) -> float:
+        return self.duration_ms / self.usage if self.usage else 0.0
+
+
+class ServingModel:
+    """A loaded model in (or leaving) service. Batches hold it while they score; a displaced
+    model is closed when its last in-flight batch lets go."""
+
+    def __init__(self, descriptor: ModelDescriptor, model: Model, sha256: str) -> None:
+        assert descriptor.version is not None
+        self.descriptor = descriptor
+        self.name = descriptor.name
+        self.version: int = descriptor.version
+        self.model = model
+        self.sha256 = sha256
+        self.binder = FieldBinder(model.input_names, descriptor.field_map)
+        self.stats = ServingStats(since=utcnow())
+        self.label = f"{self.name}:{self.version}"
+        self.runtime = str(model.runtime)
+        self._in_flight = 0
+        self._displaced = False
+
+    def acquire(self) -> None:
+        self._in_flight += 1
+
+    def release(self) -> None:
+        self._in_flight -= 1
+        if self._displaced and self._in_flight == 0:
+            self._close()
+
+    def displace(self) -> None:
+        self._displaced = True
+        if self._in_flight == 0:
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            self.model.close()
+        except Exception:  # closing must never take the service down
+            log.exception("closing model %s failed", self.label)
