@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck check bench soak profile lock proto clean
+.PHONY: install demo test test-unit lint typecheck check bench soak profile lock proto schemas clean
 
 install: $(STAMP)
 
@@ -59,6 +59,10 @@ lock:
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Ischemas --python_out=service/proto \
 		schemas/model_descriptor.proto schemas/wine_record.proto
+
+# Regenerate schemas/model_event.schema.json from the ModelEvent type (tests check it is current).
+schemas: install
+	$(BIN)/python -m service.control.event_schema
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

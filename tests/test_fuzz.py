@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.control.descriptor import parse_descriptor
+from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, RecordError
@@ -113,8 +114,8 @@ def test_features_never_raise_and_account_for_every_row(rows: list[dict[str, Any
 def test_lifecycle_never_raises_and_never_serves_garbage(key: bytes | None, doc: Any) -> None:
     events: list[dict[str, Any]] = []
 
-    async def sink(event: dict[str, Any]) -> None:
-        events.append(event)
+    async def sink(event: ModelEvent) -> None:
+        events.append(event.model_dump(by_alias=True))
 
     registry = Registry()
     lifecycle = ModelLifecycle(registry, Loader(Settings()), sink, Metrics(), "fuzz", 10**6)

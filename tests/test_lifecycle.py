@@ -9,6 +9,7 @@ import onnxruntime as ort
 import orjson
 import pytest
 
+from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.http.views import model_info
@@ -28,8 +29,8 @@ class Harness:
             self.registry, Loader(settings or Settings()), self._sink, Metrics(), "test", 10**8
         )
 
-    async def _sink(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
+    async def _sink(self, event: ModelEvent) -> None:
+        self.events.append(event.model_dump(by_alias=True))
 
     async def publish(self, name: str = "wine", **fields: Any) -> None:
         await self.lifecycle.apply(name.encode(), orjson.dumps({"name": name, **fields}))

@@ -53,3 +53,43 @@ def test_schema_and_validator_agree(doc: dict[str, Any], valid: bool) -> None:
     except DescriptorRejectedError:
         service_ok = False
     assert (schema_ok, service_ok) == (valid, valid)
+
+
+def test_the_model_event_schema_is_the_typed_event() -> None:
+    """schemas/model_event.schema.json is what `make schemas` writes from ModelEvent."""
+    from service.control.event_schema import event_schema
+
+    written = json.loads(
+        (Path(__file__).resolve().parent.parent / "schemas/model_event.schema.json").read_text()
+    )
+    assert written == event_schema()
+
+
+def test_events_validate_against_the_schema() -> None:
+    from service.control.event_schema import event_schema
+    from service.control.events import ModelEvent
+
+    validator = jsonschema.Draft202012Validator(event_schema())
+    event = ModelEvent(
+        name="m",
+        version=2,
+        data_type="wine",
+        status="loaded",
+        runtime="onnxruntime 1.31.1",
+        at="2026-11-21T12:00:00Z",
+        instance="host:1",
+        offset=7,
+    )
+    assert validator.is_valid(json.loads(event.to_json()))
+    assert set(json.loads(event.to_json())) == {
+        "name",
+        "version",
+        "dataType",
+        "status",
+        "error",
+        "runtime",
+        "at",
+        "instance",
+        "offset",
+    }
+    assert not validator.is_valid({**json.loads(event.to_json()), "status": "exploded"})

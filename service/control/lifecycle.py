@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from service.control.descriptor import ModelDescriptor, parse_descriptor
+from service.control.events import EventStatus, ModelEvent
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, ModelError
 from service.metrics import Metrics
@@ -22,7 +23,7 @@ from service.scoring.records import Headers
 log = logging.getLogger(__name__)
 
 Refusal = Literal["failed", "rejected", "expired"]
-EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+EventSink = Callable[[ModelEvent], Awaitable[None]]
 
 
 class ModelLifecycle:
@@ -148,10 +149,17 @@ class ModelLifecycle:
         if timer is not None:
             timer.cancel()
 
-    def close(self) -> None:
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the expiry timers and see the events already on their way out (an expiry's)
+        published, or given up after ``timeout_s``."""
         for timer in self._expiry_timers.values():
             timer.cancel()
         self._expiry_timers.clear()
+        if self._pending:
+            _, late = await asyncio.wait(set(self._pending), timeout=timeout_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -163,7 +171,7 @@ class ModelLifecycle:
         name: str | None,
         version: int | None,
         data_type: str | None,
-        status: str,
+        status: EventStatus,
         error: str | None = None,
         runtime: str | None = None,
     ) -> None:
@@ -180,17 +188,17 @@ class ModelLifecycle:
         )
         self._metrics.model_events.labels(status).inc()
         self._metrics.models_serving.set(self._registry.serving_count())
-        event = {
-            "name": name,
-            "version": version,
-            "dataType": data_type,
-            "status": status,
-            "error": error,
-            "runtime": runtime,
-            "at": iso(self._clock()),
-            "instance": self._instance,
-            "offset": self._offset,
-        }
+        event = ModelEvent(
+            name=name,
+            version=version,
+            data_type=data_type,
+            status=status,
+            error=error,
+            runtime=runtime,
+            at=iso(self._clock()) or "",
+            instance=self._instance,
+            offset=self._offset,
+        )
         try:
             await self._publish(event)
         except Exception:  # events are information; losing one must not stop the control plane

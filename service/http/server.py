@@ -3,6 +3,7 @@ composition root owns the signals and stops the HTTP server as one step of its d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 
@@ -34,3 +35,36 @@ def make_server(app: FastAPI, host: str, port: int) -> EmbeddedServer:
         timeout_graceful_shutdown=5,
     )
     return EmbeddedServer(config)
+
+
+class HttpPart:
+    """The HTTP server as a part: it starts first (liveness answers while Kafka is reached)
+    and stops last."""
+
+    name = "http"
+
+    def __init__(self, server: EmbeddedServer) -> None:
+        self.server = server
+        self._serving: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int | None:
+        return self.server.port
+
+    async def start(self) -> None:
+        self._serving = asyncio.create_task(self.server.serve(), name="http-serve")
+        while not self.server.started:
+            if self._serving.done():
+                await self._serving
+                raise RuntimeError("HTTP server stopped during start")
+            await asyncio.sleep(0.01)
+
+    async def run(self) -> None:
+        assert self._serving is not None
+        await self._serving
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._serving is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._serving

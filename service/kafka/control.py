@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from service.control.lifecycle import ModelLifecycle
+from service.kafka.seams import ControlConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 
 
 class ControlReader:
-    def __init__(self, consumer: AIOKafkaConsumer, topic: str, lifecycle: ModelLifecycle) -> None:
+    name = "control"
+
+    def __init__(self, consumer: ControlConsumer, topic: str, lifecycle: ModelLifecycle) -> None:
         self._consumer = consumer
         self._topic = topic
         self._lifecycle = lifecycle
@@ -59,4 +60,8 @@ class ControlReader:
         )
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        """Stop reading; the events already on their way out (an expiry's) are published."""
+        try:
+            await self._consumer.stop()
+        finally:
+            await self._lifecycle.close()

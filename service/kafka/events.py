@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-from aiokafka import AIOKafkaProducer
+from service.control.events import ModelEvent
+from service.kafka.seams import EventProducer
 
 
 class EventPublisher:
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(self, producer: EventProducer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
 
-    async def __call__(self, event: dict[str, Any]) -> None:
-        name = event.get("name")
-        key = name.encode() if isinstance(name, str) else None
+    async def __call__(self, event: ModelEvent) -> None:
+        key = event.name.encode() if event.name is not None else None
         # Awaiting the acknowledgement keeps events in order with the control log; the
         # control plane is not on the hot path, so the wait costs no throughput.
-        await self._producer.send_and_wait(self._topic, orjson.dumps(event), key=key)
+        await self._producer.send_and_wait(self._topic, event.to_json(), key=key)

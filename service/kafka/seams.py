@@ -6,7 +6,7 @@ broker. ``TopicPartition`` and ``OffsetAndMetadata`` are aiokafka's plain named 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
@@ -114,6 +114,9 @@ class OutputProducer(Protocol):
 
 
 class EventProducer(Protocol):
+    """A producer that sends one record and waits for it (model events, control records);
+    the answer's ``offset`` is the record's."""
+
     async def send_and_wait(
         self, topic: str, value: bytes | None = None, key: bytes | None = None
-    ) -> Awaitable[Any] | Any: ...
+    ) -> Any: ...

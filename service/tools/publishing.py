@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import orjson
 
 from service.control.descriptor import ModelDescriptor
 from service.kafka.clients import make_producer, open_topic_reader
+from service.kafka.seams import EventProducer
 from service.runtimes.catalog import RUNTIMES, Runtime
 from service.settings import Settings
 
@@ -75,25 +78,48 @@ def build_descriptor(
     return ModelDescriptor.model_validate(fields)
 
 
-async def publish(settings: Settings, descriptor: ModelDescriptor) -> int:
-    """Returns the descriptor's offset in the control topic (events name it)."""
-    return await _send_control(settings, descriptor.name, descriptor.to_json())
+class ControlPublisher:
+    """Descriptors and tombstones to the control topic, through the producer it is given (the
+    CLI's own, or a long-running part's, such as a learner's). Each send returns the record's
+    offset in the control topic, which the service's events name."""
+
+    def __init__(self, producer: EventProducer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    async def publish(self, descriptor: ModelDescriptor) -> int:
+        return await self._send(descriptor.name, descriptor.to_json())
+
+    async def retire(self, name: str) -> int:
+        """A tombstone: key = name, null value."""
+        return await self._send(name, None)
+
+    async def _send(self, name: str, value: bytes | None) -> int:
+        metadata = await self._producer.send_and_wait(self._topic, value, key=name.encode())
+        return int(metadata.offset)
 
 
-async def retire(settings: Settings, name: str) -> int:
-    """A tombstone: key = name, null value. Returns its offset in the control topic."""
-    return await _send_control(settings, name, None)
-
-
-async def _send_control(settings: Settings, name: str, value: bytes | None) -> int:
+@asynccontextmanager
+async def control_publisher(settings: Settings) -> AsyncIterator[ControlPublisher]:
+    """A publisher with a producer of its own, for one-off commands."""
     # Models inline can be megabytes; the service accepts up to max_descriptor_bytes.
     producer = make_producer(settings, max_request_size=settings.max_descriptor_bytes + 1024)
     await producer.start()
     try:
-        metadata = await producer.send_and_wait(settings.control_topic, value, key=name.encode())
-        return int(metadata.offset)
+        yield ControlPublisher(producer, settings.control_topic)
     finally:
         await producer.stop()
+
+
+async def publish(settings: Settings, descriptor: ModelDescriptor) -> int:
+    """Publish once, on a producer of its own; returns the control record's offset."""
+    async with control_publisher(settings) as publisher:
+        return await publisher.publish(descriptor)
+
+
+async def retire(settings: Settings, name: str) -> int:
+    async with control_publisher(settings) as publisher:
+        return await publisher.retire(name)
 
 
 async def wait_for_event(

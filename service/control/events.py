@@ -1,0 +1,37 @@
+"""Model events: one per load attempt or state change, on the model-events topic (keyed by
+model name). The contract's shape, typed; ``schemas/model_event.schema.json`` is its JSON
+Schema (a test keeps the two equal)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+EventStatus = Literal["loaded", "failed", "rejected", "retired", "expired"]
+
+
+class ModelEvent(BaseModel):
+    """What became of a control record, or of a model in service."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    name: str | None = Field(description="The model's name; null for an unreadable record.")
+    version: int | None = Field(description="The version concerned, when known.")
+    data_type: str | None = Field(alias="dataType", description="The model's dataType.")
+    status: EventStatus
+    error: str | None = Field(None, description="Why it failed or was rejected (sanitised).")
+    runtime: str | None = Field(
+        None,
+        description="Engine and version answering for the model (e.g. 'jpmml-evaluator 0.16.0'), "
+        "on loaded, retired and expired.",
+    )
+    at: str = Field(description="When, RFC 3339 (UTC).")
+    instance: str = Field(description="The replica that reports it.")
+    offset: int | None = Field(
+        None, description="The control record that caused it (null for an expiry)."
+    )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(by_alias=True))

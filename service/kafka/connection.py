@@ -1,0 +1,36 @@
+"""The service's Kafka connection as a part: the topics it needs exist (brokers may not
+auto-create them), and the shared producer (model events) is up. It stops after the parts that
+publish through it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiokafka import AIOKafkaProducer
+
+from service.kafka.topics import ensure_topics
+from service.settings import Settings
+
+
+class KafkaConnection:
+    name = "kafka"
+
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+        self._settings = settings
+        self.producer = producer
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        await ensure_topics(self._settings)
+        await self.producer.start()
+
+    async def run(self) -> None:
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        # A client whose broker is gone can raise anything on stop, including the
+        # cancellation of its own tasks: none of it may stop the drain.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await self.producer.stop()
