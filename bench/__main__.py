@@ -19,10 +19,10 @@ import httpx
 import numpy as np
 import orjson
 
-from service.descriptor import ModelDescriptor
-from service.devbroker import DevBroker
-from service.publishing import publish
+from service.control.descriptor import ModelDescriptor
 from service.settings import Settings
+from service.tools.devbroker import DevBroker
+from service.tools.publishing import publish
 from service.wine import WINE_FIELDS
 
 from . import pmml_engines

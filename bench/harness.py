@@ -20,8 +20,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from service.devbroker import free_port
 from service.kafka.clients import open_topic_reader
+from service.tools.devbroker import free_port
 
 PARTITIONS = 4
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from service.devbroker import DevBroker, free_port
+from service.tools.devbroker import DevBroker, free_port
 
 from .__main__ import OUT, publish_model
 from .harness import Running, create_topics, preload, service_env, uid, wait_ready

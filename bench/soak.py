@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from service.devbroker import DevBroker
+from service.tools.devbroker import DevBroker
 
 from .__main__ import publish_model
 from .harness import create_topics, serve, uid

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -40,7 +40,7 @@ def isolated_settings(bootstrap: str, **overrides: Any) -> Settings:
 async def produce(
     bootstrap: str,
     topic: str,
-    items: list[tuple[bytes | None, bytes | None]],
+    items: Sequence[tuple[bytes | None, bytes | None]],
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=2)

@@ -51,6 +51,7 @@ def test_signed_classifier_scores_like_scikit_learn() -> None:
     result = model.predict(x[:100])
     assert result.labels == [str(v) for v in clf.predict(x[:100])]
     assert result.classes == [str(c) for c in clf.classes_]
+    assert result.probabilities is not None
     np.testing.assert_allclose(result.probabilities, clf.predict_proba(x[:100]))
 
 

@@ -49,7 +49,8 @@ def lightbend_descriptor_class() -> type:
     )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("lb.ModelDescriptor"))
+    found: type = message_factory.GetMessageClass(pool.FindMessageTypeByName("lb.ModelDescriptor"))
+    return found
 
 
 def test_generated_code_matches_the_schemas(tmp_path: Path) -> None:

@@ -1,3 +1,5 @@
+from typing import Any
+
 import numpy as np
 import orjson
 import pytest
@@ -8,7 +10,9 @@ from service.scoring.predictions import dead_letter_headers
 from service.scoring.records import LocalRecord, decode_record
 
 
-def rec(value: object, key: bytes | None = None, headers: tuple = ()) -> LocalRecord:
+def rec(
+    value: object, key: bytes | None = None, headers: tuple[tuple[str, bytes], ...] = ()
+) -> LocalRecord:
     raw = value if isinstance(value, bytes) else orjson.dumps(value)
     return LocalRecord(raw, key=key, headers=headers, topic="data", partition=1, offset=7)
 
@@ -59,7 +63,7 @@ def test_features_fast_path_keeps_column_order() -> None:
 
 def test_features_isolate_bad_rows() -> None:
     binder = FieldBinder(["a", "b"], None)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"a": 1, "b": 2},
         {"a": 1},
         {"a": None, "b": 1},

@@ -1,6 +1,7 @@
 """The runtimes against the libraries run directly: label for label, value for value."""
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -23,6 +24,7 @@ def test_onnx_classifier_matches_onnxruntime(model_files: ModelFiles) -> None:
     result = model.predict(x.astype(np.float64))
     direct = ort.InferenceSession(artifact).run(None, {"X": x})
     assert result.labels == [str(v) for v in direct[0]]
+    assert result.probabilities is not None
     np.testing.assert_allclose(result.probabilities, direct[1], rtol=1e-6)
     rows = result.rows()
     assert set(rows[0]["probabilities"]) == set(model_files.forest_classes)
@@ -62,7 +64,7 @@ def test_onnx_garbage_is_a_load_error() -> None:
         OnnxModel(b"\x08\x01garbage", ["a"], None)
 
 
-def _pypmml_direct(path: str, x: np.ndarray) -> dict:
+def _pypmml_direct(path: str, x: np.ndarray) -> dict[str, Any]:
     from pypmml import Model
 
     from service.runtimes.pmml_pypmml import start_hardened_jvm
@@ -71,7 +73,8 @@ def _pypmml_direct(path: str, x: np.ndarray) -> dict:
     model = Model.fromString(Path(path).read_text())
     model.setSupplementOutput(True)
     payload = orjson.dumps({"columns": list(model.inputNames), "data": x.tolist()}).decode()
-    return orjson.loads(model.predict(payload))
+    answer: dict[str, Any] = orjson.loads(model.predict(payload))
+    return answer
 
 
 ENGINES: list[PmmlEngineChoice] = ["jpmml", "pypmml"]

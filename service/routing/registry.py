@@ -28,6 +28,11 @@ class Registry:
     def route_for(self, data_type: str) -> Route | None:
         return self._routes.get(data_type)
 
+    def set_route(self, route: Route) -> None:
+        """Replace a dataType's route as it is (modes beyond the single model are built by
+        their own control records); its members must already be installed models."""
+        self._routes[route.data_type] = route
+
     def serving_for(self, data_type: str) -> ServingModel | None:
         """The model that answers for the dataType: its route's primary."""
         route = self._routes.get(data_type)

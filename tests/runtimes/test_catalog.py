@@ -40,7 +40,7 @@ def test_the_proto_enum_and_the_catalog_agree() -> None:
 
 def test_an_enum_number_no_one_defined_is_refused_by_number() -> None:
     message = Proto(name="m", dataType="d", data=b"x")
-    message.modeltype = 42  # type: ignore[assignment]  # proto3 enums are open
+    message.modeltype = 42  # proto3 enums are open
     with pytest.raises(DescriptorRejectedError, match="modeltype 42 models are not served"):
         descriptor_document(message.SerializeToString())
 

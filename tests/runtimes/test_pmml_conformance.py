@@ -179,11 +179,11 @@ CASES = (*HAND_BUILT, *EXPORTED)
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
     """sklearn2pmml starts a JVM per export (seconds each): once per module."""
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import StandardScaler
-    from sklearn2pmml import PMMLPipeline, sklearn2pmml  # type: ignore[import-untyped]
+    from sklearn2pmml import PMMLPipeline, sklearn2pmml
 
     features, labels = wine_arrays()
     # Trained and scored in float64, the precision both engines compute in.

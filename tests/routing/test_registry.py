@@ -1,0 +1,73 @@
+"""The registry without Kafka or real models: versions, the atomic swap of a dataType's route,
+and what a displaced model goes through."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.control.descriptor import ModelDescriptor
+from service.errors import DescriptorRejectedError
+from service.routing.registry import Registry
+from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+
+
+class Stub:
+    input_names = ("x",)
+    runtime = RuntimeInfo("stub", "1")
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def predict(self, features: FloatMatrix) -> BatchResult:
+        return BatchResult("regressor", len(features), values=features[:, 0])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def descriptor(name: str, data_type: str = "d", version: int | None = None) -> ModelDescriptor:
+    doc = {"name": name, "dataType": data_type, "modelType": "ONNX", "data": "AA=="}
+    return ModelDescriptor.model_validate({**doc, "version": version})
+
+
+def test_versions_default_to_one_more_and_older_ones_are_rejected() -> None:
+    registry = Registry()
+    first = registry.admit(descriptor("m"))
+    assert first.version == 1
+    registry.install(first, Stub(), "0" * 64)
+    assert registry.admit(descriptor("m")).version == 2
+    with pytest.raises(DescriptorRejectedError, match="not newer"):
+        registry.admit(descriptor("m", version=1))
+    rollback = descriptor("m", version=1).model_copy(update={"rollback": True})
+    assert registry.admit(rollback).version == 1
+
+
+def test_install_swaps_the_route_and_closes_the_displaced_model_after_its_batch() -> None:
+    registry = Registry()
+    old_model, new_model = Stub(), Stub()
+    old = registry.install(descriptor("a", version=1), old_model, "0" * 64)
+    route = registry.route_for("d")
+    assert (
+        route is not None
+        and route.primary is old
+        and [m.role for m in route.members] == ["primary"]
+    )
+    old.acquire()  # a batch is scoring on it
+    new = registry.install(descriptor("b", version=1), new_model, "1" * 64)  # another name
+    assert registry.serving_for("d") is new
+    assert not old_model.closed  # still in use by its batch
+    old.release()
+    assert old_model.closed
+    entry = registry.entry("a")
+    assert entry is not None and [v.status for v in entry.versions] == ["superseded"]
+
+
+def test_retire_and_expire_end_the_route() -> None:
+    registry = Registry()
+    registry.install(descriptor("a", version=3), Stub(), "0" * 64)
+    assert registry.expire("a", 2) is None  # not the serving version: nothing happens
+    assert registry.route_for("d") is not None
+    assert registry.expire("a", 3) is not None
+    assert registry.route_for("d") is None and registry.all_serving() == []
+    registry.install(descriptor("a", version=4), Stub(), "0" * 64)
+    assert registry.retire("a") is not None and registry.serving_count() == 0

@@ -1,0 +1,50 @@
+"""The composition root's wiring, without a broker: the parts in their order, HTTP first and
+live while Kafka is unreachable (not ready), and a stop that ends a start still waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+
+from service.server import Service
+from service.settings import Settings
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_the_parts_start_in_order_and_stop_in_reverse() -> None:
+    service = Service(Settings(http_port=0))
+    assert [part.name for part in service.parts] == ["http", "kafka", "control", "data", "broker"]
+
+
+async def test_live_but_not_ready_while_kafka_is_unreachable_and_a_stop_ends_the_wait() -> None:
+    settings = Settings(
+        bootstrap_servers=f"127.0.0.1:{closed_port()}", http_host="127.0.0.1", http_port=0
+    )
+    service = Service(settings)
+    starting = asyncio.create_task(service.start())
+    for _ in range(500):
+        if service.http_port is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert service.http_port is not None
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http_port}") as client:
+        assert (await client.get("/health/live")).status_code == 200
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "ready": False,
+            "brokerReachable": False,
+            "controlCaughtUp": False,
+            "dataAssigned": False,
+        }
+    assert not starting.done()  # still waiting for Kafka
+    service.request_stop()
+    await asyncio.wait_for(starting, 10)
+    await asyncio.wait_for(service.stop(), 30)
