@@ -47,7 +47,12 @@ async def publish_model(bootstrap: str, control: str, model: BenchModel) -> None
 
 
 async def service_rate(
-    bootstrap: str, data: str, count: int, model: BenchModel, **settings: Any
+    bootstrap: str,
+    data: str,
+    count: int,
+    model: BenchModel,
+    tree: Path | None = None,
+    **settings: Any,
 ) -> float:
     control, output = f"models-{uid()}", f"out-{uid()}"
     await create_topics(bootstrap, control, partitions=1)
@@ -55,6 +60,7 @@ async def service_rate(
     await publish_model(bootstrap, control, model)
     with serve(
         bootstrap,
+        tree,
         control_topic=control,
         data_topics=[data],
         output_topic=output,

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 import httpx
@@ -115,11 +116,11 @@ def service_env(bootstrap: str, **settings: Any) -> dict[str, str]:
 
 @contextmanager
 def process(
-    args: list[str], env: dict[str, str], http_port: int | None = None
+    args: list[str], env: dict[str, str], http_port: int | None = None, cwd: Path | None = None
 ) -> Iterator[Running]:
     # stderr to a file, not a pipe: a pipe nobody reads blocks a chatty process once full.
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr, cwd=cwd)
         running = Running(proc, env, http_port, stderr)
         try:
             if http_port is not None:
@@ -149,7 +150,9 @@ def wait_ready(running: Running, timeout_s: float = 60) -> None:
     raise TimeoutError("service not ready")
 
 
-def serve(bootstrap: str, **settings: Any) -> Any:
+def serve(bootstrap: str, tree: Path | None = None, **settings: Any) -> Any:
+    """The service as its own process; from the checkout at ``tree`` when given (``-m``
+    finds the package in the working directory before the installed one)."""
     port = free_port()
     env = service_env(bootstrap, http_port=port, **settings)
-    return process([sys.executable, "-m", "service", "serve"], env, http_port=port)
+    return process([sys.executable, "-m", "service", "serve"], env, http_port=port, cwd=tree)

@@ -14,9 +14,8 @@ from service.server import Service
 from service.settings import Settings
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
-
-from .kafka_helpers import isolated_settings
-from .models import ModelFiles, make_model_files
+from tests.kafka_helpers import isolated_settings
+from tests.models import ModelFiles, make_model_files
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,8 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from service.settings import Settings
 from service.tools.devbroker import free_port
-
-from .kafka_helpers import read_all
+from tests.kafka_helpers import read_all
 
 
 @dataclass

@@ -14,10 +14,9 @@ import pytest
 from service.settings import Settings
 from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
-
-from .kafka_helpers import isolated_settings
-from .models import ModelFiles
-from .replicas import Replica, account, steady_producer
+from tests.kafka_helpers import isolated_settings
+from tests.models import ModelFiles
+from tests.replicas import Replica, account, steady_producer
 
 RATE = 400.0
 
@@ -116,8 +115,7 @@ async def test_broker_stopped_and_restarted_around_a_running_service(
     broker is back, and scores new records with the models it holds. Records in flight at the
     moment of the outage cannot be accounted for on such a broker."""
     from service.tools.devbroker import DevBroker
-
-    from .kafka_helpers import produce_json, read_until
+    from tests.kafka_helpers import produce_json, read_until
 
     broker = await DevBroker().astart()
     try:

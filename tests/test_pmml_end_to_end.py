@@ -18,9 +18,8 @@ from service.protobuf import encode_wine_record
 from service.server import Service
 from service.tools.publishing import wait_for_event
 from service.wine import WINE_FIELDS
-
-from .kafka_helpers import header, produce, read_all, read_until
-from .runtimes.pmml_documents import (
+from tests.kafka_helpers import header, produce, read_all, read_until
+from tests.runtimes.pmml_documents import (
     Leaf,
     Split,
     Tree,

@@ -19,9 +19,8 @@ from service.server import Service
 from service.settings import Settings
 from service.tools.publishing import build_descriptor, publish, retire, wait_for_event
 from service.wine import WINE_FIELDS
-
-from .kafka_helpers import header, produce, produce_json, read_all, read_until
-from .models import ModelFiles
+from tests.kafka_helpers import header, produce, produce_json, read_all, read_until
+from tests.models import ModelFiles
 
 
 async def publish_and_wait(

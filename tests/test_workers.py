@@ -15,9 +15,8 @@ import httpx
 from service.tools.devbroker import free_port
 from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
-
-from .kafka_helpers import isolated_settings, produce_json, read_until
-from .models import ModelFiles
+from tests.kafka_helpers import isolated_settings, produce_json, read_until
+from tests.models import ModelFiles
 
 
 def adjacent_free_ports() -> int:

@@ -14,9 +14,8 @@ from service.server import Service
 from service.settings import Settings
 from service.tools.cli import main
 from service.wine import WINE_FIELDS
-
-from .kafka_helpers import header, read_until
-from .models import ModelFiles
+from tests.kafka_helpers import header, read_until
+from tests.models import ModelFiles
 
 
 def use_settings(monkeypatch: pytest.MonkeyPatch, s: Settings) -> None:

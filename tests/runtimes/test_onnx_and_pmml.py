@@ -13,8 +13,7 @@ from service.runtimes.catalog import PmmlEngineChoice
 from service.runtimes.onnx import OnnxModel
 from service.runtimes.pmml import open_pmml
 from service.wine import WINE_FIELDS
-
-from .models import ModelFiles
+from tests.models import ModelFiles
 
 
 def test_onnx_classifier_matches_onnxruntime(model_files: ModelFiles) -> None:

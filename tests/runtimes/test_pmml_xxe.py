@@ -15,7 +15,7 @@ from typing import ClassVar
 import orjson
 import pytest
 
-from .models import ModelFiles
+from tests.models import ModelFiles
 
 PROBE = """
 import sys, orjson

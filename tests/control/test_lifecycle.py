@@ -17,8 +17,7 @@ from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.settings import Settings
 from service.wine import WINE_FIELDS
-
-from .models import ModelFiles
+from tests.models import ModelFiles
 
 
 class Harness:

@@ -14,8 +14,7 @@ from service.routing.registry import Registry
 from service.runtimes.onnx import OnnxModel
 from service.scoring.engine import Engine
 from service.wine import WINE_FIELDS
-
-from .models import ModelFiles
+from tests.models import ModelFiles
 
 
 def build(model_files: ModelFiles, ready: bool = True) -> tuple[httpx.AsyncClient, Registry]:

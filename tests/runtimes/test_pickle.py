@@ -103,8 +103,7 @@ async def test_pickles_through_the_lifecycle(tmp_path: Path) -> None:
     import base64
 
     from service.settings import Settings
-
-    from .test_lifecycle import Harness
+    from tests.control.test_lifecycle import Harness
 
     x, y = wine_arrays()
     data = dump(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y))
