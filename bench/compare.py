@@ -13,8 +13,8 @@ from pathlib import Path
 
 from service.tools.devbroker import DevBroker
 
-from .__main__ import service_rate
 from .harness import create_topics, preload, uid
+from .service_runs import service_rate
 from .workload import encode_records, make_models, wine_stream
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,12 +18,12 @@ from service.errors import DescriptorRejectedError, ModelError
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.serving import iso, utcnow
-from service.scoring.records import Headers
 
 log = logging.getLogger(__name__)
 
 Refusal = Literal["failed", "rejected", "expired"]
 EventSink = Callable[[ModelEvent], Awaitable[None]]
+Headers = Sequence[tuple[str, bytes]]
 
 
 class ModelLifecycle:
