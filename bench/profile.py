@@ -25,8 +25,9 @@ import httpx
 
 from service.tools.devbroker import DevBroker, free_port
 
-from .__main__ import OUT, publish_model
+from .__main__ import OUT
 from .harness import Running, create_topics, preload, service_env, uid, wait_ready
+from .service_runs import publish_model
 from .workload import encode_records, make_models, wine_stream
 
 

@@ -30,8 +30,8 @@ from aiokafka import AIOKafkaProducer
 
 from service.tools.devbroker import DevBroker
 
-from .__main__ import publish_model
 from .harness import create_topics, serve, uid
+from .service_runs import publish_model
 from .workload import encode_records, make_models, wine_stream
 
 LOW, HIGH = 100_000, 200_000
