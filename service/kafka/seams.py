@@ -1,7 +1,8 @@
 """The seam in front of Kafka: what the loops use of a consumer and a producer, as small
 Protocols. aiokafka's clients satisfy them in production; tests/kafka/fake.py is an in-memory
 one, so that the loop logic (commit order, rewinds, held partitions) is tested without a
-broker. ``TopicPartition`` and ``OffsetAndMetadata`` are aiokafka's plain named tuples."""
+broker. ``TopicPartition`` and ``OffsetAndMetadata`` are aiokafka's plain named tuples; a
+fetched record is what the engine reads (scoring/records.SourceRecord)."""
 
 from __future__ import annotations
 
@@ -17,31 +18,11 @@ __all__ = [
     "ControlConsumer",
     "DataConsumer",
     "EventProducer",
-    "FetchedRecord",
     "OffsetAndMetadata",
     "OutputProducer",
     "RebalanceHandler",
     "TopicPartition",
 ]
-
-
-class FetchedRecord(Protocol):
-    """One record as a consumer hands it out."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class RebalanceHandler(Protocol):
