@@ -2,7 +2,9 @@
 control reader, data plane, broker watchdog; a learner or a stats publisher next). The
 composition root (server.py) starts the parts in order, runs each as an owned task, and stops
 them in reverse order — which is the order that loses nothing — so adding a part is one line
-in its list."""
+in its list. Stopping is two steps: ``stop`` finishes what is in flight and lets ``run``
+return; then, once the root has ended the run task, ``close`` releases the clients (never
+under a running loop)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ class Part(Protocol):
         ...
 
     async def stop(self) -> None:
-        """Finish what is in flight and release what the part holds. Safe on a part that never
+        """Finish what is in flight and let ``run`` return."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the part holds, after its run has ended. Safe on a part that never
         started or whose run failed."""
         ...

@@ -145,8 +145,8 @@ class Service:
         self._stopped.set()
 
     async def stop(self) -> None:
-        """Every part, in reverse start order: each finishes what is in flight, then its task
-        is ended if it has not ended by itself."""
+        """Every part, in reverse start order: it finishes what is in flight, its task is
+        ended if it has not ended by itself, and then it closes its clients."""
         self._stopped.set()
         for part in reversed(self.parts):
             try:
@@ -159,6 +159,10 @@ class Service:
             if task is not None:
                 with suppress(asyncio.CancelledError, Exception):
                     await task
+            # Closing clients whose broker is gone can raise anything, including the
+            # cancellation of their own background tasks: none of it may stop the drain.
+            with suppress(Exception, asyncio.CancelledError):
+                await part.close()
         for serving in self.registry.all_serving():
             serving.displace()
         log.info("modelserve %s stopped", self.instance)

@@ -68,3 +68,6 @@ class HttpPart:
         if self._serving is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._serving
+
+    async def close(self) -> None:
+        pass

@@ -79,15 +79,26 @@ class Committer:
             try:
                 await self._gather_acks(batch)  # step 1
                 self._acked.update(batch.offsets)  # step 2
+            except DeliveryError:
+                # Stop: nothing from here on is committed, and no drain (a rebalance's, a
+                # stop's) may wait for batches that will never be acknowledged here.
+                self._discard_queued()
+                raise
             finally:
                 self._in_flight.task_done()
             if time.monotonic() - self._last_commit >= self._interval_s:
                 await self.commit_acknowledged()  # step 3
 
     async def drain(self) -> None:
-        """Until every batch handed over is acknowledged and its offsets committed."""
+        """Until every batch handed over is acknowledged and its offsets committed (at once
+        after a failure: what was acknowledged before it is committed, nothing else)."""
         await self._in_flight.join()
         await self.commit_acknowledged()
+
+    def _discard_queued(self) -> None:
+        while not self._in_flight.empty():
+            self._in_flight.get_nowait()
+            self._in_flight.task_done()
 
     async def commit_acknowledged(self) -> None:
         async with self._lock:

@@ -23,9 +23,12 @@ class ControlReader:
         self._targets: dict[TopicPartition, int] = {}
         self._next: dict[TopicPartition, int] = {}
         self.caught_up = asyncio.Event()
+        self._consumer_started = False
 
     async def start(self) -> None:
-        await self._consumer.start()
+        if not self._consumer_started:  # a retried start must not start the client twice
+            await self._consumer.start()
+            self._consumer_started = True
         await self._consumer.topics()  # fetches metadata, so the partitions are known
         partitions = self._consumer.partitions_for_topic(self._topic) or {0}
         assignment = [TopicPartition(self._topic, p) for p in sorted(partitions)]
@@ -60,7 +63,11 @@ class ControlReader:
         )
 
     async def stop(self) -> None:
-        """Stop reading; the events already on their way out (an expiry's) are published."""
+        pass  # the root ends run(): a control record is applied whole or not at all
+
+    async def close(self) -> None:
+        """The consumer, then the lifecycle: events already on their way out (an expiry's)
+        are published before the producer closes."""
         try:
             await self._consumer.stop()
         finally:

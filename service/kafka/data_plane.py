@@ -77,7 +77,7 @@ class DataPlane:
 
     async def stop(self) -> None:
         """Stop fetching and wait (up to the drain timeout) for what is in flight to be
-        acknowledged and committed; then leave the group and close the clients."""
+        acknowledged and committed."""
         self._stopping.set()
         self.loop.request_stop()
         if self._caught_up.is_set():
@@ -85,8 +85,11 @@ class DataPlane:
                 await asyncio.wait_for(self._finished.wait(), self._settings.drain_timeout_s)
             except TimeoutError:
                 log.warning("drain timed out after %.1fs", self._settings.drain_timeout_s)
-        with suppress(Exception, asyncio.CancelledError):
-            await self.loop.close()
+
+    async def close(self) -> None:
+        """Leave the group (the partitions move to the other replicas at once) and close the
+        clients."""
+        await self.loop.close()
 
 
 def describe(exc: BaseException) -> str:

@@ -27,9 +27,6 @@ class HeldPartitions:
             self._waiting[tp] = hold.data_type
             log.info("%s/%d waits for a model for dataType %r", topic, partition, hold.data_type)
 
-    def waiting(self) -> dict[TopicPartition, str]:
-        return dict(self._waiting)
-
     def resume_ready(self) -> None:
         """Resume the paused partitions whose model has arrived; forget revoked ones."""
         if not self._waiting:

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from service.kafka.partitioning import partitions_for_keys
@@ -54,15 +55,7 @@ class OutputWriter:
         for outcome in scored:
             for side in outcome.side:
                 sides.setdefault(side.role, []).append(
-                    Outcome(
-                        outcome.record,
-                        side.result_json,
-                        None,
-                        side.serving,
-                        outcome.record_id,
-                        outcome.data_type,
-                        outcome.scored_ms,
-                    )
+                    replace(outcome, result_json=side.result_json, model=side.serving, side=())
                 )
         for role, side_outcomes in sides.items():
             futures += await self._write_predictions(self.side_topic(role), side_outcomes)

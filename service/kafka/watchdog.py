@@ -51,3 +51,6 @@ class BrokerWatchdog:
 
     async def stop(self) -> None:
         pass
+
+    async def close(self) -> None:
+        pass

@@ -125,6 +125,10 @@ class Registry:
         route = self._routes.get(old.descriptor.data_type)
         if route is not None and route.primary is old:
             del self._routes[old.descriptor.data_type]
+        elif route is not None and any(m.serving is old for m in route.members):
+            # A side member that ends leaves the route; the primary keeps answering.
+            members = [m for m in route.members if m.serving is not old]
+            self._routes[route.data_type] = Route(route.data_type, members)
         record = entry.find(old.version, "serving")
         if record is not None:
             record.status = status

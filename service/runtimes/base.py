@@ -25,8 +25,11 @@ class BatchResult:
     probabilities: npt.NDArray[Any] | None = None
     values: npt.NDArray[Any] | None = None
     outputs: Sequence[dict[str, Any]] | None = None
-    # Rows the engine itself could not score (index → why); they become dead letters.
+    # Rows the engine refused to score (index → why: their input); they become dead letters.
     row_errors: Mapping[int, str] = field(default_factory=dict)
+    # Rows the engine answered unusably (index → why: no label, say); dead letters too, and,
+    # unlike a refused input, a model whose warm-up row has one does not load.
+    answer_problems: Mapping[int, str] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         if self.kind == "classifier":

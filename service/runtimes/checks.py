@@ -16,20 +16,25 @@ from service.runtimes.base import BatchResult, RuntimeInfo
 PROBABILITY_SUM_TOLERANCE = 1e-6
 
 
+def sum_tolerance(dtype: np.dtype[Any], classes: int) -> float:
+    """1e-6, or what the probabilities' own precision allows when that is coarser: float32
+    probabilities of many classes (onnxruntime's) sum to 1 only within a few float32 ulps."""
+    if np.issubdtype(dtype, np.floating):
+        return max(PROBABILITY_SUM_TOLERANCE, 4.0 * classes * float(np.finfo(dtype).eps))
+    return PROBABILITY_SUM_TOLERANCE
+
+
 def row_problems(result: BatchResult) -> dict[int, str]:
     """Why each refused row is refused (row index → reason); empty when all rows pass. Work
     is per batch (whole-matrix tests); only refused rows cost a Python step."""
-    problems = dict(result.row_errors)
+    problems = {**result.answer_problems, **result.row_errors}
     if result.kind == "classifier" and result.probabilities is not None:
-        matrix = np.asarray(result.probabilities, dtype=np.float64)
-        matrix = matrix.reshape(result.size, -1)
+        given = np.asarray(result.probabilities)
+        matrix = np.asarray(given, dtype=np.float64).reshape(result.size, -1)
+        tolerance = sum_tolerance(given.dtype, matrix.shape[1])
         finite = np.isfinite(matrix)
         sums = np.where(finite, matrix, 0.0).sum(axis=1)
-        good = (
-            finite.all(axis=1)
-            & (matrix >= 0.0).all(axis=1)
-            & (np.abs(sums - 1.0) <= PROBABILITY_SUM_TOLERANCE)
-        )
+        good = finite.all(axis=1) & (matrix >= 0.0).all(axis=1) & (np.abs(sums - 1.0) <= tolerance)
         classes = list(result.classes or range(matrix.shape[1]))
         for i in np.flatnonzero(~good).tolist():
             problems.setdefault(i, _probability_problem(matrix[i], classes, float(sums[i])))

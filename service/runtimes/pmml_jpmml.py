@@ -99,7 +99,9 @@ class JpmmlModel:
             self._evaluator.javaEvaluator,
             {"columns": self._input_names, "data": table},
             None,
-            self._threads,
+            # JPMML builds a new thread pool per call for parallelism > 1; -1 runs the batch on
+            # the JVM's shared pool instead (sized cores - 1, plus the calling thread).
+            -1 if self._threads > 1 else 1,
         )
         columns = dict(zip(answer["columns"], answer["data"], strict=True))
         errors = answer["errors"]

@@ -5,7 +5,7 @@ JVM, not in how a PMML answer becomes a BatchResult."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,9 @@ class PmmlLayout:
     label_column: str | None
     probability_columns: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
+    # The model's class value → the descriptor's label for it, when ``labels`` renames them:
+    # the predicted label is renamed like the probabilities' keys.
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -32,13 +35,13 @@ class PmmlLayout:
         """``probabilities``: (column, class value) of each probability output, in the model's
         order. ``labels`` (the descriptor's) rename the classes, in that order."""
         columns = tuple(column for column, _ in probabilities)
-        if function == "classification" and label_column is not None:
-            classes = tuple(labels) if labels else tuple(label_text(v) for _, v in probabilities)
-            if columns and len(classes) != len(columns):
-                raise ModelLoadError(
-                    f"{len(classes)} labels for {len(columns)} probability outputs"
-                )
-            return cls("classifier", label_column, columns, classes if columns else ())
+        if function == "classification" and (label_column is not None or columns):
+            own = tuple(label_text(v) for _, v in probabilities)
+            if labels and len(labels) != len(columns):
+                raise ModelLoadError(f"{len(labels)} labels for {len(columns)} probability outputs")
+            classes = tuple(labels) if labels else own
+            renamed = dict(zip(own, classes, strict=True)) if labels else {}
+            return cls("classifier", label_column, columns, classes, renamed)
         if function == "regression" and label_column is not None:
             return cls("regressor", label_column)
         return cls("outputs", None)
@@ -52,30 +55,43 @@ class PmmlLayout:
         """The batch's answer, from the engine's answer columns (column name → one value per
         row). Missing values (None) stay visible as NaN so that the checks refuse them."""
         errors = dict(row_errors or {})
+        missing = [None] * size
         if self.kind == "outputs":
             names = list(columns)
             rows = zip(*(columns[name] for name in names), strict=True) if names else ()
-            outputs = [dict(zip(names, row, strict=True)) for row in rows] or [{}] * size
+            outputs = [dict(zip(names, row, strict=True)) for row in rows]
+            outputs = outputs or [{} for _ in range(size)]
             return BatchResult("outputs", size, outputs=outputs, row_errors=errors)
-        assert self.label_column is not None
-        answers = columns.get(self.label_column, [None] * size)
+        answers: Sequence[Any] = (
+            columns.get(self.label_column, missing) if self.label_column else missing
+        )
         if self.kind == "regressor":
             values = np.array([np.nan if v is None else v for v in answers], dtype=np.float64)
             return BatchResult("regressor", size, values=values, row_errors=errors)
-        missing = [None] * size
         probabilities = np.array(
             [columns.get(c, missing) for c in self.probability_columns], dtype=np.float64
         ).T.reshape(size, len(self.probability_columns))
-        if self.label_column not in columns and self.probability_columns:
-            answers = labels_from_indices(probabilities, self.classes)
-        for i, label in enumerate(answers):
-            if label is None:
-                errors.setdefault(i, "returned no label")
+        if (self.label_column is None or self.label_column not in columns) and self.classes:
+            answers = labels_from_indices(probabilities, self.classes)  # already renamed
+        elif self.renamed:
+            answers = [self.renamed.get(label_text(a), a) if a is not None else a for a in answers]
+        # An answer with no label, for a row the engine did not refuse, is unusable.
+        unanswered = {
+            i: "returned no label" for i, a in enumerate(answers) if a is None and i not in errors
+        }
         labels = [label_text(label) for label in answers]
         if not self.probability_columns:
-            return BatchResult("classifier", size, labels, row_errors=errors)
+            return BatchResult(
+                "classifier", size, labels, row_errors=errors, answer_problems=unanswered
+            )
         return BatchResult(
-            "classifier", size, labels, list(self.classes), probabilities, row_errors=errors
+            "classifier",
+            size,
+            labels,
+            list(self.classes),
+            probabilities,
+            row_errors=errors,
+            answer_problems=unanswered,
         )
 
 

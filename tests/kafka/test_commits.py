@@ -126,3 +126,17 @@ async def test_commits_are_coalesced_per_interval() -> None:
     await committer.drain()  # a drain (revoke, stop) commits at once
     running.cancel()
     assert owner.commits == [{T0: 9}]
+
+
+async def test_after_a_failed_acknowledgement_a_drain_does_not_wait_forever() -> None:
+    """A rebalance drains the committer; if the committer stopped on a failure, the batches
+    behind the failed one will never be acknowledged here: the drain must return."""
+    owner = Owner()
+    committer = Committer(owner, Metrics(), commit_interval_ms=0)
+    await committer.hand_over(InFlight([settled()], offsets(p0=2)))
+    await committer.hand_over(InFlight([settled(OSError("gone"))], offsets(p0=4)))
+    await committer.hand_over(InFlight([pending()], offsets(p0=6)))
+    with pytest.raises(DeliveryError):
+        await committer.run()
+    await asyncio.wait_for(committer.drain(), 5)
+    assert owner.commits == [{T0: 2}]

@@ -152,3 +152,26 @@ def test_warm_up_refuses_a_model_whose_answer_fails_the_checks() -> None:
     with pytest.raises(ModelLoadError, match=r"warm-up.*nanny 1.0 returned.*use another engine"):
         warm_up(NanAlways())
     warm_up(NanForNegatives())  # a sound answer loads
+
+
+def test_float32_probabilities_are_judged_at_their_own_precision() -> None:
+    """onnxruntime's probabilities are float32: six classes summing to 1 within a few float32
+    ulps are sound; a real gap is not."""
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(6), size=1000).astype(np.float32)
+    assert np.abs(p.astype(np.float64).sum(axis=1) - 1).max() > 0  # float32 rounding is there
+    result = BatchResult("classifier", 1000, ["c0"] * 1000, [f"c{j}" for j in range(6)], p)
+    assert row_problems(result) == {}
+    p[0, 0] += np.float32(1e-4)
+    assert set(row_problems(result)) == {0}
+
+
+def test_warm_up_refuses_a_model_that_gives_no_answer() -> None:
+    class NoLabel(NanForNegatives):
+        def predict(self, features: FloatMatrix) -> BatchResult:
+            return BatchResult(
+                "classifier", len(features), ["x"], answer_problems={0: "returned no label"}
+            )
+
+    with pytest.raises(ModelLoadError, match=r"nanny 1\.0 returned no label"):
+        warm_up(NoLabel())
