@@ -101,6 +101,7 @@ def test_the_trap_is_real_when_signed(tmp_path: Path) -> None:
 
 async def test_pickles_through_the_lifecycle(tmp_path: Path) -> None:
     import base64
+    from importlib.metadata import version
 
     from service.settings import Settings
     from tests.control.test_lifecycle import Harness
@@ -116,6 +117,8 @@ async def test_pickles_through_the_lifecycle(tmp_path: Path) -> None:
     h = Harness(Settings(pickle_key=KEY))
     await h.publish("pk", **doc, signature=sign(data))
     assert h.events[-1]["status"] == "loaded" and h.registry.serving_for("wine") is not None
+    # The runtime named is the library whose estimator the pickle holds.
+    assert h.events[-1]["runtime"] == f"scikit-learn {version('scikit-learn')}"
     marker = tmp_path / "pwned"
     trap = pickle.dumps(Boobytrap(marker))
     await h.publish("pk", **{**doc, "data": base64.b64encode(trap).decode()}, signature=sign(data))
