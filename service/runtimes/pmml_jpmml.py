@@ -61,7 +61,9 @@ class JpmmlModel:
             self._evaluator = builder.build().verify()
             java = self._evaluator.javaEvaluator
             self._input_names = [f.getName() for f in self._evaluator.getInputFields()]
-            targets = [f.getName() for f in self._evaluator.getTargetFields()]
+            target_fields = self._evaluator.getTargetFields()
+            targets = [f.getName() for f in target_fields]
+            target_type = target_fields[0].getDataType() if target_fields else "string"
             function = _text(java.getMiningFunction().value())
             probabilities: list[tuple[str, object]] = []
             label_column = targets[0] if targets else None
@@ -69,7 +71,8 @@ class JpmmlModel:
                 declared = output.javaModelField.getField()
                 feature = _text(declared.getResultFeature().value())
                 if feature == "probability" and declared.getValue() is not None:
-                    probabilities.append((output.getName(), _text(declared.getValue())))
+                    value = _typed(_text(declared.getValue()), target_type)
+                    probabilities.append((output.getName(), value))
                 elif feature == "predictedValue" and label_column is None:
                     label_column = output.getName()
         except ModelLoadError:
@@ -115,3 +118,16 @@ class JpmmlModel:
 
 def _text(value: object) -> str:
     return str(value)
+
+
+def _typed(value: str, data_type: str) -> object:
+    """A class value as the target field's type, as JPMML decodes the predicted label, so
+    that a double target's class "5.0" and its label 5.0 read the same ("5")."""
+    try:
+        if data_type in ("double", "float"):
+            return float(value)
+        if data_type == "integer":
+            return int(float(value))
+    except ValueError:
+        return value
+    return value

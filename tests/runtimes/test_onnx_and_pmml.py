@@ -137,3 +137,35 @@ def _external_data_model(location: str) -> bytes:
 def test_onnx_external_data_is_refused(location: str) -> None:
     with pytest.raises(ModelLoadError, match="external data"):
         OnnxModel(_external_data_model(location), ["a", "b", "c", "d"], None)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("data_type", "written", "text"),
+    [("double", "5.0", "5"), ("integer", "5", "5"), ("string", "5.0", "5.0")],
+)
+def test_a_class_reads_the_same_as_label_and_as_probability_key(
+    engine: PmmlEngineChoice, data_type: str, written: str, text: str
+) -> None:
+    """Spark writes a double target's classes as "5.0": the label (decoded by the target's
+    type) and the probability keys (the output fields' values) must name them alike."""
+    from tests.runtimes.pmml_documents import (
+        Leaf,
+        Split,
+        categorical_target,
+        classifier_output,
+        document,
+        tree_model,
+    )
+
+    other = written.replace("5", "7")
+    tree = Split("x", 4.5, Leaf(written, {written: 3}), Leaf(other, {other: 2, written: 2}))
+    classes = (written, other)
+    doc = document(
+        ("x",),
+        categorical_target(classes, data_type),
+        tree_model(tree, ("x",), "classification", classifier_output(classes, data_type)),
+    )
+    result = open_pmml(doc, None, engine).predict(np.array([[1.0], [9.0]]))
+    assert result.labels == [text, text.replace("5", "7")]  # each leaf's score
+    assert result.classes == [text, text.replace("5", "7")]
