@@ -57,7 +57,9 @@ class Service:
         )
         self.data = DataPlane(settings, self._new_data_loop, self.control.caught_up, self.metrics)
         self.watchdog = BrokerWatchdog(producer, settings)
-        app = create_app(self.registry, self.metrics, self.engine, Health(self._live, self._ready))
+        app = create_app(
+            self.registry, self.metrics, self.engine, Health(self.is_live, self.readiness)
+        )
         self.http = HttpPart(make_server(app, settings.http_host, settings.http_port))
         # In start order; they stop in reverse.
         self.parts: list[Part] = [self.http, self.kafka, self.control, self.data, self.watchdog]
@@ -83,10 +85,10 @@ class Service:
 
     # -- health -----------------------------------------------------------------------------
 
-    def _live(self) -> bool:
+    def is_live(self) -> bool:
         return not any(t.done() for t in self._tasks.values())
 
-    def _ready(self) -> dict[str, bool]:
+    def readiness(self) -> dict[str, bool]:
         return {
             "brokerReachable": self.watchdog.reachable,
             "controlCaughtUp": self.control.caught_up.is_set(),

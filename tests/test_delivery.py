@@ -135,9 +135,9 @@ async def test_broker_stopped_and_restarted_around_a_running_service(
         await read_until(broker.bootstrap, s.output_topic, lambda r: len(r) >= 20)
 
         broker.stop()
-        await until(lambda: not service._ready()["brokerReachable"], 30)
+        await until(lambda: not service.readiness()["brokerReachable"], 30)
         broker = await DevBroker(port=broker.port).astart()
-        await until(lambda: all(service._ready().values()), 90)
+        await until(lambda: all(service.readiness().values()), 90)
 
         await produce_json(
             broker.bootstrap, s.data_topics[0], [(f"after{i}", r) for i, r in enumerate(rows)]
@@ -179,7 +179,7 @@ async def test_broker_unreachable_at_start(bootstrap: str) -> None:
             broker = await DevBroker(port=port).astart()
             try:
                 await asyncio.wait_for(starting, 60)
-                await until(lambda: all(service._ready().values()), 60)
+                await until(lambda: all(service.readiness().values()), 60)
                 assert (await client.get("/health/ready")).status_code == 200
             finally:
                 await service.stop()

@@ -61,7 +61,7 @@ async def test_a_shadow_scores_the_same_rows_and_is_written_to_its_topic() -> No
     primary, shadow = serving("p", Scaled(1)), serving("s", Scaled(10, field="y"))
     engine = Engine(registry, Metrics(), None)
     # A route kind of the next issue, built here by hand: the engine needs no change for it.
-    registry._routes["d"] = Route("d", [Member(primary), Member(shadow, "shadow")])
+    registry.set_route(Route("d", [Member(primary), Member(shadow, "shadow")]))
     batch = [
         LocalRecord(orjson.dumps({"dataType": "d", "x": x, "y": y}), key=f"k{i}".encode())
         for i, (x, y) in enumerate([(1, 2), (3, -1), (5, None)])
