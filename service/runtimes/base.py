@@ -90,6 +90,16 @@ class Model(Protocol):
         ...
 
 
+def label_text(value: object) -> str:
+    """Labels are text, and a whole number reads the same however a runtime typed it (6, not
+    6.0, for a float, a numpy scalar or a JVM's double)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def labels_from_indices(probabilities: npt.NDArray[Any], classes: Sequence[str]) -> list[str]:
     """The most probable class of every row."""
     names = np.asarray(classes, dtype=object)

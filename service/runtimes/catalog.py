@@ -52,11 +52,6 @@ class Runtime:
     # The artifact carries an HMAC signature (descriptor ``signature``), checked before it is
     # opened: publishing signs it.
     signed: bool = False
-    # The model names its own input fields (records are bound to them); otherwise the
-    # descriptor's ``inputs`` give the column order.
-    names_its_inputs: bool = False
-    # Engines that can run the type, the first being the default (MODELSERVE_PMML_ENGINE).
-    engines: tuple[str, ...] = ()
 
     def load(self, request: LoadRequest) -> Model:
         module, _, name = self.factory.partition(":")
@@ -115,8 +110,6 @@ RUNTIMES = Catalog(
             extensions=(".pmml", ".xml"),
             factory="service.runtimes.pmml:load",
             description="PMML through JPMML-Evaluator (the reference) or pypmml",
-            names_its_inputs=True,
-            engines=("jpmml", "pypmml"),
         ),
         Runtime(
             "PICKLE",

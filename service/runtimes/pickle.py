@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from service.errors import DescriptorRejectedError, ModelLoadError
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
+from service.runtimes.base import (
+    BatchResult,
+    FloatMatrix,
+    RuntimeInfo,
+    label_text,
+    labels_from_indices,
+)
 from service.runtimes.catalog import LoadRequest
 
 # Features arrive as a matrix in the model's column order, matched by name beforehand;
@@ -55,7 +61,9 @@ class PickleModel:
         classes = getattr(estimator, "classes_", None)
         self._proba = hasattr(estimator, "predict_proba") and classes is not None
         self._classes = (
-            list(labels) if labels else [_text(c) for c in (classes if classes is not None else [])]
+            list(labels)
+            if labels
+            else [label_text(c) for c in (classes if classes is not None else [])]
         )
         self._runtime = _runtime_of(estimator)
         width = getattr(estimator, "n_features_in_", None)
@@ -116,9 +124,3 @@ def _runtime_of(estimator: object) -> RuntimeInfo:
     for distribution in packages_distributions().get(package, []):
         return RuntimeInfo(distribution, version(distribution))
     return RuntimeInfo("pickle", platform.python_version())
-
-
-def _text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value.item() if isinstance(value, np.generic) else value)

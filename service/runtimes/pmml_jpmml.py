@@ -39,7 +39,7 @@ def _backend() -> Any:
         if not jpype.isJVMStarted():
             jpype.startJVM(*HARDENED_JAVA_OPTS, classpath=_classpath(), convertStrings=False)
         system = jpype.JClass("java.lang.System")
-        require_hardened(lambda name: _text(system.getProperty(name)), "jpmml-evaluator")
+        require_hardened(lambda name: str(system.getProperty(name)), "jpmml-evaluator")
         return JPypeBackend()
 
 
@@ -60,18 +60,18 @@ class JpmmlModel:
             builder = LoadingModelEvaluatorBuilder(self._backend).loadBytes(artifact)
             self._evaluator = builder.build().verify()
             java = self._evaluator.javaEvaluator
-            self._input_names = [f.getName() for f in self._evaluator.getInputFields()]
+            self.input_names = [f.getName() for f in self._evaluator.getInputFields()]
             target_fields = self._evaluator.getTargetFields()
             targets = [f.getName() for f in target_fields]
             target_type = target_fields[0].getDataType() if target_fields else "string"
-            function = _text(java.getMiningFunction().value())
+            function = str(java.getMiningFunction().value())
             probabilities: list[tuple[str, object]] = []
             label_column = targets[0] if targets else None
             for output in self._evaluator.getOutputFields():
                 declared = output.javaModelField.getField()
-                feature = _text(declared.getResultFeature().value())
+                feature = str(declared.getResultFeature().value())
                 if feature == "probability" and declared.getValue() is not None:
-                    value = _typed(_text(declared.getValue()), target_type)
+                    value = _typed(str(declared.getValue()), target_type)
                     probabilities.append((output.getName(), value))
                 elif feature == "predictedValue" and label_column is None:
                     label_column = output.getName()
@@ -80,15 +80,7 @@ class JpmmlModel:
         except Exception as exc:  # JPype raises the JVM's exceptions as Python ones
             raise ModelLoadError(f"jpmml-evaluator cannot load the model: {exc}") from exc
         self._layout = PmmlLayout.of(function, label_column, probabilities, labels)
-        self._runtime = RuntimeInfo("jpmml-evaluator", version("jpmml-evaluator"))
-
-    @property
-    def input_names(self) -> Sequence[str]:
-        return self._input_names
-
-    @property
-    def runtime(self) -> RuntimeInfo:
-        return self._runtime
+        self.runtime = RuntimeInfo("jpmml-evaluator", version("jpmml-evaluator"))
 
     def predict(self, features: FloatMatrix) -> BatchResult:
         from jpmml_evaluator import PythonEvaluatorUtil
@@ -100,7 +92,7 @@ class JpmmlModel:
         answer = PythonEvaluatorUtil.evaluateAll(
             self._backend,
             self._evaluator.javaEvaluator,
-            {"columns": self._input_names, "data": table},
+            {"columns": self.input_names, "data": table},
             None,
             # JPMML builds a new thread pool per call for parallelism > 1; -1 runs the batch on
             # the JVM's shared pool instead (sized cores - 1, plus the calling thread).
@@ -114,10 +106,6 @@ class JpmmlModel:
     def close(self) -> None:
         # The evaluator is a JVM object; dropping the reference lets the JVM collect it.
         del self._evaluator
-
-
-def _text(value: object) -> str:
-    return str(value)
 
 
 def _typed(value: str, data_type: str) -> object:

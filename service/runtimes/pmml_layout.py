@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from service.errors import ModelLoadError
-from service.runtimes.base import BatchResult, ResultKind, labels_from_indices
+from service.runtimes.base import BatchResult, ResultKind, label_text, labels_from_indices
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,3 @@ class PmmlLayout:
             row_errors=errors,
             answer_problems=unanswered,
         )
-
-
-def label_text(value: object) -> str:
-    """PMML class values come back as numbers or strings; labels are always text, and a
-    whole number reads the same however the JVM typed it (6, not 6.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

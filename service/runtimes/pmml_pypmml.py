@@ -55,7 +55,7 @@ class PypmmlModel:
             # From the text, never from a path: a descriptor must not choose files to read.
             self._model = PypmmlEngineModel.fromString(text)
             self._model.setSupplementOutput(True)
-            self._input_names = [str(n) for n in self._model.inputNames]
+            self.input_names = [str(n) for n in self._model.inputNames]
             function = str(self._model.functionName)
             outputs = list(self._model.outputFields)
         except Exception as exc:  # pypmml wraps JVM errors in its own types
@@ -69,19 +69,11 @@ class PypmmlModel:
             elif feature == "predictedValue" and label_column is None:
                 label_column = str(field.name)
         self._layout = PmmlLayout.of(function, label_column, probabilities, labels)
-        self._runtime = RuntimeInfo("pypmml", version("pypmml"), HINT)
-
-    @property
-    def input_names(self) -> Sequence[str]:
-        return self._input_names
-
-    @property
-    def runtime(self) -> RuntimeInfo:
-        return self._runtime
+        self.runtime = RuntimeInfo("pypmml", version("pypmml"), HINT)
 
     def predict(self, features: FloatMatrix) -> BatchResult:
         payload = orjson.dumps(
-            {"columns": self._input_names, "data": np.ascontiguousarray(features)},
+            {"columns": self.input_names, "data": np.ascontiguousarray(features)},
             option=orjson.OPT_SERIALIZE_NUMPY,
         )
         answer = orjson.loads(self._model.predict(payload.decode("utf-8")))

@@ -140,7 +140,7 @@ class Engine:
             rows = publishable_results(result, runtime)
             if len(rows) != features.shape[0]:
                 raise ValueError(f"{len(rows)} results for {features.shape[0]} rows")
-            return [row if isinstance(row, bytes) else ScoringError(row) for row in rows]
+            return rows
         except Exception as exc:
             if features.shape[0] == 1:
                 return [ScoringError(f"{type(exc).__name__}: {exc}")]
@@ -154,8 +154,7 @@ class Engine:
         for k in range(features.shape[0]):
             try:
                 single = await asyncio.to_thread(serving.model.predict, features[k : k + 1])
-                row = publishable_results(single, runtime)[0]
-                isolated.append(row if isinstance(row, bytes) else ScoringError(row))
+                isolated.append(publishable_results(single, runtime)[0])
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
         return isolated

@@ -8,13 +8,13 @@ same JSON."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
-from service.errors import RecordError, sanitise
+from service.errors import RecordError, ScoringError, sanitise
 from service.routing.serving import ServingModel
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.checks import refusal, row_problems
@@ -26,13 +26,14 @@ Headers = list[tuple[str, bytes]]
 # -- the result object of each row ------------------------------------------------------------
 
 
-def publishable_results(result: BatchResult, runtime: RuntimeInfo) -> list[bytes | str]:
+def publishable_results(result: BatchResult, runtime: RuntimeInfo) -> list[bytes | RecordError]:
     """Each row's ``result`` object as JSON, or, for a row the checks refuse (runtimes/
-    checks.py: NaN, missing or unnormalised probabilities, non-finite values), why — naming the
-    engine and what to do about it. Nothing refused is ever encoded into a prediction."""
-    rows: list[bytes | str] = list(encode_results(result))
+    checks.py: NaN, missing or unnormalised probabilities, non-finite values), its dead letter's
+    error — naming the engine and what to do about it. Nothing refused is ever encoded into a
+    prediction; only refused rows cost a step here."""
+    rows = cast(list[bytes | RecordError], encode_results(result))
     for i, why in row_problems(result).items():
-        rows[i] = refusal(runtime, why)
+        rows[i] = ScoringError(refusal(runtime, why))
     return rows
 
 

@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument(
         "--type",
         choices=[runtime.model_type.lower() for runtime in RUNTIMES],
-        help="default: from the extension ("
-        + ", ".join(f"{r.model_type.lower()}: {' '.join(r.extensions)}" for r in RUNTIMES)
-        + ")",
+        help="default: from the extension; "
+        + "; ".join(
+            f"{r.model_type.lower()} ({' '.join(r.extensions)}): {r.description}" for r in RUNTIMES
+        ),
     )
     pub.add_argument("--version", type=int)
     pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")

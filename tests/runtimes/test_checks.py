@@ -62,7 +62,9 @@ def test_published_probabilities_are_finite_and_sum_to_one(result: BatchResult) 
             assert sound_probabilities(published)
         else:
             assert not sound
-            assert row.startswith("engine 9.9 returned") and row.endswith("try the other engine")
+            assert isinstance(row, ScoringError) and row.reason == "scoring-error"
+            assert str(row).startswith("engine 9.9 returned")
+            assert str(row).endswith("try the other engine")
 
 
 @given(arrays(np.float64, st.integers(1, 10), elements=ANY_FLOAT))

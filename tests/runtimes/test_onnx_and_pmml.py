@@ -169,3 +169,32 @@ def test_a_class_reads_the_same_as_label_and_as_probability_key(
     result = open_pmml(doc, None, engine).predict(np.array([[1.0], [9.0]]))
     assert result.labels == [text, text.replace("5", "7")]  # each leaf's score
     assert result.classes == [text, text.replace("5", "7")]
+
+
+RANGED = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header/>
+<DataDictionary numberOfFields="2">
+<DataField name="x" optype="continuous" dataType="double">
+<Interval closure="closedClosed" leftMargin="1" rightMargin="10"/></DataField>
+<DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<RegressionModel functionName="regression"><MiningSchema>
+<MiningField name="x" invalidValueTreatment="returnInvalid"/>
+<MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="1"><NumericPredictor name="x" coefficient="2"/></RegressionTable>
+</RegressionModel></PMML>"""
+
+
+def test_a_row_jpmml_refuses_is_a_dead_letter_and_the_model_still_loads() -> None:
+    """JPMML reports an invalid input per row: that row is refused with the engine's reason,
+    the others are scored; a warm-up row refused as input (0 is outside [1, 10]) says nothing
+    of the model's answers, so it loads."""
+    from service.control.loader import warm_up
+    from service.errors import ScoringError
+    from service.scoring.predictions import publishable_results
+
+    model = open_pmml(RANGED.encode(), None, "jpmml")
+    warm_up(model)
+    rows = publishable_results(model.predict(np.array([[2.0], [50.0]])), model.runtime)
+    assert rows[0] == b'{"value":5.0}'
+    assert isinstance(rows[1], ScoringError)
+    assert "cannot accept invalid value 50.0" in str(rows[1])

@@ -290,9 +290,9 @@ def test_pypmml_never_publishes_a_wrong_answer(name: str, request: pytest.Fixtur
     published = publishable_results(result, model.runtime)
     assert len(published) == len(case.rows)
     for i, row in enumerate(published):
-        if isinstance(row, str):
-            assert row.startswith(f"pypmml {version('pypmml')} ")
-            assert "MODELSERVE_PMML_ENGINE=jpmml" in row
+        if not isinstance(row, bytes):
+            assert str(row).startswith(f"pypmml {version('pypmml')} ")
+            assert "MODELSERVE_PMML_ENGINE=jpmml" in str(row)
             continue
         answer = orjson.loads(row)
         assert answer["label"] == labels[i]
