@@ -112,10 +112,13 @@ class Metrics:
     ) -> None:
         self.totals.batches += 1
         self.totals.batched_records += size
-        self.totals.scored += size
         self.batch_size.observe(size)
         self.scoring_seconds.labels(model, str(version)).observe(seconds)
         self.scored.labels(data_type, model).inc(size)
+
+    def record_answered(self, count: int) -> None:
+        """Records that got an answer (a prediction), whatever number of models it took."""
+        self.totals.scored += count
 
     def record_dead_letter(self, reason: str) -> None:
         self.totals.dlq += 1

@@ -27,6 +27,7 @@ from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
 from service.parts import Part
 from service.routing.registry import Registry
+from service.routing.route_metrics import RouteCollector
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
 from service.settings import Settings
@@ -39,7 +40,8 @@ class Service:
         self.settings = settings
         self.instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = Metrics()
-        self.registry = Registry()
+        self.registry = Registry(shadow_timeout_s=settings.shadow_timeout_ms / 1000.0)
+        self.metrics.registry.register(RouteCollector(self.registry))
         threads = max(1, (os.cpu_count() or 1) // settings.workers)
         self.engine = Engine(self.registry, self.metrics, settings.default_data_type)
         producer = make_producer(settings)
@@ -81,6 +83,7 @@ class Service:
             settings.dlq_topic,
             wait_for_models=settings.no_model_policy == "wait",
             commit_interval_ms=settings.commit_interval_ms,
+            shadow_topic=settings.shadow_topic,
         )
 
     # -- health -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -25,6 +25,15 @@ class Settings(BaseSettings):
         default_factory=lambda: ["data"], description="Topics of records to score (comma list)."
     )
     output_topic: str = Field("predictions", description="Topic predictions are written to.")
+    shadow_topic: str = Field(
+        "", description="Topic of shadows' answers (default: the output topic + `.shadow`)."
+    )
+    shadow_timeout_ms: int = Field(
+        5000,
+        ge=1,
+        le=600_000,
+        description="Longest a batch waits for a shadow's answers before counting a timeout.",
+    )
     dlq_topic: str = Field("data.dlq", description="Dead-letter topic for unscorable records.")
     events_topic: str = Field("model-events", description="Topic of model lifecycle events.")
     feedback_topic: str = Field("feedback", description="Topic of labelled records.")
@@ -107,6 +116,12 @@ class Settings(BaseSettings):
     instance_id: str | None = Field(
         None, description="Name of this replica in events and logs (default: host:pid)."
     )
+
+    @model_validator(mode="after")
+    def _shadow_topic_default(self) -> Settings:
+        if not self.shadow_topic:  # frozen: set once, here, as a default would be
+            object.__setattr__(self, "shadow_topic", f"{self.output_topic}.shadow")
+        return self
 
     @field_validator("data_topics", "allowed_locations", mode="before")
     @classmethod

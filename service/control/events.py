@@ -9,15 +9,22 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-EventStatus = Literal["loaded", "failed", "rejected", "retired", "expired"]
+EventStatus = Literal[
+    "loaded", "failed", "rejected", "retired", "expired", "pending", "active", "removed"
+]
 
 
 class ModelEvent(BaseModel):
-    """What became of a control record, or of a model in service."""
+    """What became of a control record, or of a model or route in service. A route's events
+    (``kind: route``) are named by the route's key, ``route:<dataType>``, and say its
+    ``mode`` and ``members``; their status is pending, active, rejected or removed."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
-    name: str | None = Field(description="The model's name; null for an unreadable record.")
+    kind: Literal["model", "route"] = Field("model", description="What the event is about.")
+    name: str | None = Field(
+        description="The model's name (a route's key); null for an unreadable record."
+    )
     version: int | None = Field(description="The version concerned, when known.")
     data_type: str | None = Field(alias="dataType", description="The model's dataType.")
     status: EventStatus
@@ -32,6 +39,8 @@ class ModelEvent(BaseModel):
     offset: int | None = Field(
         None, description="The control record that caused it (null for an expiry)."
     )
+    mode: str | None = Field(None, description="A route's mode (shadow, canary, ...).")
+    members: list[str] | None = Field(None, description="The models a route names.")
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(by_alias=True))

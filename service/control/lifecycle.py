@@ -1,7 +1,9 @@
-"""The life of a model, driven by control records: admit, load, swap in, retire, expire.
+"""The life of a model, driven by control records: admit, load, swap in, retire, expire; and
+the route records beside them (control/route_records.py).
 
 Transport-free: the Kafka control reader feeds it records and it reports every load attempt
-and state change to an event sink (the model-events topic in production, a list in tests)."""
+and state change, of models and of routes, to an event sink (the model-events topic in
+production, a list in tests)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from typing import Any, Literal
 from service.control.descriptor import ModelDescriptor, parse_descriptor
 from service.control.events import EventStatus, ModelEvent
 from service.control.loader import Loader
+from service.control.route_records import apply_route_record
 from service.errors import DescriptorRejectedError, ModelError
 from service.metrics import Metrics
 from service.routing.registry import Registry
+from service.routing.route_spec import is_route_key, route_key
 from service.routing.serving import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +66,11 @@ class ModelLifecycle:
         # Control records are applied one at a time, so one attribute carries the offset.
         self._offset = offset
         try:
-            await self._apply(key, value, headers)
+            if key is not None and is_route_key(key):
+                apply_route_record(self._registry, key, value, self._max_descriptor_bytes)
+            else:
+                await self._apply(key, value, headers)
+            await self._route_events()  # a model's change can move its dataType's route
         finally:
             self._offset = None
 
@@ -93,12 +101,12 @@ class ModelLifecycle:
             return
         self._registry.begin_load(descriptor)
         try:
-            model, digest = await self._loader.load(descriptor)
+            loaded = await self._loader.load(descriptor)
         except ModelError as exc:
             status: Refusal = "rejected" if isinstance(exc, DescriptorRejectedError) else "failed"
             await self._refuse(descriptor.name, status, str(exc), descriptor)
             return
-        serving = self._registry.install(descriptor, model, digest)
+        serving = self._registry.install(descriptor, loaded.model, loaded.sha256, loaded.shape)
         self._schedule_expiry(descriptor)
         await self._event(
             descriptor.name,
@@ -140,8 +148,22 @@ class ModelLifecycle:
         self._expiry_timers.pop(name, None)
         old = self._registry.expire(name, version)
         if old is not None:
-            self._background(
-                self._event(name, version, old.descriptor.data_type, "expired", runtime=old.runtime)
+            self._background(self._expired(name, version, old.descriptor.data_type, old.runtime))
+
+    async def _expired(self, name: str, version: int, data_type: str, runtime: str) -> None:
+        await self._event(name, version, data_type, "expired", runtime=runtime)
+        await self._route_events()
+
+    async def _route_events(self) -> None:
+        for change in self._registry.take_route_changes():
+            spec = change.spec
+            await self._event(
+                route_key(change.data_type),
+                None,
+                change.data_type,
+                change.status,
+                change.error,
+                route=(spec.mode, list(spec.names)) if spec is not None else ("", []),
             )
 
     def _cancel_expiry(self, name: str) -> None:
@@ -174,13 +196,14 @@ class ModelLifecycle:
         status: EventStatus,
         error: str | None = None,
         runtime: str | None = None,
+        route: tuple[str, list[str]] | None = None,
     ) -> None:
         # One log line per event, with the model as structured context (LOG_FORMAT=json).
         log.log(
             logging.WARNING if error else logging.INFO,
-            "model %s:%s %s for dataType %s%s",
-            name or "<unnamed>",
-            version,
+            "%s %s %s for dataType %s%s",
+            "route" if route is not None else "model",
+            name if route is not None else f"{name or '<unnamed>'}:{version}",
             status,
             data_type,
             f": {error}" if error else "",
@@ -189,6 +212,9 @@ class ModelLifecycle:
         self._metrics.model_events.labels(status).inc()
         self._metrics.models_serving.set(self._registry.serving_count())
         event = ModelEvent(
+            kind="route" if route is not None else "model",
+            mode=route[0] or None if route is not None else None,
+            members=(route[1] or None) if route is not None else None,
             name=name,
             version=version,
             data_type=data_type,

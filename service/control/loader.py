@@ -4,16 +4,26 @@ blocking runs in a worker thread, never on the event loop that scores records.""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import numpy as np
 
 from service.control.artifacts import ArtifactStore
 from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError, ModelError, ModelLoadError
-from service.runtimes.base import Model
+from service.runtimes.base import AnswerShape, Model
 from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
 from service.runtimes.checks import refusal, row_problems
 from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model ready to serve: the model, its artifact's sha256, and what it answers."""
+
+    model: Model
+    sha256: str
+    shape: AnswerShape
 
 
 class Loader:
@@ -28,8 +38,8 @@ class Loader:
             settings.allowed_locations, settings.max_artifact_bytes, settings.model_cache_dir
         )
 
-    async def load(self, descriptor: ModelDescriptor) -> tuple[Model, str]:
-        """The loaded model and its artifact's sha256. Raises ModelError subclasses only."""
+    async def load(self, descriptor: ModelDescriptor) -> Loaded:
+        """The loaded, warmed-up model. Raises ModelError subclasses only."""
         try:
             return await asyncio.to_thread(self._load_blocking, descriptor)
         except ModelError:
@@ -37,7 +47,7 @@ class Loader:
         except Exception as exc:  # a runtime's own error type: report it, do not crash
             raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _load_blocking(self, descriptor: ModelDescriptor) -> tuple[Model, str]:
+    def _load_blocking(self, descriptor: ModelDescriptor) -> Loaded:
         artifact = self._artifact(descriptor)
         if len(artifact) > self._settings.max_artifact_bytes:
             raise DescriptorRejectedError(
@@ -48,8 +58,7 @@ class Loader:
             artifact, descriptor.inputs, descriptor.labels, descriptor.signature, self._options
         )
         model = RUNTIMES.get(descriptor.model_type).load(request)
-        warm_up(model)
-        return model, digest
+        return Loaded(model, digest, warm_up(model))
 
     def _artifact(self, descriptor: ModelDescriptor) -> bytes:
         if descriptor.data is not None:
@@ -58,7 +67,7 @@ class Loader:
         return self._store.fetch(descriptor.location, descriptor.sha256)
 
 
-def warm_up(model: Model) -> None:
+def warm_up(model: Model) -> AnswerShape:
     """One row through the model before it serves: a model that cannot score, or whose answer
     the checks refuse (NaN or missing probabilities, ones that do not sum to 1), fails here, in
     the loader, and lazy initialisation (JIT, allocations) is not paid by the first batch."""
@@ -74,3 +83,4 @@ def warm_up(model: Model) -> None:
         model.close()
         why = refusal(model.runtime, problems[min(problems)])
         raise ModelLoadError(f"the model failed its warm-up prediction: {why}")
+    return AnswerShape.of(result)

@@ -11,6 +11,7 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from service.http.route_views import all_routes, route_info
 from service.http.views import model_info, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
@@ -55,6 +56,17 @@ def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Hea
         if state is None:
             raise HTTPException(404, f"no model is serving dataType {data_type!r}")
         return state
+
+    @app.get("/routes")
+    async def list_routes() -> dict[str, Any]:
+        return {"routes": all_routes(registry)}
+
+    @app.get("/routes/{data_type}")
+    async def get_route(data_type: str) -> dict[str, Any]:
+        info = route_info(registry, data_type)
+        if info is None:
+            raise HTTPException(404, f"no route for dataType {data_type!r}")
+        return info
 
     @app.get("/stats")
     async def get_stats() -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.http.route_views import route_state
+from service.routing.history import IN_SERVICE
 from service.routing.registry import Registry
 from service.routing.serving import iso
 
@@ -15,7 +17,7 @@ def model_info(registry: Registry, name: str, with_history: bool = False) -> dic
     entry = registry.entry(name)
     if entry is None or not entry.versions:
         return None
-    shown = entry.find(entry.serving.version, "serving") if entry.serving else None
+    shown = entry.find(entry.serving.version, *IN_SERVICE) if entry.serving else None
     shown = shown or max(reversed(entry.versions), key=lambda v: v.until or v.since)
     info: dict[str, Any] = {
         "name": name,
@@ -37,13 +39,14 @@ def model_info(registry: Registry, name: str, with_history: bool = False) -> dic
 
 
 def serving_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
-    """The stats of the model answering for the dataType (its route's primary)."""
+    """The stats of the model answering for the dataType (its route's first member: the
+    primary of a shadow route), and, under ``route``, the route's own (routes/views.py)."""
     route = registry.route_for(data_type)
     if route is None:
         return None
     serving = route.primary
     stats = serving.stats
-    return {
+    state = {
         "name": serving.name,
         "description": serving.descriptor.description,
         "modelType": serving.descriptor.model_type,
@@ -54,4 +57,6 @@ def serving_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
         "min": round(stats.min_ms, 3) if stats.min_ms is not None else 0.0,
         "max": round(stats.max_ms, 3) if stats.max_ms is not None else 0.0,
         "avg": round(stats.avg_ms, 3),
+        "route": route_state(registry, data_type),
     }
+    return state

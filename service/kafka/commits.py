@@ -97,7 +97,9 @@ class Committer:
 
     def _discard_queued(self) -> None:
         while not self._in_flight.empty():
-            self._in_flight.get_nowait()
+            batch = self._in_flight.get_nowait()
+            for ack in batch.acks:
+                ack.cancel()  # a shadow's write still under way stops; the batch is re-read
             self._in_flight.task_done()
 
     async def commit_acknowledged(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 from service.kafka.commits import Committer, InFlight
 from service.kafka.fetching import Fetched, fetch_batch, rewind
@@ -23,6 +24,7 @@ from service.metrics import Metrics
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
 from service.scoring.holding import Hold, Partition, hold_back
+from service.scoring.outcome import SideOutcome
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class DataLoop:
         dlq_topic: str,
         wait_for_models: bool = False,
         commit_interval_ms: int = 100,
+        shadow_topic: str | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -47,7 +50,7 @@ class DataLoop:
         self._policy = policy
         self._metrics = metrics
         self._topics = list(topics)
-        self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics)
+        self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics, shadow_topic)
         self._committer = Committer(consumer, metrics, commit_interval_ms)
         self._held = HeldPartitions(consumer, engine.has_model) if wait_for_models else None
         # Held while a batch is scored and handed over; a rebalance takes it to drain.
@@ -119,11 +122,17 @@ class DataLoop:
 
     async def _process(self, batch: Fetched) -> None:
         self._record_consumed(batch)
-        outcomes = await self._engine.score(batch.records)
+        scored = await self._engine.score_stream(batch.records)
+        outcomes = scored.outcomes
         holds: dict[Partition, Hold] = {}
         if self._held is not None:
             outcomes, holds = hold_back(outcomes)
         acks = await self._writer.write(outcomes)
+        if scored.sides:
+            # A shadow's answers are written when they are in, without holding this batch's
+            # predictions back; the commit waits for them as for every other output.
+            keep = partial(_not_held, holds)
+            acks.append(asyncio.ensure_future(self._writer.write_sides(scored.sides, keep)))
         await self._committer.hand_over(InFlight(acks, batch.offsets(holds)))  # backpressure
         if self._held is not None and holds:
             # Read the held records again once their model is there; until then the
@@ -137,3 +146,9 @@ class DataLoop:
             if highwater is not None:  # where the broker reports it
                 lag = max(0, highwater - batch.ends[tp])
                 self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+
+def _not_held(holds: dict[Partition, Hold], side: SideOutcome) -> bool:
+    """A record of a held partition is read again later: its shadow answer waits for then."""
+    hold = holds.get((side.record.topic, side.record.partition))
+    return hold is None or side.record.offset < hold.offset

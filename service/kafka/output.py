@@ -1,90 +1,109 @@
 """Writing a scored batch: every outcome appended to a producer batch for its output
 partition (partitioned as the default partitioner would, by key), one send per partition
-batch instead of one per record. Returns the futures of the broker's acknowledgements."""
+batch instead of one per record. Returns the futures of the broker's acknowledgements. A
+shadow's answers come later and go to the shadow topic the same way; the batch's commit
+waits for them too."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from service.kafka.partitioning import partitions_for_keys
 from service.kafka.seams import BatchBuilderLike, OutputProducer
 from service.metrics import Metrics
-from service.scoring.outcome import Outcome
+from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.predictions import (
     PredictionEncoder,
     dead_letter_headers,
     model_headers,
     source_template,
 )
+from service.scoring.records import SourceRecord
 
 PARTITION_REFRESH_S = 30.0
 
 
+SHADOW_HEADER = ("role", b"shadow")
+
+
 class OutputWriter:
-    """Predictions to the output topic, dead letters to the dead-letter topic, and side results
-    (a route's shadow, say) to the topic of their role: ``<output topic>.<role>``."""
+    """Predictions to the output topic, dead letters to the dead-letter topic, and a shadow's
+    answers to the shadow topic."""
 
     def __init__(
-        self, producer: OutputProducer, output_topic: str, dlq_topic: str, metrics: Metrics
+        self,
+        producer: OutputProducer,
+        output_topic: str,
+        dlq_topic: str,
+        metrics: Metrics,
+        shadow_topic: str | None = None,
     ) -> None:
         self._producer = producer
         self._output_topic = output_topic
         self._dlq_topic = dlq_topic
+        self._shadow_topic = shadow_topic or f"{output_topic}.shadow"
         self._metrics = metrics
         self._partitions: dict[str, tuple[int, float]] = {}
         self._keyless = itertools.count()
 
-    def side_topic(self, role: str) -> str:
-        return f"{self._output_topic}.{role}"
-
     async def write(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
-        """Every output the outcomes cause; the acknowledgements of all of them come back, so
-        the committer waits for each (side results too)."""
+        """Every output the outcomes cause; their acknowledgements come back, so the
+        committer waits for each."""
         scored = [o for o in outcomes if o.result_json is not None]
-        futures = await self._write_predictions(self._output_topic, scored) if scored else []
+        futures = await self._write_predictions(scored) if scored else []
         if len(scored) < len(outcomes):
             futures += await self._write_dead_letters(
                 [o for o in outcomes if o.result_json is None]
             )
-        sides: dict[str, list[Outcome]] = {}
-        for outcome in scored:
-            for side in outcome.side:
-                sides.setdefault(side.role, []).append(
-                    replace(outcome, result_json=side.result_json, model=side.serving, side=())
-                )
-        for role, side_outcomes in sides.items():
-            futures += await self._write_predictions(self.side_topic(role), side_outcomes)
         return futures
 
-    async def _write_predictions(
-        self, topic: str, outcomes: Sequence[Outcome]
-    ) -> list[asyncio.Future[Any]]:
-        """One pass: each prediction is encoded and appended to its partition's batch."""
+    async def write_sides(
+        self,
+        sides: Sequence[Awaitable[list[SideOutcome]]],
+        keep: Callable[[SideOutcome], bool] = lambda _: True,
+    ) -> None:
+        """A batch's shadow answers, once they are in, to the shadow topic; returns when the
+        broker has acknowledged them all (raises if it did not). ``keep`` drops the answers
+        of records that will be read again (a held partition's)."""
+        outcomes = [o for side in sides for o in await side if keep(o)]
+        if not outcomes:
+            return
+        encode = PredictionEncoder().encode_side
+        outputs = [(o.record, o.model.headers, encode(o)) for o in outcomes]
+        futures = await self._send(self._shadow_topic, outputs, extra=(SHADOW_HEADER,))
+        await asyncio.gather(*futures)
+
+    async def _write_predictions(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:
         encode = PredictionEncoder().encode
-        # Header values shared by a model's predictions, and the sources' topic part, are
-        # encoded once per batch.
-        headers_of: dict[int, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
+        outputs = []
+        for outcome in outcomes:
+            assert outcome.model is not None
+            outputs.append((outcome.record, model_headers(outcome.model), encode(outcome)))
+        return await self._send(self._output_topic, outputs)
+
+    async def _send(
+        self,
+        topic: str,
+        outputs: Sequence[tuple[SourceRecord, tuple[tuple[str, bytes], ...], bytes]],
+        extra: tuple[tuple[str, bytes], ...] = (),
+    ) -> list[asyncio.Future[Any]]:
+        """One pass: each output (its record, its model's headers, its value) appended to its
+        partition's batch, keyed as its record."""
+        # The sources' topic part is encoded once per batch.
         source_templates: dict[str, bytes] = {}
         timestamp = int(time.time() * 1000)  # one CreateTime for the batch, not a clock read each
         batches = PartitionBatches(self._producer, topic)
-        chosen = await self._partitions_for(topic, [o.record.key for o in outcomes])
-        for outcome, partition in zip(outcomes, chosen, strict=True):
-            record = outcome.record
-            model = outcome.model
-            shared = headers_of.get(id(model))
-            if shared is None:
-                assert model is not None
-                shared = headers_of[id(model)] = model_headers(model)
+        chosen = await self._partitions_for(topic, [record.key for record, _, _ in outputs])
+        for (record, shared, value), partition in zip(outputs, chosen, strict=True):
             source = source_templates.get(record.topic)
             if source is None:
                 source = source_templates[record.topic] = source_template(record.topic)
-            headers = [shared[0], shared[1], ("source", source % (record.partition, record.offset))]
-            batches.append(partition, timestamp, record.key, encode(outcome), headers)
+            headers = [*shared, ("source", source % (record.partition, record.offset)), *extra]
+            batches.append(partition, timestamp, record.key, value, headers)
         return await batches.send()
 
     async def _write_dead_letters(self, outcomes: Sequence[Outcome]) -> list[asyncio.Future[Any]]:

@@ -21,6 +21,7 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
     topics = {
         settings.control_topic: 1,
         settings.output_topic: spread,
+        settings.shadow_topic: spread,
         settings.dlq_topic: spread,
         settings.events_topic: 1,
         settings.feedback_topic: spread,

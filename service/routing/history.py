@@ -9,7 +9,10 @@ from typing import Any, Literal
 
 from service.routing.serving import ServingModel, iso
 
-Status = Literal["loading", "serving", "superseded", "failed", "rejected", "retired", "expired"]
+Status = Literal[
+    "loading", "serving", "standby", "superseded", "failed", "rejected", "retired", "expired"
+]
+IN_SERVICE: tuple[Status, ...] = ("serving", "standby")  # loaded: answering, or ready to
 
 _NEVER_SERVED = frozenset({"loading", "failed", "rejected"})
 
@@ -60,12 +63,12 @@ class ModelEntry:
             ]
         self.versions.append(entry)
 
-    def find(self, version: int | None, status: Status | None = None) -> VersionRecord | None:
+    def find(self, version: int | None, *statuses: Status) -> VersionRecord | None:
         return next(
             (
                 v
                 for v in reversed(self.versions)
-                if v.version == version and (status is None or v.status == status)
+                if v.version == version and (not statuses or v.status in statuses)
             ),
             None,
         )

@@ -1,7 +1,12 @@
 """The meeting point of the two planes: per dataType a route (which models score its records),
 per name every version seen. The control plane changes it (admit, install, fail, retire,
-expire); the scoring plane reads routes. Owned by the event loop; every change is one
-synchronous method call, so a swap is atomic with respect to the scoring loop."""
+expire; declare and remove routes); the scoring plane reads routes. Owned by the event loop;
+every change is one synchronous method call, so a swap is atomic with respect to the scoring
+loop.
+
+Every name's latest version stays loaded until it is retired or expires: without a route the
+dataType's most recently installed model answers and the others stand by (``standby``), ready
+for a route to name them (routing/route_book.py)."""
 
 from __future__ import annotations
 
@@ -11,27 +16,29 @@ from typing import Literal
 
 from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError
-from service.routing.history import ModelEntry, Status, VersionRecord
-from service.routing.routes import Route
+from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
+from service.routing.route_book import RouteBook, RouteChange
+from service.routing.route_spec import RouteSpec
+from service.routing.routes import Route, SingleRoute
 from service.routing.serving import ServingModel, utcnow
-from service.runtimes.base import Model
+from service.runtimes.base import AnswerShape, Model
 
 
 class Registry:
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, clock: Callable[[], datetime] = utcnow, shadow_timeout_s: float = 5.0
+    ) -> None:
         self._clock = clock
         self._models: dict[str, ModelEntry] = {}
         self._routes: dict[str, Route] = {}
+        self._installs = 0
+        self._installed: dict[str, int] = {}  # name → when (in installs) it was installed
+        self.book = RouteBook(shadow_timeout_s)
 
     # -- the hot path -----------------------------------------------------------------------
 
     def route_for(self, data_type: str) -> Route | None:
         return self._routes.get(data_type)
-
-    def set_route(self, route: Route) -> None:
-        """Replace a dataType's route as it is (modes beyond the single model are built by
-        their own control records); its members must already be installed models."""
-        self._routes[route.data_type] = route
 
     def serving_for(self, data_type: str) -> ServingModel | None:
         """The model that answers for the dataType: its route's primary."""
@@ -63,24 +70,31 @@ class Registry:
     def begin_load(self, descriptor: ModelDescriptor) -> None:
         self._entry(descriptor.name).record(self._version_record(descriptor, "loading"))
 
-    def install(self, descriptor: ModelDescriptor, model: Model, sha256: str) -> ServingModel:
-        """The atomic swap: from now on the dataType's records go to the new model, the
-        primary of a new single-model route. The model it displaces (this name's previous
-        version, or another name serving the dataType) is marked superseded and closed after
-        its in-flight batches."""
-        now = self._clock()
-        new = ServingModel(descriptor, model, sha256)
+    def install(
+        self,
+        descriptor: ModelDescriptor,
+        model: Model,
+        sha256: str,
+        shape: AnswerShape | None = None,
+    ) -> ServingModel:
+        """The atomic swap: from now on the dataType's records go to the new model (alone, or
+        in its place in the dataType's route; a model a route does not name stands by). This
+        name's previous version is marked superseded and closed after its in-flight batches."""
+        new = ServingModel(descriptor, model, sha256, shape)
         entry = self._entry(descriptor.name)
-        route = self._routes.get(descriptor.data_type)
-        displaced = [m for m in (entry.serving, route.primary if route else None) if m]
-        for old in dict.fromkeys(displaced):
-            self._end(old, "superseded", now)
+        old = entry.serving
+        if old is not None:
+            self._end(old, "superseded", self._clock(), settle=False)
         entry.serving = new
-        self._routes[descriptor.data_type] = Route.single(new)
+        self._installs += 1
+        self._installed[descriptor.name] = self._installs
         record = self._version_record(descriptor, "serving")
         record.sha256 = sha256
         record.runtime = new.runtime
         entry.record(record)
+        self._settle(descriptor.data_type)
+        if old is not None and old.descriptor.data_type != descriptor.data_type:
+            self._settle(old.descriptor.data_type)
         return new
 
     def fail(
@@ -118,22 +132,61 @@ class Registry:
         self._end(old, "expired", self._clock())
         return old
 
-    def _end(self, old: ServingModel, status: Status, now: datetime) -> None:
+    def _end(self, old: ServingModel, status: Status, now: datetime, settle: bool = True) -> None:
         entry = self._models[old.name]
         if entry.serving is old:
             entry.serving = None
-        route = self._routes.get(old.descriptor.data_type)
-        if route is not None and route.primary is old:
-            del self._routes[old.descriptor.data_type]
-        elif route is not None and any(m.serving is old for m in route.members):
-            # A side member that ends leaves the route; the primary keeps answering.
-            members = [m for m in route.members if m.serving is not old]
-            self._routes[route.data_type] = Route(route.data_type, members)
-        record = entry.find(old.version, "serving")
+        record = entry.find(old.version, *IN_SERVICE)
         if record is not None:
             record.status = status
             record.until = now
+        if settle:
+            self._settle(old.descriptor.data_type)
         old.displace()
+
+    # -- routes -----------------------------------------------------------------------------
+
+    def declare_route(self, spec: RouteSpec) -> None:
+        self.book.declare(spec, self._serving_of(spec.data_type))
+        self._settle(spec.data_type)
+
+    def remove_route(self, data_type: str) -> None:
+        self.book.remove(data_type)
+        self._settle(data_type)
+
+    def reject_route(self, data_type: str, error: str) -> None:
+        self.book.reject(data_type, None, error)
+
+    def take_route_changes(self) -> list[RouteChange]:
+        """What became of routes since last asked (for the control plane's events)."""
+        return self.book.take_changes()
+
+    def _serving_of(self, data_type: str) -> dict[str, ServingModel]:
+        return {
+            name: entry.serving
+            for name, entry in self._models.items()
+            if entry.serving is not None and entry.serving.descriptor.data_type == data_type
+        }
+
+    def _settle(self, data_type: str) -> None:
+        """The dataType's route again, from its declared route and the models serving it:
+        the active route, else its most recently installed model alone. A model it does not
+        run stands by."""
+        serving = self._serving_of(data_type)
+        self.book.settle(data_type, serving)
+        route = self.book.route(data_type, serving)
+        if route is None and serving:
+            latest = max(serving, key=lambda name: self._installed.get(name, 0))
+            route = SingleRoute(serving[latest])
+        if route is None:
+            self._routes.pop(data_type, None)
+        else:
+            self._routes[data_type] = route
+        running = {m.name for m in route.members} if route is not None else set()
+        for name, model in serving.items():
+            record = self._models[name].find(model.version, *IN_SERVICE)
+            if record is not None:
+                record.status = "serving" if name in running else "standby"
 
     def _entry(self, name: str) -> ModelEntry:
         entry = self._models.get(name)
@@ -163,9 +216,12 @@ class Registry:
         return self._models.get(name)
 
     def serving_count(self) -> int:
+        """Models loaded (answering or standing by)."""
         return len(self.all_serving())
 
     def all_serving(self) -> list[ServingModel]:
-        """Every model some route runs (each once)."""
-        found = (m.serving for r in self._routes.values() for m in r.members)
-        return list(dict.fromkeys(found))
+        """Every model loaded (answering or standing by)."""
+        return [e.serving for e in self._models.values() if e.serving is not None]
+
+    def routes(self) -> dict[str, Route]:
+        return dict(self._routes)

@@ -1,90 +1,136 @@
-"""A route per dataType: which models score its records, and how their results make each
-record's outcome. The engine asks the route; it knows no mode.
+"""A route per dataType: which models score its records and how their answers make each
+record's outcome. The engine hands a route the rows of a batch and a runner (which scores rows
+with one model); the route decides who runs on which rows and what answers. The engine knows
+no mode; each mode is a Route of its own module (shadow, canary, ensemble, speculative).
 
-Today's route is the simplest form: one member, the latest model for the dataType, whose
-result is the answer. Members of other roles (a shadow, say) score the same rows; their
-results travel with the outcome as side results, which the output writer sends to the topic
-of their role and the committer waits for like any other output. New modes (canary,
-ensemble, speculative) are new Route kinds: new ``members`` and ``combine``, nothing else."""
+The single-model route, the common case, costs what scoring without routes did: one model
+call for the batch, its answers as they are."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from service.errors import RecordError
 from service.routing.serving import ServingModel
+from service.runtimes.base import BatchResult
 
-PRIMARY = "primary"
 
+class Answerer(Protocol):
+    """What answered a record, as its prediction names it: a model, or an ensemble of them."""
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    serving: ServingModel
-    role: str = PRIMARY  # "primary" answers; any other role is a side result
+    @property
+    def name(self) -> str: ...
+    @property
+    def label(self) -> str:
+        """``name:version`` for logs and the dead letter's ``dlq.model``."""
+        ...
+
+    @property
+    def model_json(self) -> bytes:
+        """The prediction's ``model`` object, as JSON."""
+        ...
+
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]:
+        """The headers every prediction it answers carries."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class MemberScores:
-    """One member's answer for each scored row of a batch: the ``result`` JSON, or why not."""
-
-    member: Member
-    rows: Sequence[bytes | RecordError]
-
-
-@dataclass(frozen=True, slots=True)
-class SideResult:
-    """A result that is not the record's answer: it goes to its role's topic."""
+    """One model's answer for each row it was given: the ``result`` JSON, or why not.
+    ``result`` is the engine's batch answer for the rows in ``scored`` (row indices; None:
+    all of them); None when the batch had to be scored row by row."""
 
     serving: ServingModel
-    role: str
-    result_json: bytes
+    rows: Sequence[bytes | RecordError]
+    result: BatchResult | None = None
+    scored: Sequence[int] | None = None
+    elapsed_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
+class SideAnswer:
+    """A shadow's answer for row ``row`` of the batch, with the primary's in brief (the JSON
+    object ``{"name","version","label"|"value"}``, or ``"error"`` where it gave none)."""
+
+    row: int
+    serving: ServingModel
+    result_json: bytes
+    primary_json: bytes
+
+
+Runner = Callable[[ServingModel, Sequence[dict[str, Any]]], Awaitable[MemberScores]]
+"""Scores rows (a record's fields each) with one model, bound to that model's inputs: a row it
+cannot read is that row's error. Never raises for what the rows or the model do."""
+
+
+@dataclass(slots=True)
+class RouteBatch:
+    """The rows of one dataType in a batch, and each row's routing key: the record's key, or
+    its id when it has none (what a canary split and a shadow sample hash)."""
+
+    data_type: str
+    rows: Sequence[dict[str, Any]]
+    keys: Callable[[], Sequence[bytes]]
+    shadows: bool = True  # False for request-reply: shadows watch the stream only
+
+
+@dataclass(slots=True)
 class Answers:
-    """Column-wise, per scored row: the model that answered, the answer, and side results
-    (None when the route has none, the common case, which costs nothing per row)."""
+    """Per row: what answered it and the answer (or why not); plus work that goes on after
+    the answers are out (a shadow's), which the output stage waits for before committing."""
 
-    models: Sequence[ServingModel]
+    answerers: Sequence[Answerer]
     results: Sequence[bytes | RecordError]
-    sides: Sequence[tuple[SideResult, ...]] | None = None
+    after: list[Awaitable[list[SideAnswer]]] = field(default_factory=list)
 
 
-class Route:
-    def __init__(self, data_type: str, members: Sequence[Member]) -> None:
-        if not members or members[0].role != PRIMARY:
-            raise ValueError("a route's first member is its primary model")
-        self.data_type = data_type
-        self._members = tuple(members)
-
-    @classmethod
-    def single(cls, serving: ServingModel) -> Route:
-        """Today's behaviour: the one model serving the dataType."""
-        return cls(serving.descriptor.data_type, [Member(serving)])
+class Route(Protocol):
+    data_type: str
+    mode: str
 
     @property
     def primary(self) -> ServingModel:
-        return self._members[0].serving
+        """The member listed first: what ``/state`` shows at its top level."""
+        ...
 
     @property
-    def members(self) -> tuple[Member, ...]:
-        """The models to run on a batch, primary first."""
-        return self._members
+    def members(self) -> tuple[ServingModel, ...]:
+        """Every model the route runs."""
+        ...
 
-    def combine(self, scores: Sequence[MemberScores]) -> Answers:
-        """The primary's result answers each row; every other member's successful result on
-        the row is a side result (a side model's failure costs the record nothing)."""
-        primary = scores[0]
-        models = [primary.member.serving] * len(primary.rows)
-        if len(scores) == 1:
-            return Answers(models, primary.rows)
-        sides: list[tuple[SideResult, ...]] = []
-        for i in range(len(primary.rows)):
-            row: list[SideResult] = []
-            for side in scores[1:]:
-                result = side.rows[i]
-                if isinstance(result, bytes):
-                    row.append(SideResult(side.member.serving, side.member.role, result))
-            sides.append(tuple(row))
-        return Answers(models, primary.rows, sides)
+    async def answer(self, batch: RouteBatch, run: Runner) -> Answers: ...
+
+
+class SingleRoute:
+    """The dataType's latest model answers alone: today's behaviour, and the default."""
+
+    mode = "single"
+
+    def __init__(self, serving: ServingModel) -> None:
+        self.data_type = serving.descriptor.data_type
+        self._serving = serving
+
+    @property
+    def primary(self) -> ServingModel:
+        return self._serving
+
+    @property
+    def members(self) -> tuple[ServingModel, ...]:
+        return (self._serving,)
+
+    async def answer(self, batch: RouteBatch, run: Runner) -> Answers:
+        scores = await run(self._serving, batch.rows)
+        return Answers([self._serving] * len(scores.rows), scores.rows)
+
+
+def stable_fraction(key: bytes) -> float:
+    """A number in [0, 1) that a key always maps to, in every process and every release (a
+    fixed hash, not Python's salted one): the same key goes the same way on every replica and
+    after every restart."""
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64

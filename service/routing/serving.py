@@ -8,8 +8,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
+
 from service.control.descriptor import ModelDescriptor
-from service.runtimes.base import Model
+from service.runtimes.base import AnswerShape, Model
 from service.scoring.features import FieldBinder
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,13 @@ class ServingModel:
     """A loaded model in (or leaving) service. Batches hold it while they score; a displaced
     model is closed when its last in-flight batch lets go."""
 
-    def __init__(self, descriptor: ModelDescriptor, model: Model, sha256: str) -> None:
+    def __init__(
+        self,
+        descriptor: ModelDescriptor,
+        model: Model,
+        sha256: str,
+        shape: AnswerShape | None = None,
+    ) -> None:
         assert descriptor.version is not None
         self.descriptor = descriptor
         self.name = descriptor.name
@@ -63,6 +71,13 @@ class ServingModel:
         self.stats = ServingStats(since=utcnow())
         self.label = f"{self.name}:{self.version}"
         self.runtime = str(model.runtime)
+        self.shape = shape  # what it answers, from its warm-up (None: not known)
+        # The Answerer side (routing/routes.py): how a prediction names the model.
+        self.model_json = orjson.dumps({"name": self.name, "version": self.version})
+        self.headers: tuple[tuple[str, bytes], ...] = (
+            ("model-name", self.name.encode()),
+            ("model-version", str(self.version).encode()),
+        )
         self._in_flight = 0
         self._displaced = False
 

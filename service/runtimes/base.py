@@ -50,6 +50,31 @@ class BatchResult:
         return [{"outputs": out} for out in self.outputs]
 
 
+@dataclass(frozen=True)
+class AnswerShape:
+    """What a model answers, as seen at its warm-up: a route checks that its members agree
+    (an ensemble's label sets, a shadow's kind) before it lets them answer together."""
+
+    kind: ResultKind
+    classes: tuple[str, ...] | None = None  # a classifier's, when it gives probabilities
+    scalar: bool = True  # a regressor's one value per row
+
+    @classmethod
+    def of(cls, result: BatchResult) -> AnswerShape:
+        classes = None
+        if result.kind == "classifier" and result.probabilities is not None and result.classes:
+            classes = tuple(str(c) for c in result.classes)
+        scalar = result.kind != "regressor" or (
+            result.values is not None and np.ndim(result.values) == 1
+        )
+        return cls(result.kind, classes, scalar)
+
+    def describe(self) -> str:
+        if self.kind == "classifier":
+            return f"classifier of {list(self.classes)}" if self.classes else "classifier"
+        return self.kind
+
+
 def _as_float64(numbers: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return np.asarray(numbers, dtype=np.float64)
 

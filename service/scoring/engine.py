@@ -1,26 +1,38 @@
-"""Scoring, with no Kafka in sight: decode a batch, group it by dataType, ask each group's
-route which models run and how their results combine, make one call per model per batch, and
-turn every record into exactly one outcome — a prediction or a dead letter."""
+"""Scoring, with no Kafka in sight: decode a batch, group it by dataType, hand each group to
+its route with a runner (one model call per model per batch), and turn every record into
+exactly one outcome — a prediction or a dead letter — plus the side answers (a shadow's) that
+come after."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from service.errors import NoModelError, RecordError, ScoringError
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.routing.routes import Answers, Member, MemberScores, Route
+from service.routing.routes import Answers, MemberScores, RouteBatch, SideAnswer
 from service.routing.serving import ServingModel
-from service.runtimes.base import FloatMatrix
+from service.runtimes.base import BatchResult, FloatMatrix
 from service.scoring.features import build_features
-from service.scoring.outcome import Outcome
+from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.predictions import publishable_results
 from service.scoring.records import DecodedGroup, SourceRecord, decode_batch
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoredBatch:
+    """One outcome per record, in the records' order; and, per route with shadows, a future of
+    their answers (which the output stage writes once they are in)."""
+
+    outcomes: list[Outcome]
+    sides: list[asyncio.Future[list[SideOutcome]]] = field(default_factory=list)
 
 
 class Engine:
@@ -33,11 +45,20 @@ class Engine:
         return self._registry.route_for(data_type) is not None
 
     async def score(self, records: Sequence[SourceRecord]) -> list[Outcome]:
-        """One outcome per record, in the records' order."""
+        """Request-reply: each record's outcome, as its route answers it (shadows watch the
+        stream only)."""
+        return (await self._score(records, shadows=False)).outcomes
+
+    async def score_stream(self, records: Sequence[SourceRecord]) -> ScoredBatch:
+        """A batch from the data topics: outcomes, and the shadows' answers to come."""
+        return await self._score(records, shadows=True)
+
+    async def _score(self, records: Sequence[SourceRecord], shadows: bool) -> ScoredBatch:
         outcomes: list[Outcome | None] = [None] * len(records)
         groups, errors = decode_batch(records, self._default_data_type)
         for i, error in errors.items():
             outcomes[i] = Outcome(records[i], error=error)
+        scored = ScoredBatch([])
         for data_type, group in groups.items():
             route = self._registry.route_for(data_type)
             if route is None:
@@ -45,91 +66,69 @@ class Engine:
                 for i in group.positions:
                     outcomes[i] = Outcome(records[i], error=no_model)
                 continue
-            await self._score_group(route, data_type, group, records, outcomes)
+            batch = RouteBatch(data_type, group.fields, _keys(group, records), shadows)
+            answers = await route.answer(batch, _Runner(self, data_type))
+            self._metrics.record_answered(self._fill(answers, group, records, outcomes, data_type))
+            for after in answers.after:
+                scored.sides.append(
+                    asyncio.ensure_future(_side_outcomes(after, group, records, data_type))
+                )
         assert None not in outcomes
-        return outcomes  # type: ignore[return-value]
+        scored.outcomes = outcomes  # type: ignore[assignment]
+        return scored
 
-    async def _score_group(
-        self,
-        route: Route,
-        data_type: str,
-        group: DecodedGroup,
-        records: Sequence[SourceRecord],
-        outcomes: list[Outcome | None],
-    ) -> None:
-        positions = group.positions
-        primary = route.primary
-        # Rows are bound to the primary's inputs: a record it cannot read is a dead letter,
-        # whatever the other members could make of it.
-        features, good, errors = build_features(group.fields, primary.binder)
-        for j, error in errors.items():
-            outcomes[positions[j]] = Outcome(records[positions[j]], error=error, model=primary)
+    async def run(
+        self, serving: ServingModel, rows: Sequence[dict[str, Any]], data_type: str
+    ) -> MemberScores:
+        """The rows scored by one model, bound to its inputs: a row it cannot read is that
+        row's error. One model call for the rows that bind."""
+        n = len(rows)
+        features, good, errors = build_features(rows, serving.binder)
         if not good:
-            return
-        scores = [MemberScores(route.members[0], await self._run(primary, data_type, features))]
-        if len(route.members) > 1:
-            rows = [group.fields[j] for j in good]
-            for member in route.members[1:]:
-                scores.append(MemberScores(member, await self._side(member, data_type, rows)))
-        self._fill(route.combine(scores), good, group, records, outcomes, data_type)
-
-    async def _side(
-        self, member: Member, data_type: str, rows: list[dict[str, object]]
-    ) -> list[bytes | RecordError]:
-        """Another member on the same rows, bound to its own inputs; a row it cannot read is
-        its error, not the record's."""
-        features, good, errors = build_features(rows, member.serving.binder)
-        results: list[bytes | RecordError] = [
-            errors.get(k) or ScoringError("not scored") for k in range(len(rows))
-        ]
-        if good:
-            scored = await self._run(member.serving, data_type, features)
-            for k, result in zip(good, scored, strict=True):
-                results[k] = result
-        return results
-
-    async def _run(
-        self, serving: ServingModel, data_type: str, features: FloatMatrix
-    ) -> list[bytes | RecordError]:
+            return MemberScores(serving, [errors[k] for k in range(n)])
         serving.acquire()
         try:
             started = time.perf_counter()
-            results = await self._predict(serving, features)
+            results, result = await self._predict(serving, features)
             elapsed = time.perf_counter() - started
         finally:
             serving.release()
         size = features.shape[0]
         serving.stats.record_batch(size, elapsed * 1000.0)
         self._metrics.record_batch(serving.name, serving.version, data_type, size, elapsed)
-        return results
+        if len(good) == n:
+            return MemberScores(serving, results, result, None, elapsed * 1000.0)
+        rows_out: list[bytes | RecordError] = [ScoringError("not scored")] * n
+        for k, error in errors.items():
+            rows_out[k] = error
+        for k, answer in zip(good, results, strict=True):
+            rows_out[k] = answer
+        return MemberScores(serving, rows_out, result, good, elapsed * 1000.0)
 
     @staticmethod
     def _fill(
         answers: Answers,
-        good: list[int],
         group: DecodedGroup,
         records: Sequence[SourceRecord],
         outcomes: list[Outcome | None],
         data_type: str,
-    ) -> None:
+    ) -> int:
+        """The group's outcomes; returns how many are predictions."""
         scored_ms = int(time.time() * 1000)
         positions, ids = group.positions, group.ids
-        rows = zip(good, answers.models, answers.results, strict=True)
-        for j, model, row in rows:
-            i = positions[j]
+        rows = zip(positions, ids, answers.answerers, answers.results, strict=True)
+        failed = 0
+        for i, record_id, model, row in rows:
             if isinstance(row, bytes):
-                outcomes[i] = Outcome(records[i], row, None, model, ids[j], data_type, scored_ms)
+                outcomes[i] = Outcome(records[i], row, None, model, record_id, data_type, scored_ms)
             else:
                 outcomes[i] = Outcome(records[i], error=row, model=model)
-        if answers.sides is not None:  # side results ride with their record's outcome
-            for j, side in zip(good, answers.sides, strict=True):
-                outcome = outcomes[positions[j]]
-                assert outcome is not None
-                outcome.side = side
+                failed += 1
+        return len(positions) - failed
 
     async def _predict(
         self, serving: ServingModel, features: FloatMatrix
-    ) -> list[bytes | RecordError]:
+    ) -> tuple[list[bytes | RecordError], BatchResult | None]:
         """One model call for the batch, in a worker thread (onnxruntime and the JVMs release
         the GIL). If the batch fails, each row is tried alone so that one poisonous record
         costs only its own dead letter. Rows whose answers fail the checks (NaN, missing, not
@@ -140,10 +139,10 @@ class Engine:
             rows = publishable_results(result, runtime)
             if len(rows) != features.shape[0]:
                 raise ValueError(f"{len(rows)} results for {features.shape[0]} rows")
-            return rows
+            return rows, result
         except Exception as exc:
             if features.shape[0] == 1:
-                return [ScoringError(f"{type(exc).__name__}: {exc}")]
+                return [ScoringError(f"{type(exc).__name__}: {exc}")], None
             log.warning(
                 "batch of %d failed on %s, isolating rows: %s",
                 features.shape[0],
@@ -157,4 +156,55 @@ class Engine:
                 isolated.append(publishable_results(single, runtime)[0])
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
-        return isolated
+        return isolated, None
+
+
+class _Runner:
+    """The engine's ``run`` for one dataType: what a route is given to score rows with."""
+
+    __slots__ = ("_data_type", "_engine")
+
+    def __init__(self, engine: Engine, data_type: str) -> None:
+        self._engine = engine
+        self._data_type = data_type
+
+    def __call__(
+        self, serving: ServingModel, rows: Sequence[dict[str, Any]]
+    ) -> Coroutine[Any, Any, MemberScores]:
+        return self._engine.run(serving, rows, self._data_type)
+
+
+def _keys(group: DecodedGroup, records: Sequence[SourceRecord]) -> Callable[[], list[bytes]]:
+    """Each row's routing key, computed only if a route asks: the record's key, else its id."""
+
+    def keys() -> list[bytes]:
+        return [
+            records[i].key or record_id.encode()
+            for i, record_id in zip(group.positions, group.ids, strict=True)
+        ]
+
+    return keys
+
+
+async def _side_outcomes(
+    after: Awaitable[list[SideAnswer]],
+    group: DecodedGroup,
+    records: Sequence[SourceRecord],
+    data_type: str,
+) -> list[SideOutcome]:
+    """A route's side answers (rows of the group) as outcomes of their records."""
+    answers = await after
+    scored_ms = int(time.time() * 1000)
+    positions, ids = group.positions, group.ids
+    return [
+        SideOutcome(
+            records[positions[a.row]],
+            a.result_json,
+            a.serving,
+            ids[a.row],
+            data_type,
+            scored_ms,
+            a.primary_json,
+        )
+        for a in answers
+    ]

@@ -15,10 +15,10 @@ import numpy.typing as npt
 import orjson
 
 from service.errors import RecordError, ScoringError, sanitise
-from service.routing.serving import ServingModel
+from service.routing.routes import Answerer
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.checks import refusal, row_problems
-from service.scoring.outcome import Outcome
+from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.records import SourceRecord, source_of
 
 Headers = list[tuple[str, bytes]]
@@ -103,7 +103,7 @@ def prediction_document(outcome: Outcome, with_source: bool = True) -> dict[str,
     doc: dict[str, Any] = {
         "id": outcome.record_id,
         "dataType": outcome.data_type,
-        "model": {"name": outcome.model.name, "version": outcome.model.version},
+        "model": orjson.loads(outcome.model.model_json),
         "result": outcome.result,
     }
     if with_source:
@@ -121,16 +121,18 @@ class PredictionEncoder:
     """``encode(outcome)`` is ``orjson.dumps(prediction_document(outcome))``, faster: the
     parts that are the same for a model, dataType and topic are encoded once into a
     %-template, so a prediction costs one template fill (the id, the result's JSON from the
-    batch, four integers). Use one per batch: it caches its models' templates."""
+    batch, four integers). ``encode_side`` does the same for a shadow's record. Use one per
+    batch: it caches its models' templates."""
 
     def __init__(self) -> None:
-        self._templates: dict[tuple[int, str, str], bytes] = {}
+        self._templates: dict[tuple[int, str, str, bool], bytes] = {}
 
     def encode(self, outcome: Outcome) -> bytes:
         record = outcome.record
-        template = self._templates.get((id(outcome.model), outcome.data_type, record.topic))
+        template = self._templates.get((id(outcome.model), outcome.data_type, record.topic, False))
         if template is None:
-            template = self._template(outcome)
+            assert outcome.model is not None
+            template = self._template(outcome.model, outcome.data_type, record.topic, b"")
         return template % (
             orjson.dumps(outcome.record_id),
             outcome.result_json,
@@ -140,32 +142,63 @@ class PredictionEncoder:
             outcome.scored_ms,
         )
 
-    def _template(self, outcome: Outcome) -> bytes:
-        model = outcome.model
-        assert model is not None
-        topic = outcome.record.topic
+    def encode_side(self, side: SideOutcome) -> bytes:
+        """A shadow's record: its answer as a prediction, plus ``role`` and the primary's
+        answer (``primary``)."""
+        record = side.record
+        template = self._templates.get((id(side.model), side.data_type, record.topic, True))
+        if template is None:
+            role = b',"role":"shadow","primary":%s'
+            template = self._template(side.model, side.data_type, record.topic, role)
+        return template % (
+            orjson.dumps(side.record_id),
+            side.result_json,
+            side.primary_json,
+            record.partition,
+            record.offset,
+            record.timestamp,
+            side.scored_ms,
+        )
 
+    def _template(self, model: Answerer, data_type: str, topic: str, extra: bytes) -> bytes:
         def constant(value: object) -> bytes:
             return orjson.dumps(value).replace(b"%", b"%%")
 
         template = b"".join(
             (
                 b'{"id":%s,"dataType":',
-                constant(outcome.data_type),
+                constant(data_type),
                 b',"model":',
-                constant({"name": model.name, "version": model.version}),
-                b',"result":%s,"source":{"topic":',
+                model.model_json.replace(b"%", b"%%"),
+                b',"result":%s',
+                extra,
+                b',"source":{"topic":',
                 constant(topic),
                 b',"partition":%d,"offset":%d},"timestamps":{"ingested":%d,"scored":%d}}',
             )
         )
-        self._templates[(id(model), outcome.data_type, topic)] = template
+        self._templates[(id(model), data_type, topic, bool(extra))] = template
         return template
 
 
-def model_headers(model: ServingModel) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
-    """The headers every prediction of a model carries."""
-    return (("model-name", model.name.encode()), ("model-version", str(model.version).encode()))
+def side_document(side: SideOutcome) -> dict[str, Any]:
+    """What ``encode_side`` writes, as a document (for tests and readers)."""
+    record = side.record
+    return {
+        "id": side.record_id,
+        "dataType": side.data_type,
+        "model": orjson.loads(side.model.model_json),
+        "result": orjson.loads(side.result_json),
+        "role": "shadow",
+        "primary": orjson.loads(side.primary_json),
+        "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        "timestamps": {"ingested": record.timestamp, "scored": side.scored_ms},
+    }
+
+
+def model_headers(model: Answerer) -> tuple[tuple[str, bytes], ...]:
+    """The headers every prediction of a model (or ensemble) carries."""
+    return model.headers
 
 
 def source_template(topic: str) -> bytes:

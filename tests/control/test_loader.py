@@ -23,21 +23,22 @@ def descriptor(**fields: Any) -> ModelDescriptor:
 async def test_each_type_loads_through_its_catalog_entry(model_files: ModelFiles) -> None:
     loader = Loader(Settings())
     onnx = model_files.forest_onnx.read_bytes()
-    model, digest = await loader.load(
-        descriptor(modelType="ONNX", data=onnx, inputs=list(WINE_FIELDS))
-    )
-    assert digest == hashlib.sha256(onnx).hexdigest()
-    assert str(model.runtime).startswith("onnxruntime ")
+    loaded = await loader.load(descriptor(modelType="ONNX", data=onnx, inputs=list(WINE_FIELDS)))
+    assert loaded.sha256 == hashlib.sha256(onnx).hexdigest()
+    assert str(loaded.model.runtime).startswith("onnxruntime ")
+    # What it answers, seen at warm-up, is what routes check their members against.
+    assert loaded.shape.kind == "classifier" and loaded.shape.classes is not None
+    assert len(loaded.shape.classes) == len(model_files.forest_classes)
     pmml = model_files.forest_pmml.read_bytes()
-    model, _ = await loader.load(descriptor(modelType="PMML", data=pmml))
-    assert str(model.runtime).startswith("jpmml-evaluator ")  # auto, with the extra installed
+    loaded = await loader.load(descriptor(modelType="PMML", data=pmml))
+    assert str(loaded.model.runtime).startswith("jpmml-evaluator ")  # auto, with the extra installed
 
 
 async def test_the_pmml_engine_setting_reaches_the_runtime(model_files: ModelFiles) -> None:
     loader = Loader(Settings(pmml_engine="pypmml"))
     pmml = model_files.forest_pmml.read_bytes()
-    model, _ = await loader.load(descriptor(modelType="PMML", data=pmml))
-    assert str(model.runtime).startswith("pypmml ")
+    loaded = await loader.load(descriptor(modelType="PMML", data=pmml))
+    assert str(loaded.model.runtime).startswith("pypmml ")
 
 
 async def test_wrong_artifacts_are_refusals(model_files: ModelFiles) -> None:

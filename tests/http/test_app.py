@@ -83,7 +83,9 @@ async def test_models_and_state(model_files: ModelFiles) -> None:
             "min",
             "max",
             "avg",
+            "route",
         }
+        assert state["route"] is None  # one model: no route of its own
         assert state["usage"] == 0
         await client.post("/predict/wine", json=[record(model_files, i) for i in range(7)])
         assert (await client.get("/state/wine")).json()["usage"] == 7

@@ -42,24 +42,38 @@ def test_versions_default_to_one_more_and_older_ones_are_rejected() -> None:
     assert registry.admit(rollback).version == 1
 
 
-def test_install_swaps_the_route_and_closes_the_displaced_model_after_its_batch() -> None:
+def test_install_swaps_the_route_and_closes_the_displaced_version_after_its_batch() -> None:
     registry = Registry()
     old_model, new_model = Stub(), Stub()
     old = registry.install(descriptor("a", version=1), old_model, "0" * 64)
     route = registry.route_for("d")
-    assert (
-        route is not None
-        and route.primary is old
-        and [m.role for m in route.members] == ["primary"]
-    )
+    assert route is not None and route.mode == "single" and route.members == (old,)
     old.acquire()  # a batch is scoring on it
-    new = registry.install(descriptor("b", version=1), new_model, "1" * 64)  # another name
+    new = registry.install(descriptor("a", version=2), new_model, "1" * 64)
     assert registry.serving_for("d") is new
     assert not old_model.closed  # still in use by its batch
     old.release()
     assert old_model.closed
     entry = registry.entry("a")
-    assert entry is not None and [v.status for v in entry.versions] == ["superseded"]
+    assert entry is not None and [v.status for v in entry.versions] == ["superseded", "serving"]
+
+
+def test_another_name_takes_the_data_type_and_the_first_stands_by() -> None:
+    """Every name's latest version stays loaded, ready for a route to name it; the dataType's
+    most recently installed model answers, and the others answer again when it goes."""
+    registry = Registry()
+    a_model = Stub()
+    a = registry.install(descriptor("a", version=1), a_model, "0" * 64)
+    b = registry.install(descriptor("b", version=1), Stub(), "1" * 64)
+    assert registry.serving_for("d") is b and not a_model.closed
+    statuses = {n: e.versions[-1].status for n in "ab" if (e := registry.entry(n))}
+    assert statuses == {"a": "standby", "b": "serving"}
+    registry.retire("b")
+    assert registry.serving_for("d") is a
+    entry = registry.entry("a")
+    assert entry is not None and entry.versions[-1].status == "serving"
+    registry.install(descriptor("b", version=2, data_type="other"), Stub(), "2" * 64)
+    assert registry.serving_for("d") is a and registry.serving_for("other") is not None
 
 
 def test_retire_and_expire_end_the_route() -> None:

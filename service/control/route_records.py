@@ -1,0 +1,25 @@
+"""Route records on the control topic (key ``route:<dataType>``): a JSON route declares the
+dataType's route, a tombstone removes it, anything unreadable is rejected with the reason and
+changes nothing. What became of the route is read back from the registry's route changes and
+published as ``kind: route`` events by the lifecycle."""
+
+from __future__ import annotations
+
+from service.routing.registry import Registry
+from service.routing.route_spec import ROUTE_KEY_PREFIX, RouteRejectedError, parse_route
+
+
+def apply_route_record(registry: Registry, key: bytes, value: bytes | None, max_bytes: int) -> None:
+    data_type = key.decode("utf-8", errors="replace")[len(ROUTE_KEY_PREFIX) :]
+    if value is None:
+        registry.remove_route(data_type)
+        return
+    if len(value) > max_bytes:
+        registry.reject_route(data_type, f"route of {len(value)} bytes exceeds {max_bytes}")
+        return
+    try:
+        spec = parse_route(key, value)
+    except RouteRejectedError as exc:
+        registry.reject_route(data_type, str(exc))
+        return
+    registry.declare_route(spec)

@@ -1,0 +1,84 @@
+"""The JSON shapes of routes: ``/routes``, ``/routes/{dataType}`` and the ``route`` part of
+``/state/{dataType}``, read from the registry's route book."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from service.routing.registry import Registry
+from service.routing.route_book import Declared
+from service.routing.serving import ServingModel, iso
+
+
+def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:
+    """The dataType's declared route: ``status`` active or pending (with what it waits
+    for), the route message, what answers now, its stats, and the last rejection."""
+    book = registry.book
+    active, pending = book.active.get(data_type), book.pending.get(data_type)
+    rejected = book.rejected.get(data_type)
+    if active is None and pending is None and rejected is None:
+        return None
+    shown = pending or active
+    info: dict[str, Any] = {
+        "dataType": data_type,
+        "status": "pending" if pending else "active" if active else "none",
+        "route": _spec(shown),
+        "since": iso(shown.since) if shown else None,
+        "waitingFor": list(pending.waiting_for) if pending else [],
+        "answering": answering(registry, data_type),
+        "stats": active.stats.as_dict() if active and active.stats else None,
+    }
+    if rejected is not None:
+        info["lastRejected"] = {
+            "route": orjson.loads(rejected.spec.to_json()) if rejected.spec else None,
+            "error": rejected.error,
+            "at": iso(rejected.at),
+        }
+    return info
+
+
+def all_routes(registry: Registry) -> list[dict[str, Any]]:
+    book = registry.book
+    data_types = sorted({*book.active, *book.pending, *book.rejected})
+    return [info for dt in data_types if (info := route_info(registry, dt)) is not None]
+
+
+def answering(registry: Registry, data_type: str) -> dict[str, Any] | None:
+    """What scores the dataType's records now: the mode and its members' versions."""
+    route = registry.route_for(data_type)
+    if route is None:
+        return None
+    return {"mode": route.mode, "members": [_member(m) for m in route.members]}
+
+
+def route_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
+    """``/state``'s view: the answering route, its stats, and each member's serving stats."""
+    route = registry.route_for(data_type)
+    if route is None or route.mode == "single":
+        return None
+    active = registry.book.active.get(data_type)
+    return {
+        "mode": route.mode,
+        "members": {m.name: _member_stats(m) for m in route.members},
+        **(active.stats.as_dict() if active and active.stats else {}),
+    }
+
+
+def _spec(declared: Declared | None) -> dict[str, Any] | None:
+    return orjson.loads(declared.spec.to_json()) if declared else None
+
+
+def _member(serving: ServingModel) -> dict[str, Any]:
+    return {"name": serving.name, "version": serving.version}
+
+
+def _member_stats(serving: ServingModel) -> dict[str, Any]:
+    stats = serving.stats
+    return {
+        "version": serving.version,
+        "usage": stats.usage,
+        "duration": round(stats.duration_ms, 3),
+        "avg": round(stats.avg_ms, 4),
+    }

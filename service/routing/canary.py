@@ -1,0 +1,67 @@
+"""Canary mode: each record goes to one member, chosen by a stable hash of its key (its id
+when it has none) against the weights, so the same key always reaches the same model, on
+every replica and across restarts. Members score their shares concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from service.errors import RecordError
+from service.routing.route_spec import CanaryRoute as CanarySpec
+from service.routing.route_stats import SplitStats
+from service.routing.routes import Answerer, Answers, RouteBatch, Runner, stable_fraction
+from service.routing.serving import ServingModel
+
+
+class CanaryRouting:
+    mode = "canary"
+
+    def __init__(self, spec: CanarySpec, members: list[ServingModel], stats: SplitStats) -> None:
+        self.data_type = spec.data_type
+        self._members = tuple(members)
+        weights = np.array([spec.weights[m.name] for m in members], dtype=np.float64)
+        bounds = np.cumsum(weights) / weights.sum()
+        bounds[-1] = 1.0  # no rounding gap at the top
+        self._bounds = bounds
+        self._stats = stats
+
+    @property
+    def primary(self) -> ServingModel:
+        return self._members[0]
+
+    @property
+    def members(self) -> tuple[ServingModel, ...]:
+        return self._members
+
+    def choose(self, keys: list[bytes]) -> npt.NDArray[np.intp]:
+        """The member index for each key."""
+        fractions = np.fromiter(map(stable_fraction, keys), dtype=np.float64, count=len(keys))
+        return np.searchsorted(self._bounds, fractions, side="right")
+
+    async def answer(self, batch: RouteBatch, run: Runner) -> Answers:
+        n = len(batch.rows)
+        chosen = self.choose(list(batch.keys()))
+        shares = [np.flatnonzero(chosen == i).tolist() for i in range(len(self._members))]
+        began = time.perf_counter()
+        work = [
+            run(member, batch.rows if len(share) == n else [batch.rows[j] for j in share])
+            for member, share in zip(self._members, shares, strict=True)
+            if len(share)
+        ]
+        scored = iter(await asyncio.gather(*work))
+        self._stats.latency.record(n, (time.perf_counter() - began) * 1000.0)
+        answerers: list[Answerer] = [self._members[0]] * n
+        results: list[bytes | RecordError] = [b""] * n
+        for member, share in zip(self._members, shares, strict=True):
+            if not len(share):
+                continue
+            scores = next(scored)
+            self._stats.record(member.name, len(share))
+            for j, result in zip(share, scores.rows, strict=True):
+                answerers[j] = member
+                results[j] = result
+        return Answers(answerers, results)
