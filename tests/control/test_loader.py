@@ -31,7 +31,9 @@ async def test_each_type_loads_through_its_catalog_entry(model_files: ModelFiles
     assert len(loaded.shape.classes) == len(model_files.forest_classes)
     pmml = model_files.forest_pmml.read_bytes()
     loaded = await loader.load(descriptor(modelType="PMML", data=pmml))
-    assert str(loaded.model.runtime).startswith("jpmml-evaluator ")  # auto, with the extra installed
+    assert str(loaded.model.runtime).startswith(
+        "jpmml-evaluator "
+    )  # auto, with the extra installed
 
 
 async def test_the_pmml_engine_setting_reaches_the_runtime(model_files: ModelFiles) -> None:
