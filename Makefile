@@ -60,9 +60,9 @@ proto: install
 	$(BIN)/python -m grpc_tools.protoc -Ischemas --python_out=service/proto \
 		schemas/model_descriptor.proto schemas/wine_record.proto
 
-# Regenerate schemas/model_event.schema.json from the ModelEvent type (tests check it is current).
+# Regenerate schemas/{model_event,route}.schema.json from their types (tests check it is current).
 schemas: install
-	$(BIN)/python -m service.control.event_schema
+	$(BIN)/python -m service.control.json_schemas
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

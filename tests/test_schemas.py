@@ -57,7 +57,7 @@ def test_schema_and_validator_agree(doc: dict[str, Any], valid: bool) -> None:
 
 def test_the_model_event_schema_is_the_typed_event() -> None:
     """schemas/model_event.schema.json is what `make schemas` writes from ModelEvent."""
-    from service.control.event_schema import event_schema
+    from service.control.json_schemas import event_schema
 
     written = json.loads(
         (Path(__file__).resolve().parent.parent / "schemas/model_event.schema.json").read_text()
@@ -66,8 +66,8 @@ def test_the_model_event_schema_is_the_typed_event() -> None:
 
 
 def test_events_validate_against_the_schema() -> None:
-    from service.control.event_schema import event_schema
     from service.control.events import ModelEvent
+    from service.control.json_schemas import event_schema
 
     validator = jsonschema.Draft202012Validator(event_schema())
     event = ModelEvent(
@@ -82,6 +82,9 @@ def test_events_validate_against_the_schema() -> None:
     )
     assert validator.is_valid(json.loads(event.to_json()))
     assert set(json.loads(event.to_json())) == {
+        "kind",
+        "mode",
+        "members",
         "name",
         "version",
         "dataType",
@@ -93,3 +96,17 @@ def test_events_validate_against_the_schema() -> None:
         "offset",
     }
     assert not validator.is_valid({**json.loads(event.to_json()), "status": "exploded"})
+    route_event = ModelEvent(
+        kind="route",
+        name="route:wine",
+        version=None,
+        data_type="wine",
+        status="pending",
+        error="waiting for b to serve",
+        at="2026-11-21T12:00:00Z",
+        instance="host:1",
+        offset=8,
+        mode="shadow",
+        members=["a", "b"],
+    )
+    assert validator.is_valid(json.loads(route_event.to_json()))

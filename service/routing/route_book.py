@@ -84,6 +84,7 @@ class RouteBook:
     def remove(self, data_type: str) -> None:
         gone = self.active.pop(data_type, None) or self.pending.pop(data_type, None)
         self.pending.pop(data_type, None)
+        self.rejected.pop(data_type, None)
         if gone is not None:
             self._change(data_type, "removed", gone.spec)
 

@@ -30,7 +30,8 @@ ROUTE_KEY_PREFIX = "route:"
 MODES = ("shadow", "canary", "ensemble", "speculative")
 # A model name (the descriptor's pattern); a colon never appears in one, so route keys and
 # model keys cannot collide on the control topic.
-ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
+NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+ModelName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class RouteRejectedError(DescriptorRejectedError):
@@ -94,7 +95,12 @@ class CanaryRoute(_Spec):
 
     mode: Literal["canary"]
     weights: dict[ModelName, float] = Field(
-        min_length=1, description="Model name → relative share of records (> 0)."
+        min_length=1,
+        description="Model name → relative share of records (> 0).",
+        json_schema_extra={
+            "patternProperties": {NAME_PATTERN: {"type": "number", "exclusiveMinimum": 0}},
+            "additionalProperties": False,
+        },
     )
 
     @field_validator("weights")
