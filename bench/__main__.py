@@ -24,6 +24,7 @@ from service.wine import WINE_FIELDS
 from . import pmml_engines
 from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
 from .latency import latency
+from .routes import MODES, route_rate
 from .service_runs import publish_model, service_rate, wait_serving
 from .workload import BenchModel, encode_records, make_models, wine_stream
 
@@ -138,6 +139,12 @@ async def run(quick: bool) -> dict[str, Any]:
                 value = await coroutine()
                 figures.setdefault(name, []).append(value)
                 log(name, value)
+            # Routes over copies of the small model, single path alongside (issue 11).
+            for mode in MODES:
+                name = f"route {mode}"
+                value = await route_rate(bootstrap, data, count, models["small-onnx"], mode)
+                figures.setdefault(name, []).append(value)
+                log(name, value)
         for name in ("small-onnx", "rf100-onnx", "pmml"):
             value = raw_model_rate(models[name], rows)
             figures[f"raw {name}"] = [value]
@@ -174,6 +181,11 @@ async def run(quick: bool) -> dict[str, Any]:
         "service pmml / raw pmml": m["service pmml"] / m["raw pmml"],
         "service small-onnx / naive loop": m["service small-onnx"] / m["naive loop"],
         "service small-onnx / request-reply": m["service small-onnx"] / m["request-reply"],
+        **{
+            f"route {mode} / route single": m[f"route {mode}"] / m["route single"]
+            for mode in MODES
+            if mode != "single"
+        },
     }
     return results
 

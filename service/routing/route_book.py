@@ -85,8 +85,8 @@ class RouteBook:
         gone = self.active.pop(data_type, None) or self.pending.pop(data_type, None)
         self.pending.pop(data_type, None)
         self.rejected.pop(data_type, None)
-        if gone is not None:
-            self._change(data_type, "removed", gone.spec)
+        # Said even when there was none, so that whoever removed it hears back.
+        self._change(data_type, "removed", gone.spec if gone is not None else None)
 
     def settle(self, data_type: str, serving: Mapping[str, ServingModel]) -> None:
         """After the dataType's models changed: a pending route whose members all serve now

@@ -16,6 +16,7 @@ import orjson
 from service.logs import configure_logging
 from service.runtimes.catalog import RUNTIMES
 from service.settings import Settings
+from service.tools.routing_cli import model_names, model_weights, route_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +72,42 @@ def build_parser() -> argparse.ArgumentParser:
     ret = sub.add_parser("retire", help="retire a model (a tombstone on the control topic)")
     ret.add_argument("name")
     ret.set_defaults(run=_retire)
+
+    route = sub.add_parser("route", help="declare or remove how a dataType's models answer")
+    route.add_argument("data_type", metavar="DATATYPE", help="the dataType routed")
+    mode = route.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--shadow", type=model_names, metavar="B[,C]", help="models scored beside --primary"
+    )
+    mode.add_argument(
+        "--canary", type=model_weights, metavar="A=90,B=10", help="records split by key, by weight"
+    )
+    mode.add_argument(
+        "--ensemble",
+        type=model_names,
+        metavar="A,B[,C]",
+        help="every member scores; answers combine",
+    )
+    mode.add_argument(
+        "--speculative", type=model_names, metavar="SLOW,FAST", help="candidates race a deadline"
+    )
+    mode.add_argument("--remove", action="store_true", help="remove the route (a tombstone)")
+    route.add_argument("--primary", metavar="A", help="with --shadow: the model that answers")
+    route.add_argument(
+        "--sample", type=float, metavar="F", help="with --shadow: share shadowed (default 1)"
+    )
+    route.add_argument("--combine", choices=("vote", "mean"), help="with --ensemble (default vote)")
+    route.add_argument("--deadline-ms", type=int, metavar="N", help="with --speculative: per batch")
+    route.add_argument(
+        "--decider",
+        choices=("first-listed", "most-confident"),
+        help="with --speculative (default first-listed)",
+    )
+    route.add_argument("--wait", action="store_true", help="wait for the service's verdict")
+    route.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="seconds --wait waits"
+    )
+    route.set_defaults(run=_route, parser=route)
 
     send = sub.add_parser("send", help="stream a CSV or JSONL file to the data topic")
     send.add_argument("file", type=Path)
@@ -162,6 +199,36 @@ def _retire(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(retire(settings, args.name))
     print(f"retired {args.name}")
     return 0
+
+
+def _route(args: argparse.Namespace, settings: Settings) -> int:
+    from service.routing.route_spec import route_key
+    from service.tools.publishing import ROUTE_STATUSES, control_publisher, wait_for_event
+
+    spec = route_from_args(args, args.parser)
+    key = route_key(args.data_type)
+
+    async def run() -> int:
+        async with control_publisher(settings) as publisher:
+            if spec is None:
+                offset = await publisher.remove_route(args.data_type)
+                print(f"published the removal of {key} to {settings.control_topic}")
+            else:
+                offset = await publisher.publish_route(spec)
+                members = ", ".join(spec.names)
+                print(f"published {key} ({spec.mode}: {members}) to {settings.control_topic}")
+        if not args.wait:
+            return 0
+        event = await wait_for_event(
+            settings, key, offset, timeout_s=args.timeout, statuses=ROUTE_STATUSES
+        )
+        if event is None:
+            print(f"no verdict within {args.timeout:.0f}s", file=sys.stderr)
+            return 1  # as publish --wait: 2 is argparse's, for what was never sent
+        print(orjson.dumps(event).decode())
+        return 1 if event["status"] == "rejected" else 0
+
+    return asyncio.run(run())
 
 
 def _send(args: argparse.Namespace, settings: Settings) -> int:

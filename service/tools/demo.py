@@ -1,5 +1,6 @@
 """`make demo`: the whole loop on one machine — embedded broker, the service, a model trained
-on the wine data and published as data, records streaming in, predictions streaming out."""
+on the wine data and published as data, records streaming in, predictions streaming out; and a
+second model shadowing the first, its agreement with it in ``/state/wine``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ import orjson
 from service.control.descriptor import ModelDescriptor
 from service.http.views import serving_state
 from service.kafka.clients import open_topic_reader
+from service.routing.route_spec import route_key
 from service.server import Service
 from service.settings import Settings
-from service.tools.publishing import publish, wait_for_event
+from service.tools.publishing import (
+    ROUTE_STATUSES,
+    build_route,
+    control_publisher,
+    publish,
+    wait_for_event,
+)
 from service.tools.sending import send_records
 from service.wine import WINE_FIELDS, wine_rows
 
@@ -52,6 +60,7 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
         offset = await publish(settings, descriptor)
         event = await wait_for_event(settings, "wine-rf", offset, timeout_s=60)
         print(f"model event: {event}")
+        await _shadow_with_logistic(settings)
         tasks = [
             asyncio.create_task(_stream(settings, rate)),
             asyncio.create_task(_print_predictions(settings)),
@@ -63,9 +72,46 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
                 await task
         totals = service.metrics.totals.as_dict(service.registry.serving_count())
         print(f"stats: {orjson.dumps(totals).decode()}")
-        print(f"state: {orjson.dumps(serving_state(service.registry, 'wine')).decode()}")
+        state = serving_state(service.registry, "wine")
+        print(f"state: {orjson.dumps(state).decode()}")
+        shadow = ((state or {}).get("route") or {}).get("shadows", {}).get("wine-lr")
+        if shadow is not None and shadow["agreement"]["sinceStart"] is not None:
+            agreement = shadow["agreement"]
+            print(
+                f"wine-lr agreed with wine-rf on {agreement['sinceStart']:.1%} of "
+                f"{agreement['compared']} records"
+            )
     finally:
         await service.stop()
+
+
+async def _shadow_with_logistic(settings: Settings) -> None:
+    """A logistic regression for wine, shadowing the forest: the forest answers, the
+    regression's answers go to the shadow topic, and /state/wine shows how often they agree."""
+    from service.wine import train_wine_onnx
+
+    artifact, classes = await asyncio.to_thread(train_wine_onnx, "logistic")
+    descriptor = ModelDescriptor.model_validate(
+        {
+            "name": "wine-lr",
+            "dataType": "wine",
+            "modelType": "ONNX",
+            "data": artifact,
+            "inputs": list(WINE_FIELDS),
+            "labels": classes,
+            "description": "logistic regression, red wine quality (shadowing wine-rf)",
+        }
+    )
+    offset = await publish(settings, descriptor)
+    await wait_for_event(settings, "wine-lr", offset, timeout_s=60)
+    route = build_route("wine", shadow=["wine-lr"], primary="wine-rf")
+    async with control_publisher(settings) as publisher:
+        offset = await publisher.publish_route(route)
+    event = await wait_for_event(
+        settings, route_key("wine"), offset, timeout_s=60, statuses=ROUTE_STATUSES
+    )
+    print(f"route event: {event}")
+    print(f"shadow answers go to {settings.shadow_topic}; agreement in /state/wine")
 
 
 async def _stream(settings: Settings, rate: float) -> None:

@@ -1,5 +1,6 @@
 """Client side of the control topic: build a descriptor from a model file, publish it,
-retire a model, and wait for the service's verdict on the events topic."""
+retire a model, declare or remove a dataType's route, and wait for the service's verdict on
+the events topic."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import orjson
 from service.control.descriptor import ModelDescriptor
 from service.kafka.clients import make_producer, open_topic_reader
 from service.kafka.seams import EventProducer
+from service.routing.route_spec import RouteRejectedError, RouteSpec, parse_route, route_key
 from service.runtimes.catalog import RUNTIMES, Runtime
 from service.settings import Settings
 
@@ -78,10 +80,56 @@ def build_descriptor(
     return ModelDescriptor.model_validate(fields)
 
 
+# The statuses a route record's event can end with; "pending" is final for --wait too: the
+# route is accepted and waits for its members to serve.
+ROUTE_STATUSES = ("active", "pending", "rejected", "removed")
+
+
+def build_route(
+    data_type: str,
+    *,
+    shadow: Sequence[str] | None = None,
+    primary: str | None = None,
+    sample: float = 1.0,
+    canary: Mapping[str, float] | None = None,
+    ensemble: Sequence[str] | None = None,
+    combine: str = "vote",
+    speculative: Sequence[str] | None = None,
+    deadline_ms: int | None = None,
+    decider: str = "first-listed",
+) -> RouteSpec:
+    """The route of exactly one mode, checked as the service checks it (ValueError with the
+    service's reason), so that a route it would reject is never published."""
+    modes = {"shadow": shadow, "canary": canary, "ensemble": ensemble, "speculative": speculative}
+    given = [mode for mode, members in modes.items() if members is not None]
+    if len(given) != 1:
+        raise ValueError(
+            f"a route needs exactly one mode of shadow, canary, ensemble, speculative; got "
+            f"{', '.join(given) or 'none'}"
+        )
+    document: dict[str, Any] = {"kind": "route", "dataType": data_type, "mode": given[0]}
+    if shadow is not None:
+        if primary is None:
+            raise ValueError("a shadow route needs its primary")
+        document.update(primary=primary, shadows=list(shadow), sample=sample)
+    elif canary is not None:
+        document.update(weights=dict(canary))
+    elif ensemble is not None:
+        document.update(members=list(ensemble), combine=combine)
+    elif speculative is not None:
+        if deadline_ms is None:
+            raise ValueError("a speculative route needs its deadline")
+        document.update(candidates=list(speculative), deadlineMs=deadline_ms, decider=decider)
+    try:
+        return parse_route(route_key(data_type).encode(), orjson.dumps(document))
+    except RouteRejectedError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 class ControlPublisher:
-    """Descriptors and tombstones to the control topic, through the producer it is given (the
-    CLI's own, or a long-running part's, such as a learner's). Each send returns the record's
-    offset in the control topic, which the service's events name."""
+    """Descriptors, routes and tombstones to the control topic, through the producer it is
+    given (the CLI's own, or a long-running part's, such as a learner's). Each send returns the
+    record's offset in the control topic, which the service's events name."""
 
     def __init__(self, producer: EventProducer, topic: str) -> None:
         self._producer = producer
@@ -94,8 +142,15 @@ class ControlPublisher:
         """A tombstone: key = name, null value."""
         return await self._send(name, None)
 
-    async def _send(self, name: str, value: bytes | None) -> int:
-        metadata = await self._producer.send_and_wait(self._topic, value, key=name.encode())
+    async def publish_route(self, route: RouteSpec) -> int:
+        return await self._send(route_key(route.data_type), route.to_json())
+
+    async def remove_route(self, data_type: str) -> int:
+        """A tombstone on the route's key."""
+        return await self._send(route_key(data_type), None)
+
+    async def _send(self, key: str, value: bytes | None) -> int:
+        metadata = await self._producer.send_and_wait(self._topic, value, key=key.encode())
         return int(metadata.offset)
 
 
