@@ -72,7 +72,7 @@ class Metrics:
             registry=r,
         )
         self.models_serving = Gauge(
-            "modelserve_models_serving", "Data types with a serving model.", registry=r
+            "modelserve_models_serving", "Models loaded (serving or standing by).", registry=r
         )
         self.commits = Counter(
             "modelserve_offset_commits",
