@@ -61,7 +61,7 @@ def route_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
     active = registry.book.active.get(data_type)
     return {
         "mode": route.mode,
-        "members": {m.name: _member_stats(m) for m in route.members},
+        "models": {m.name: _member_stats(m) for m in route.members},
         **(active.stats.as_dict() if active and active.stats else {}),
     }
 

@@ -53,7 +53,7 @@ class CanaryRouting:
             if len(share)
         ]
         scored = iter(await asyncio.gather(*work))
-        self._stats.latency.record(n, (time.perf_counter() - began) * 1000.0)
+        self._stats.record_batch(n, (time.perf_counter() - began) * 1000.0)
         answerers: list[Answerer] = [self._members[0]] * n
         results: list[bytes | RecordError] = [b""] * n
         for member, share in zip(self._members, shares, strict=True):

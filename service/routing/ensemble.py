@@ -73,7 +73,7 @@ class EnsembleRouting:
             combined = publishable_results(self.combine(columns, rows), self.answerer.runtime)
             for j, result in zip(rows.tolist(), combined, strict=True):
                 results[j] = result
-        self._stats.latency.record(n, (time.perf_counter() - began) * 1000.0)
+        self._stats.record_batch(n, (time.perf_counter() - began) * 1000.0)
         for member in self._members:
             self._stats.record(member.name, len(rows))
         answerers: list[Answerer] = [self.answerer] * n

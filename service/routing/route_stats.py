@@ -155,21 +155,27 @@ class ShadowStats:
 
 
 class SplitStats:
-    """Records answered by each member (canary, ensemble)."""
+    """Records the route answered (``usage``), and those each member scored for it: its share
+    of a canary, every record of an ensemble."""
 
     def __init__(self) -> None:
         self.since: datetime = utcnow()
+        self.usage = 0
         self.answered: dict[str, int] = {}
         self.latency = Latency()
 
     def record(self, name: str, count: int) -> None:
         self.answered[name] = self.answered.get(name, 0) + count
 
+    def record_batch(self, size: int, elapsed_ms: float) -> None:
+        self.usage += size
+        self.latency.record(size, elapsed_ms)
+
     def as_dict(self) -> dict[str, Any]:
         total = sum(self.answered.values())
         return {
             "since": iso(self.since),
-            "usage": total,
+            "usage": self.usage,
             "latency": self.latency.as_dict(),
             "members": {
                 name: {"records": count, "share": round(count / total, 6) if total else 0.0}

@@ -12,8 +12,9 @@ import orjson
 
 from service.control.descriptor import ModelDescriptor
 from service.control.loader import warm_up
+from service.control.route_records import apply_route_record
 from service.routing.registry import Registry
-from service.routing.route_spec import parse_route, route_key
+from service.routing.route_spec import route_key
 from service.routing.serving import ServingModel
 from service.runtimes.base import BatchResult, FloatMatrix, Model, RuntimeInfo
 from service.scoring.records import LocalRecord
@@ -94,9 +95,9 @@ def install(
 
 
 def declare(registry: Registry, data_type: str = "d", **route: object) -> None:
-    """A route record, as the control plane applies it."""
+    """A route record, as the control plane applies it (an invalid one is rejected)."""
     value = orjson.dumps({"kind": "route", "dataType": data_type, **route})
-    registry.declare_route(parse_route(route_key(data_type).encode(), value))
+    apply_route_record(registry, route_key(data_type).encode(), value, 1 << 20)
 
 
 def records(
