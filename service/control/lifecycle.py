@@ -20,6 +20,7 @@ from service.control.route_records import apply_route_record
 from service.errors import DescriptorRejectedError, ModelError
 from service.metrics import Metrics
 from service.routing.registry import Registry
+from service.routing.route_book import RouteChange
 from service.routing.route_spec import is_route_key, route_key
 from service.routing.serving import iso, utcnow
 
@@ -148,14 +149,26 @@ class ModelLifecycle:
         self._expiry_timers.pop(name, None)
         old = self._registry.expire(name, version)
         if old is not None:
-            self._background(self._expired(name, version, old.descriptor.data_type, old.runtime))
+            # Its route changes are taken now, so that no control record's events claim them.
+            changes = self._registry.take_route_changes()
+            data_type = old.descriptor.data_type
+            self._background(self._expired(name, version, data_type, old.runtime, changes))
 
-    async def _expired(self, name: str, version: int, data_type: str, runtime: str) -> None:
-        await self._event(name, version, data_type, "expired", runtime=runtime)
-        await self._route_events()
+    async def _expired(
+        self,
+        name: str,
+        version: int,
+        data_type: str,
+        runtime: str,
+        changes: list[RouteChange],
+    ) -> None:
+        await self._event(name, version, data_type, "expired", runtime=runtime, from_record=False)
+        await self._route_events(changes, from_record=False)
 
-    async def _route_events(self) -> None:
-        for change in self._registry.take_route_changes():
+    async def _route_events(
+        self, changes: list[RouteChange] | None = None, from_record: bool = True
+    ) -> None:
+        for change in self._registry.take_route_changes() if changes is None else changes:
             spec = change.spec
             await self._event(
                 route_key(change.data_type),
@@ -164,6 +177,7 @@ class ModelLifecycle:
                 change.status,
                 change.error,
                 route=(spec.mode, list(spec.names)) if spec is not None else ("", []),
+                from_record=from_record,
             )
 
     def _cancel_expiry(self, name: str) -> None:
@@ -197,6 +211,7 @@ class ModelLifecycle:
         error: str | None = None,
         runtime: str | None = None,
         route: tuple[str, list[str]] | None = None,
+        from_record: bool = True,
     ) -> None:
         # One log line per event, with the model as structured context (LOG_FORMAT=json).
         log.log(
@@ -223,7 +238,7 @@ class ModelLifecycle:
             runtime=runtime,
             at=iso(self._clock()) or "",
             instance=self._instance,
-            offset=self._offset,
+            offset=self._offset if from_record else None,
         )
         try:
             await self._publish(event)

@@ -14,7 +14,8 @@ from service.routing.serving import ServingModel, iso
 
 def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:
     """The dataType's declared route: ``status`` active or pending (with what it waits
-    for), the route message, what answers now, its stats, and the last rejection."""
+    for), or rejected when none is declared and the last route message was refused; the route
+    message, what answers now, its stats, and the last rejection."""
     book = registry.book
     active, pending = book.active.get(data_type), book.pending.get(data_type)
     rejected = book.rejected.get(data_type)
@@ -23,7 +24,7 @@ def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:
     shown = pending or active
     info: dict[str, Any] = {
         "dataType": data_type,
-        "status": "pending" if pending else "active" if active else "none",
+        "status": "pending" if pending else "active" if active else "rejected",
         "route": _spec(shown),
         "since": iso(shown.since) if shown else None,
         "waitingFor": list(pending.waiting_for) if pending else [],

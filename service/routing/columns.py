@@ -92,7 +92,8 @@ def _from_json(rows: Sequence[bytes | Any], ok: BoolArray) -> Columns:
 
 def answer_json(columns: Columns) -> list[bytes]:
     """Each row's answer in brief — ``"label":…`` or ``"value":…`` — as a JSON member, for
-    the ``primary`` object a shadow's record carries beside its own answer."""
+    the ``primary`` object a shadow's record carries beside its own answer; none for a model
+    of other outputs."""
     if columns.labels is not None:
         cache: dict[str, bytes] = {}
         out = []
@@ -107,4 +108,4 @@ def answer_json(columns: Columns) -> list[bytes]:
         return (
             [b'"value":' + cell for cell in body[1:-1].split(b",")] if len(columns.values) else []
         )
-    return [b'"label":null'] * len(columns.ok)
+    return []  # other outputs: nothing in brief

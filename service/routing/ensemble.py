@@ -4,8 +4,9 @@
   probabilities are the members' mean (when all give them).
 - ``mean``: the mean of the probabilities (the label their argmax) or of the values.
 
-A record any member cannot answer is a dead letter with that member's error: an ensemble
-answers whole or not at all. The combination is numpy over the batch."""
+A record any member cannot answer is a dead letter with that member's error (its
+``dlq.model`` names the member): an ensemble answers whole or not at all. The combination is
+numpy over the batch."""
 
 from __future__ import annotations
 
@@ -66,8 +67,11 @@ class EnsembleRouting:
         results: list[bytes | RecordError] = [b""] * n
         columns = [columns_of(s) for s in scores]
         ok = np.logical_and.reduce([c.ok for c in columns])
-        for j in np.flatnonzero(~ok).tolist():  # the first member's error on the row
-            results[j] = next(s.rows[j] for s in scores if not isinstance(s.rows[j], bytes))
+        answerers: list[Answerer] = [self.answerer] * n
+        for j in np.flatnonzero(~ok).tolist():  # the first failing member's error, by name
+            failed = next(s for s in scores if not isinstance(s.rows[j], bytes))
+            results[j] = failed.rows[j]
+            answerers[j] = failed.serving
         rows = np.flatnonzero(ok)
         if len(rows):
             combined = publishable_results(self.combine(columns, rows), self.answerer.runtime)
@@ -76,7 +80,6 @@ class EnsembleRouting:
         self._stats.record_batch(n, (time.perf_counter() - began) * 1000.0)
         for member in self._members:
             self._stats.record(member.name, len(rows))
-        answerers: list[Answerer] = [self.answerer] * n
         return Answers(answerers, results)
 
     def combine(self, columns: list[Columns], rows: npt.NDArray[np.intp]) -> BatchResult:

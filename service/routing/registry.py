@@ -116,7 +116,8 @@ class Registry:
         self._entry(name).record(record)
 
     def retire(self, name: str) -> ServingModel | None:
-        """Tombstone: the name stops serving; its dataType has no model until another comes."""
+        """Tombstone: the name stops serving; its dataType goes to its latest other model (or
+        its route, if it still has all its members), else has none until one comes."""
         entry = self._models.get(name)
         if entry is None or entry.serving is None:
             return None

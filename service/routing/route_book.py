@@ -64,8 +64,8 @@ class RouteBook:
     changes: list[RouteChange] = field(default_factory=list)
 
     def declare(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> None:
-        """A route message; ``serving``: the models serving its dataType, by name."""
-        self.pending.pop(spec.data_type, None)
+        """A route message; ``serving``: the models serving its dataType, by name. It replaces
+        a route still pending unless it is rejected."""
         missing = tuple(n for n in spec.names if n not in serving)
         if missing:
             self.pending[spec.data_type] = Declared(spec, utcnow(), waiting_for=missing)
@@ -75,6 +75,7 @@ class RouteBook:
         if why is not None:
             self.reject(spec.data_type, spec, why)
             return
+        self.pending.pop(spec.data_type, None)
         self._activate(Declared(spec, utcnow()))
 
     def reject(self, data_type: str, spec: RouteSpec | None, why: str) -> None:

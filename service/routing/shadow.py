@@ -9,6 +9,7 @@ timeout or skips when overloaded is counted, never dead-lettered."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -17,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from service.errors import RecordError
 from service.routing.columns import Columns, answer_json, columns_of
 from service.routing.route_spec import ShadowRoute as ShadowSpec
 from service.routing.route_stats import ShadowStats
@@ -30,9 +30,10 @@ from service.routing.routes import (
     stable_fraction,
 )
 from service.routing.serving import ServingModel
-from service.routing.slots import Missed
+from service.routing.slots import Missed, held
 
 ROLE = "shadow"
+log = logging.getLogger(__name__)
 
 
 class ShadowRouting:
@@ -70,12 +71,7 @@ class ShadowRouting:
         rows = batch.rows if len(sampled) == n else [batch.rows[j] for j in sampled]
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         started = [
-            (
-                s,
-                asyncio.ensure_future(
-                    self._stats.slot(s.name).run(partial(run, s, rows), deadline)
-                ),
-            )
+            (s, held(s, self._stats.slot(s.name).run(partial(run, s, rows), deadline)))
             for s in self._shadows
         ]
         began = time.perf_counter()
@@ -98,10 +94,14 @@ class ShadowRouting:
     ) -> list[SideAnswer]:
         """Each shadow's answers, once it has them (or has missed them), with the primary's
         beside them; the agreement of the two is counted here, off the primary's path."""
-        mine = columns_of(primary)
-        briefs = _briefs(primary.serving, mine, primary.rows)
-        picked = np.asarray(sampled, dtype=np.intp)
         out: list[SideAnswer] = []
+        try:
+            mine = columns_of(primary)
+            briefs = _briefs(primary, mine)
+        except Exception:  # a shadow never fails the primary, even through a bug of ours
+            log.exception("comparing shadows with %s failed", primary.serving.label)
+            briefs = None
+        picked = np.asarray(sampled, dtype=np.intp)
         for shadow, future in started:
             stats = self._stats.member(shadow.name)
             scores = await future
@@ -109,26 +109,32 @@ class ShadowRouting:
                 stats.missed(scores, len(sampled))
                 continue
             stats.record_latency(len(sampled), scores.elapsed_ms)
-            theirs = columns_of(scores)
-            stats.record_errors(int(len(sampled) - theirs.ok.sum()))
-            stats.record_agreement(*_agreement(mine, theirs, picked))
-            for k, result in enumerate(scores.rows):
-                if isinstance(result, bytes):
-                    j = sampled[k]
-                    out.append(SideAnswer(j, shadow, result, briefs[j]))
+            answered = [k for k, r in enumerate(scores.rows) if isinstance(r, bytes)]
+            stats.record_errors(len(sampled) - len(answered))
+            if briefs is None:
+                continue
+            try:
+                stats.record_agreement(*_agreement(mine, columns_of(scores), picked))
+            except Exception:
+                log.exception("agreement of shadow %s failed", shadow.label)
+            for k in answered:
+                j = sampled[k]
+                result = scores.rows[k]
+                assert isinstance(result, bytes)
+                out.append(SideAnswer(j, shadow, result, briefs[j]))
         return out
 
 
-def _briefs(
-    primary: ServingModel, columns: Columns, rows: Sequence[bytes | RecordError]
-) -> list[bytes]:
-    head = primary.model_json[:-1] + b","  # {"name":…,"version":…,
+def _briefs(primary: MemberScores, columns: Columns) -> list[bytes]:
+    """The primary's answer for each row in brief: its label or value (its whole result for
+    a model of other outputs), or the reason it gave none."""
+    head = primary.serving.model_json[:-1] + b","  # {"name":…,"version":…,
     answers = answer_json(columns)
     return [
-        head + answers[i] + b"}"
+        head + (answers[i] if answers else b'"result":' + row) + b"}"
         if isinstance(row, bytes)
         else head + b'"error":' + orjson.dumps(row.reason) + b"}"
-        for i, row in enumerate(rows)
+        for i, row in enumerate(primary.rows)
     ]
 
 

@@ -9,8 +9,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
+from service.routing.serving import ServingModel
+
 T = TypeVar("T")
 Missed = Literal["timeout", "skipped"]
+
+
+def held(serving: ServingModel, work: Awaitable[T]) -> asyncio.Future[T]:
+    """``work`` (a model's call through its slot) as a task that holds the model from now to
+    its end: a batch waiting in the slot is not left with a model closed meanwhile (a new
+    version swapped in, the model retired)."""
+    serving.acquire()
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(lambda _: serving.release())
+    return task
 
 
 class MemberSlot:

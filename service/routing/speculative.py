@@ -22,7 +22,7 @@ from service.routing.route_spec import SpeculativeRoute as SpeculativeSpec
 from service.routing.route_stats import SpeculativeStats
 from service.routing.routes import Answerer, Answers, MemberScores, RouteBatch, Runner
 from service.routing.serving import ServingModel
-from service.routing.slots import Missed
+from service.routing.slots import Missed, held
 
 LONG_S = 3600.0  # a candidate that was started runs to its end
 
@@ -52,16 +52,21 @@ class SpeculativeRouting:
         began = time.perf_counter()
         deadline = loop.time() + self._deadline_s
         racing = self._start(batch, run, loop.time() + LONG_S)
-        done, _ = await asyncio.wait(racing.values(), timeout=max(0.0, deadline - loop.time()))
-        if not done:  # none by the deadline: the first to finish
-            done, _ = await asyncio.wait(racing.values(), return_when=asyncio.FIRST_COMPLETED)
-        finished: list[MemberScores] = []
-        for candidate in self._candidates:
-            task = racing.get(candidate)
-            result = task.result() if task is not None and task in done else None
-            if isinstance(result, MemberScores):
-                finished.append(result)
-            elif task is not None:
+        done, pending = await asyncio.wait(
+            racing.values(), timeout=max(0.0, deadline - loop.time())
+        )
+        finished = self._finished(racing, done)
+        while not finished and pending:  # none by the deadline: the first to finish
+            more, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            done |= more
+            finished = self._finished(racing, done)
+        if not finished:
+            # Every one started was turned away by a concurrent batch (a request while the
+            # stream races): the first listed answers, outside its slot, so no record waits
+            # for nothing or is dropped.
+            finished = [await run(self._candidates[0], batch.rows)]
+        for candidate, task in racing.items():
+            if task not in done or not isinstance(task.result(), MemberScores):
                 self._stats.candidate(candidate.name).timeouts += 1
         answers = self._decide(finished, len(batch.rows))
         self._stats.record_decision(len(batch.rows), (time.perf_counter() - began) * 1000.0)
@@ -76,20 +81,28 @@ class SpeculativeRouting:
             if slot.busy:  # still on an earlier batch: sits this one out
                 self._stats.candidate(candidate.name).timeouts += 1
                 continue
-            racing[candidate] = asyncio.ensure_future(
-                slot.run(partial(run, candidate, batch.rows), until)
+            racing[candidate] = held(
+                candidate, slot.run(partial(run, candidate, batch.rows), until)
             )
-        if not racing:  # every one busy: the first listed, once it is free
-            first = self._candidates[0]
-            slot = self._stats.slot(first.name)
-            racing[first] = asyncio.ensure_future(slot.run(partial(run, first, batch.rows), until))
         return racing
+
+    def _finished(
+        self,
+        racing: dict[ServingModel, asyncio.Future[MemberScores | Missed]],
+        done: set[asyncio.Future[MemberScores | Missed]],
+    ) -> list[MemberScores]:
+        """The answers of the candidates done, in the order they are listed."""
+        found = []
+        for candidate in self._candidates:
+            task = racing.get(candidate)
+            result = task.result() if task is not None and task in done else None
+            if isinstance(result, MemberScores):
+                found.append(result)
+        return found
 
     def _decide(self, finished: list[MemberScores], n: int) -> Answers:
         """Per row, the chosen finished candidate that answered it (the next in order where
         the chosen one could not); the first finished candidate's error where none did."""
-        if not finished:  # every started candidate missed (it cannot: they run to their end)
-            raise RuntimeError("no speculative candidate finished")
         columns = [columns_of(s) for s in finished]
         ok = np.array([c.ok for c in columns])  # candidates × rows
         if self._decider == "most-confident":
@@ -98,14 +111,17 @@ class SpeculativeRouting:
         else:
             rank = np.where(ok, -np.arange(len(finished))[:, None].astype(np.float64), -np.inf)
         chosen = rank.argmax(axis=0)  # ties: the one listed first
+        for c, scores in enumerate(finished):
+            self._stats.candidate(scores.serving.name).wins += int(
+                np.count_nonzero((chosen == c) & ok[c])
+            )
+        if not chosen.any():  # the usual case: the first finished answers every row
+            first = finished[0]
+            return Answers([first.serving] * n, first.rows)
         answerers: list[Answerer] = []
         results: list[bytes | RecordError] = []
         for j, c in enumerate(chosen.tolist()):
             scores = finished[c]
             answerers.append(scores.serving)
             results.append(scores.rows[j])
-        for c, scores in enumerate(finished):
-            self._stats.candidate(scores.serving.name).wins += int(
-                np.count_nonzero((chosen == c) & ok[c])
-            )
         return Answers(answerers, results)

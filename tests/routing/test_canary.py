@@ -8,8 +8,16 @@ from collections import Counter
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.route_stats import SplitStats
+from service.routing.routes import stable_fraction
 from service.scoring.engine import Engine
 from tests.routing.stubs import Scaled, declare, install, records
+
+
+def test_the_key_hash_is_fixed_across_processes_and_releases() -> None:
+    """Pinned values: a switch to a salted or different hash would move keys between models
+    (and between replicas that run different releases)."""
+    assert stable_fraction(b"customer-1") == 0.9540507350117989
+    assert stable_fraction(b"") == 0.8931675160897388
 
 
 def canary_registry() -> Registry:

@@ -53,6 +53,20 @@ async def test_a_vote_is_the_majority_and_a_tie_goes_to_the_first_listed() -> No
     assert [o.result["label"] for o in tied if o.result] == [members["b"].label(x) for x in xs]
 
 
+async def test_a_two_two_tie_among_four_goes_to_the_first_listed_of_the_tied() -> None:
+    registry = Registry()
+    members = {"p": Threshold(1), "q": Threshold(0), "r": Threshold(0), "s": Threshold(1)}
+    for name, model in members.items():
+        install(registry, name, model)
+    declare(registry, mode="ensemble", members=["q", "p", "s", "r"])
+    outcomes = await Engine(registry, Metrics(), None).score(records(0, 1, 2))
+    # q (listed first) and r say one label, p and s the other: q's wins every tie.
+    assert [o.result["label"] for o in outcomes if o.result] == [
+        members["q"].label(x) for x in (0, 1, 2)
+    ]
+    assert all(members["q"].label(x) != members["p"].label(x) for x in (0, 1, 2))
+
+
 async def test_mean_combines_probabilities_and_values_and_names_the_ensemble() -> None:
     registry = Registry()
     install(registry, "a", Threshold(0, confidence=0.9))
@@ -85,4 +99,4 @@ async def test_a_record_any_member_cannot_answer_is_a_dead_letter() -> None:
     (outcome,) = await Engine(registry, Metrics(), None).score(records(1))
     assert outcome.result is None and outcome.error is not None
     assert outcome.error.reason == "invalid-record" and "'y'" in str(outcome.error)
-    assert outcome.model is not None and outcome.model.name == "d ensemble"
+    assert outcome.model is not None and outcome.model.label == "b:1"  # the member that failed

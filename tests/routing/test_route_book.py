@@ -50,6 +50,20 @@ def test_an_invalid_route_is_rejected_and_changes_nothing() -> None:
     assert registry.book.rejected["d"].error == change.error  # shown by /routes
 
 
+def test_a_rejected_route_leaves_the_pending_one_pending() -> None:
+    registry = Registry()
+    install(registry, "a", Threshold())
+    install(registry, "b", Threshold(classes=("a", "b")))
+    declare(registry, mode="shadow", primary="a", shadows=["c"])  # pending: c
+    declare(registry, mode="ensemble", members=["a", "b"])  # label sets differ: rejected
+    assert statuses(registry.take_route_changes()) == ["pending", "rejected"]
+    assert registry.book.pending["d"].spec.mode == "shadow"
+    install(registry, "c", Threshold())
+    assert statuses(registry.take_route_changes()) == ["active"]
+    route = registry.route_for("d")
+    assert route is not None and route.mode == "shadow"
+
+
 def test_a_pending_route_found_incompatible_when_its_members_arrive_is_rejected() -> None:
     registry = Registry()
     install(registry, "a", Threshold())

@@ -8,6 +8,7 @@ import asyncio
 import threading
 
 import orjson
+import pytest
 
 from service.metrics import Metrics
 from service.routing.registry import Registry
@@ -153,3 +154,47 @@ async def test_a_sample_shadows_a_stable_share_of_keys_and_request_reply_none() 
     assert [o.model.name for o in answered if o.model] == ["a", "a"]
     assert shadow_stats(registry).member("b").compared == compared == len(shadowed)
     assert orjson.loads(registry.book.active["d"].spec.to_json())["sample"] == 0.3
+
+
+async def test_a_shadow_whose_comparison_breaks_costs_the_primary_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug of ours in comparing must not fail the batch's delivery: it is logged and the
+    shadow's answers are dropped."""
+    registry = Registry()
+    install(registry, "a", Threshold())
+    install(registry, "b", Threshold())
+    declare(registry, mode="shadow", primary="a", shadows=["b"])
+
+    def broken(_: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("service.routing.shadow.columns_of", broken)
+    scored = await Engine(registry, Metrics(), None).score_stream(records(1, 2))
+    assert await sides_of(scored.sides) == []
+    assert all(o.result is not None for o in scored.outcomes)
+
+
+async def test_a_waiting_batch_keeps_its_model_open_through_a_new_version() -> None:
+    gate = threading.Event()
+    gate.set()
+    registry = Registry(shadow_timeout_s=5.0)
+    install(registry, "a", Threshold())
+    old = Threshold(1, gate=gate)
+    install(registry, "b", old)
+    declare(registry, mode="shadow", primary="a", shadows=["b"])
+    gate.clear()
+    engine = Engine(registry, Metrics(), None)
+    first = await engine.score_stream(records(0))  # b's call hangs on the gate
+    second = await engine.score_stream(records(1))  # waits in b's slot
+    closed: list[bool] = []
+    old.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    install(registry, "b", Threshold(1), version=2)  # displaces the old b
+    assert closed == []  # both batches still hold it
+    gate.set()
+    answers = [s for batch in (first, second) for side in batch.sides for s in await side]
+    assert [(s.model.version, s.result_json) for s in answers] == [
+        (1, answers[0].result_json),
+        (1, answers[1].result_json),
+    ]
+    assert closed == [True]  # closed once its last batch let go

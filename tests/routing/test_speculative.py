@@ -4,6 +4,7 @@ a candidate still busy sits out instead of piling threads up."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from service.metrics import Metrics
@@ -75,3 +76,13 @@ async def test_when_none_finishes_by_the_deadline_the_first_to_finish_answers() 
     outcomes = await Engine(registry, Metrics(), None).score(records(0, 1))
     assert [o.model.name for o in outcomes if o.model] == ["slow", "slow"]
     assert all(o.result is not None for o in outcomes)  # nothing dropped
+
+
+async def test_concurrent_batches_racing_busy_candidates_are_all_answered() -> None:
+    """Requests beside the stream: candidates turned away by each other's slots still answer
+    every record (the first listed, outside its slot), never raise."""
+    registry = race(5, one=Threshold(0, delay_s=0.1), two=Threshold(1, delay_s=0.1))
+    engine = Engine(registry, Metrics(), None)
+    results = await asyncio.gather(*(engine.score(records(x)) for x in range(4)))
+    assert all(o.result is not None for batch in results for o in batch)
+    assert stats_of(registry).usage == 4
