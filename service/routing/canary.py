@@ -22,20 +22,13 @@ class CanaryRouting:
 
     def __init__(self, spec: CanarySpec, members: list[ServingModel], stats: SplitStats) -> None:
         self.data_type = spec.data_type
-        self._members = tuple(members)
+        self._members = self.members = tuple(members)
+        self.primary = members[0]
         weights = np.array([spec.weights[m.name] for m in members], dtype=np.float64)
         bounds = np.cumsum(weights) / weights.sum()
         bounds[-1] = 1.0  # no rounding gap at the top
         self._bounds = bounds
         self._stats = stats
-
-    @property
-    def primary(self) -> ServingModel:
-        return self._members[0]
-
-    @property
-    def members(self) -> tuple[ServingModel, ...]:
-        return self._members
 
     def choose(self, keys: list[bytes]) -> npt.NDArray[np.intp]:
         """The member index for each key."""

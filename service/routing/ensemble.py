@@ -47,18 +47,11 @@ class EnsembleRouting:
 
     def __init__(self, spec: EnsembleSpec, members: list[ServingModel], stats: SplitStats) -> None:
         self.data_type = spec.data_type
-        self._members = tuple(members)
+        self._members = self.members = tuple(members)
+        self.primary = members[0]
         self._combine = spec.combine
         self._stats = stats
         self.answerer = EnsembleAnswerer(spec.data_type, members)
-
-    @property
-    def primary(self) -> ServingModel:
-        return self._members[0]
-
-    @property
-    def members(self) -> tuple[ServingModel, ...]:
-        return self._members
 
     async def answer(self, batch: RouteBatch, run: Runner) -> Answers:
         n = len(batch.rows)

@@ -92,16 +92,8 @@ class Answers:
 class Route(Protocol):
     data_type: str
     mode: str
-
-    @property
-    def primary(self) -> ServingModel:
-        """The member listed first: what ``/state`` shows at its top level."""
-        ...
-
-    @property
-    def members(self) -> tuple[ServingModel, ...]:
-        """Every model the route runs."""
-        ...
+    primary: ServingModel  # the member listed first: what /state shows at its top level
+    members: tuple[ServingModel, ...]  # every model the route runs
 
     async def answer(self, batch: RouteBatch, run: Runner) -> Answers: ...
 
@@ -113,15 +105,8 @@ class SingleRoute:
 
     def __init__(self, serving: ServingModel) -> None:
         self.data_type = serving.descriptor.data_type
-        self._serving = serving
-
-    @property
-    def primary(self) -> ServingModel:
-        return self._serving
-
-    @property
-    def members(self) -> tuple[ServingModel, ...]:
-        return (self._serving,)
+        self._serving = self.primary = serving
+        self.members: tuple[ServingModel, ...] = (serving,)
 
     async def answer(self, batch: RouteBatch, run: Runner) -> Answers:
         scores = await run(self._serving, batch.rows)

@@ -48,19 +48,12 @@ class ShadowRouting:
         timeout_s: float,
     ) -> None:
         self.data_type = spec.data_type
-        self._primary = primary
+        self._primary = self.primary = primary
         self._shadows = tuple(shadows)
+        self.members: tuple[ServingModel, ...] = (primary, *self._shadows)
         self._sample = spec.sample
         self._stats = stats
         self._timeout_s = timeout_s
-
-    @property
-    def primary(self) -> ServingModel:
-        return self._primary
-
-    @property
-    def members(self) -> tuple[ServingModel, ...]:
-        return (self._primary, *self._shadows)
 
     async def answer(self, batch: RouteBatch, run: Runner) -> Answers:
         n = len(batch.rows)

@@ -34,18 +34,11 @@ class SpeculativeRouting:
         self, spec: SpeculativeSpec, candidates: list[ServingModel], stats: SpeculativeStats
     ) -> None:
         self.data_type = spec.data_type
-        self._candidates = tuple(candidates)
+        self._candidates = self.members = tuple(candidates)
+        self.primary = candidates[0]
         self._deadline_s = spec.deadline_ms / 1000.0
         self._decider = spec.decider
         self._stats = stats
-
-    @property
-    def primary(self) -> ServingModel:
-        return self._candidates[0]
-
-    @property
-    def members(self) -> tuple[ServingModel, ...]:
-        return self._candidates
 
     async def answer(self, batch: RouteBatch, run: Runner) -> Answers:
         loop = asyncio.get_running_loop()

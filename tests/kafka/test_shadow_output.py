@@ -1,6 +1,8 @@
 """A shadow route through the data loop on the in-memory Kafka: the shadow's answers go to the
 shadow topic keyed as their records, and a batch's offsets are committed only once the
-shadow's outputs are acknowledged too; a held partition's records get theirs when re-read."""
+shadow's outputs are acknowledged too; a held partition's records get theirs when re-read.
+The data loop's rig sends them to ``out.shadow``: the output topic + ``.shadow``, the
+default."""
 
 from __future__ import annotations
 
@@ -8,49 +10,17 @@ import asyncio
 
 import orjson
 
-from service.kafka.data import DataLoop
-from service.metrics import Metrics
-from service.routing.registry import Registry
-from service.scoring.batching import BatchPolicy
-from service.scoring.engine import Engine
-from tests.kafka.fake import FakeConsumer, FakeLog, FakeProducer
-from tests.kafka.test_data_loop import T0, T1, until
+from tests.kafka.test_data_loop import T0, Rig, until
 from tests.routing.stubs import Scaled, declare, install
 
 
-class ShadowRig:
-    def __init__(self, wait_for_models: bool = False) -> None:
-        self.log = FakeLog()
-        self.consumer = FakeConsumer(self.log, [T0, T1])
-        self.producer = FakeProducer()
-        self.registry = Registry()
-        self.loop = DataLoop(
-            self.consumer,
-            self.producer,
-            Engine(self.registry, Metrics(), None),
-            BatchPolicy(100, 1000),
-            Metrics(),
-            ["in"],
-            "out",
-            "dlq",
-            wait_for_models=wait_for_models,
-            commit_interval_ms=0,
-            shadow_topic="out.shadow",
-        )
-
-    def add(self, partition: int, data_type: str, x: float) -> None:
-        tp = T0 if partition == 0 else T1
-        key = f"{partition}-{len(self.log.partitions.get(tp, []))}".encode()
-        self.log.append(tp, key, orjson.dumps({"dataType": data_type, "x": x}))
-
-
 async def test_shadow_answers_are_written_and_the_commit_waits_for_their_acks() -> None:
-    rig = ShadowRig()
+    rig = Rig()
     install(rig.registry, "a", Scaled(1))
     install(rig.registry, "b", Scaled(2))
     declare(rig.registry, mode="shadow", primary="a", shadows=["b"])
     for x in range(3):
-        rig.add(0, "d", x)
+        rig.add(T0, "d", x)
     await rig.loop.start()
     rig.producer.hold_acks = True  # nothing is acknowledged until released
     running = asyncio.create_task(rig.loop.run())
@@ -78,13 +48,13 @@ async def test_shadow_answers_are_written_and_the_commit_waits_for_their_acks() 
 
 
 async def test_a_held_partitions_records_get_their_shadow_answers_once_re_read() -> None:
-    rig = ShadowRig(wait_for_models=True)
+    rig = Rig(wait_for_models=True)
     install(rig.registry, "a", Scaled(1))
     install(rig.registry, "b", Scaled(2))
     declare(rig.registry, mode="shadow", primary="a", shadows=["b"])
-    rig.add(0, "d", 1)
-    rig.add(0, "late", 2)  # no model yet: partition 0 waits here
-    rig.add(0, "d", 3)
+    rig.add(T0, "d", 1)
+    rig.add(T0, "late", 2)  # no model yet: partition 0 waits here
+    rig.add(T0, "d", 3)
     await rig.loop.start()
     running = asyncio.create_task(rig.loop.run())
     await until(lambda: rig.consumer.committed == {T0: 1})
