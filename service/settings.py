@@ -92,6 +92,18 @@ class Settings(BaseSettings):
             "modelserve[jpmml]), pypmml, or auto (jpmml when installed, else pypmml)."
         ),
     )
+    learner_group_id: str = Field(
+        "modelserve-learner", description="Consumer group of the learner's feedback consumer."
+    )
+    learner_http_port: int = Field(
+        8090, ge=0, le=65535, description="HTTP port of `modelserve learn` (0 picks a free one)."
+    )
+    feedback_join_records: int = Field(
+        1_000_000, ge=1, description="Data records kept for joining id-only feedback."
+    )
+    feedback_join_seconds: float = Field(
+        3600.0, gt=0, description="How far back id-only feedback is joined to data records."
+    )
     workers: int = Field(1, ge=1, le=64, description="Scoring processes per container.")
     worker_index: int | None = Field(
         None, ge=0, description="Set by the supervisor in each worker process; not for users."

@@ -16,6 +16,7 @@ import orjson
 from service.logs import configure_logging
 from service.runtimes.catalog import RUNTIMES
 from service.settings import Settings
+from service.tools.learning_cli import add_learn_parser
 from service.tools.routing_cli import model_names, model_weights, route_from_args
 
 
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--rate", type=float, default=200.0, help="records per second")
     demo.set_defaults(run=_demo)
+
+    add_learn_parser(sub)
 
     broker = sub.add_parser("broker", help="run the embedded Kafka-compatible broker")
     broker.add_argument("--port", type=int, default=9092)

@@ -1,0 +1,253 @@
+"""`modelserve learn`: the learner as a process of its own, beside the service. It restores
+from the control topic, reads feedback in its own consumer group, keeps recent data records
+(for id-only feedback) and predictions (for the serving version's live quality), learns, and
+publishes versions through the same publishing code as the CLI. Its HTTP answers throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from service.http.server import HttpPart, make_server
+from service.kafka.clients import make_producer
+from service.kafka.topics import ensure_topics
+from service.learning.algorithms import OnlineModel
+from service.learning.feedback import InvalidFeedbackError
+from service.learning.learner import LearnerCore, LearnerOptions
+from service.learning.learner_http import create_learner_app
+from service.learning.restore import Restored, latest_of
+from service.learning.windows import RecentById
+from service.scoring.predictions import dead_letter_headers
+from service.settings import Settings
+from service.tools.publishing import ControlPublisher
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_BATCH = 1000
+
+
+class Learner:
+    def __init__(self, settings: Settings, options: LearnerOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.core: LearnerCore | None = None
+        self.http: HttpPart | None = None
+        self._stopping = asyncio.Event()
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._producer = make_producer(
+            settings, max_request_size=settings.max_descriptor_bytes + 1024
+        )
+        self._running: asyncio.Task[Any] | None = None
+
+    async def start(self) -> None:
+        settings, options = self.settings, self.options
+        await ensure_topics(settings)
+        restored = await latest_of(settings, options.name)
+        model = self._model(restored)
+        self.core = LearnerCore(
+            options,
+            model,
+            restored,
+            RecentById(settings.feedback_join_records, settings.feedback_join_seconds),
+            RecentById(settings.feedback_join_records, settings.feedback_join_seconds),
+        )
+        log.info(
+            "learner %s starts at version %s, %d records learned, feedback offsets %s",
+            options.name,
+            restored.version,
+            model.learned,
+            restored.offsets or "from the group's",
+        )
+        await self._producer.start()
+        self._data = await self._reader(settings.data_topics)
+        self._predictions = await self._reader([settings.output_topic])
+        await self._catch_up()
+        self._feedback = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=settings.learner_group_id,
+            client_id="modelserve-learner",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+        self._consumers.append(self._feedback)
+        core = self.core
+        self._feedback.subscribe(
+            [settings.feedback_topic], listener=_ResumeAt(self._feedback, lambda: core.offsets)
+        )
+        await self._feedback.start()
+        app = create_learner_app(self.core, self.is_live)
+        self.http = HttpPart(make_server(app, settings.http_host, settings.learner_http_port))
+        await self.http.start()
+
+    def _model(self, restored: Restored) -> OnlineModel:
+        options = self.options
+        if restored.state is None:
+            return OnlineModel(
+                options.algorithm, options.inputs, options.labels, options.learning_rate
+            )
+        model = OnlineModel.from_state(restored.state)
+        if restored.state.get("algorithm") != options.algorithm:
+            log.warning(
+                "version %s was learned with %s; going on with it, not %s",
+                restored.version,
+                restored.state.get("algorithm"),
+                options.algorithm,
+            )
+        return model
+
+    def is_live(self) -> bool:
+        return self._running is None or not self._running.done()
+
+    async def run(self) -> None:
+        self._running = asyncio.current_task()
+        core = self.core
+        assert core is not None
+        publisher = ControlPublisher(self._producer, self.settings.control_topic)
+        while not self._stopping.is_set():
+            await self._pump()
+            batches = await self._feedback.getmany(timeout_ms=200, max_records=FEEDBACK_BATCH)
+            for records in batches.values():
+                # In slices that end where a version is due: one every --publish-every records.
+                while records:
+                    room = max(1, self.options.publish_every - core.since_publish)
+                    await self._dead_letter(core.learn(records[:room]))
+                    records = records[room:]
+                    if core.due():
+                        await self._publish(core, publisher)
+            if core.due():
+                await self._publish(core, publisher)
+
+    async def _publish(self, core: LearnerCore, publisher: ControlPublisher) -> None:
+        descriptor = core.candidate()
+        if descriptor is None:
+            return
+        began = time.perf_counter()
+        await publisher.publish(descriptor)
+        core.published(descriptor)
+        offsets = {
+            TopicPartition(self.settings.feedback_topic, p): o for p, o in core.offsets.items()
+        }
+        try:  # the descriptor is the truth; the group's offsets are a convenience
+            await self._feedback.commit(offsets)
+        except Exception as exc:
+            log.warning("feedback offsets not committed (the version has them): %s", exc)
+        log.info(
+            "published %s:%s (%d records, windowed %s) in %.0f ms",
+            descriptor.name,
+            descriptor.version,
+            core.model.learned,
+            core.quality.windowed(),
+            (time.perf_counter() - began) * 1000,
+        )
+
+    async def _catch_up(self, idle_ms: int = 500) -> None:
+        """The data records and predictions already there, before any feedback is learned:
+        feedback that names an id finds what it joins to from its first batch on."""
+        core = self.core
+        assert core is not None
+        for reader in (self._data, self._predictions):
+            while batches := await reader.getmany(timeout_ms=idle_ms, max_records=10_000):
+                for records in batches.values():
+                    if reader is self._data:
+                        core.see_data(records)
+                    else:
+                        core.see_predictions([_json(r.value) for r in records])
+
+    async def _pump(self) -> None:
+        """What the data and predictions topics have for us now (no waiting)."""
+        core = self.core
+        assert core is not None
+        while batches := await self._data.getmany(timeout_ms=0):
+            for records in batches.values():
+                core.see_data(records)
+        while batches := await self._predictions.getmany(timeout_ms=0):
+            for records in batches.values():
+                core.see_predictions([_json(r.value) for r in records])
+
+    async def _dead_letter(self, invalid: list[tuple[Any, str]]) -> None:
+        for record, why in invalid:
+            error = InvalidFeedbackError(why)
+            await self._producer.send_and_wait(
+                self.settings.dlq_topic,
+                record.value,
+                key=record.key,
+                headers=dead_letter_headers(record, error, None),
+            )
+
+    async def _reader(self, topics: list[str]) -> AIOKafkaConsumer:
+        """Every partition of ``topics``, from ``feedback_join_seconds`` back (from the
+        start where the broker cannot say where that is)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+        self._consumers.append(consumer)
+        await consumer.start()
+        await consumer.topics()
+        assignment = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or {0})
+        ]
+        consumer.assign(assignment)
+        since = int((time.time() - self.settings.feedback_join_seconds) * 1000)
+        try:
+            found = await consumer.offsets_for_times({tp: since for tp in assignment})
+            for tp in assignment:
+                position = found.get(tp)
+                if position is None:
+                    await consumer.seek_to_end(tp)
+                else:
+                    consumer.seek(tp, position.offset)
+        except Exception:
+            await consumer.seek_to_beginning(*assignment)
+        return consumer
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
+        for consumer in self._consumers:
+            try:
+                await consumer.stop()
+            except Exception:
+                log.exception("closing a consumer failed")
+        await self._producer.stop()
+
+
+class _ResumeAt(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Feedback resumes where the restored version stopped, not where the group did."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, offsets: Callable[[], dict[int, int]]) -> None:
+        self._consumer = consumer
+        self._offsets = offsets  # the learner's own: what it learned up to, restored or since
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        offsets = self._offsets()
+        for tp in assigned:
+            offset = offsets.get(tp.partition)
+            if offset is not None:
+                self._consumer.seek(tp, offset)
+
+
+def _json(value: bytes | None) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

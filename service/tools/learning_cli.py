@@ -1,0 +1,78 @@
+"""`modelserve learn`: its flags, and running the learner until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from service.settings import Settings
+
+
+def add_learn_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from service.learning.algorithms import ALGORITHMS
+
+    learn = sub.add_parser(
+        "learn",
+        help="learn online from the feedback topic; publish each better model as data",
+    )
+    learn.add_argument("--name", required=True, help="the model name it publishes versions of")
+    learn.add_argument("--data-type", required=True)
+    learn.add_argument("--algorithm", choices=ALGORITHMS, default="pa-classifier")
+    learn.add_argument(
+        "--inputs", required=True, help="feature fields, comma-separated, in model order"
+    )
+    learn.add_argument("--labels", help="classes, comma-separated (classifiers: required)")
+    learn.add_argument(
+        "--learning-rate",
+        type=float,
+        help="PA: the aggressiveness C; SGD: a constant step (default: sklearn's schedule)",
+    )
+    learn.add_argument("--publish-every", type=int, default=1000, help="records between versions")
+    learn.add_argument(
+        "--publish-interval-s", type=float, default=10.0, help="seconds between versions"
+    )
+    learn.add_argument(
+        "--max-regression",
+        type=float,
+        default=0.02,
+        help="the gate: how much worse than the serving version's windowed score a new one may be",
+    )
+    learn.add_argument("--window", type=int, default=1000, help="records in the sliding window")
+    learn.set_defaults(run=run_learn)
+
+
+def run_learn(args: argparse.Namespace, settings: Settings) -> int:
+    from service.learning.learner import LearnerOptions
+    from service.learning.part import Learner
+
+    options = LearnerOptions(
+        name=args.name,
+        data_type=args.data_type,
+        algorithm=args.algorithm,
+        inputs=tuple(_split(args.inputs)),
+        labels=tuple(_split(args.labels)) if args.labels else None,
+        learning_rate=args.learning_rate,
+        publish_every=args.publish_every,
+        publish_interval_s=args.publish_interval_s,
+        max_regression=args.max_regression,
+        window=args.window,
+    )
+
+    async def run() -> None:
+        learner = Learner(settings, options)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, learner.request_stop)
+        try:
+            await learner.start()
+            await learner.run()
+        finally:
+            await learner.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

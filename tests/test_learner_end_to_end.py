@@ -1,0 +1,165 @@
+"""The learner on the real broker, through the contract: feedback in, versions out on the
+control topic as ordinary descriptors that the service hot-swaps to; under concept drift the
+windowed accuracy recovers; every version's ONNX answers equal the learner's own state's;
+id-only feedback is joined to its data record; a bad learning rate is held back by the gate
+against the serving model's live quality."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from skl2onnx import to_onnx
+from sklearn.linear_model import LogisticRegression
+
+from service.learning.algorithms import OnlineModel
+from service.learning.part import Learner
+from service.server import Service
+from service.settings import Settings
+from tests.kafka_helpers import isolated_settings, produce_json, read_until
+from tests.learner_helpers import (
+    DATA_TYPE,
+    INPUTS,
+    data_records,
+    feedback,
+    options,
+    stream,
+    versions,
+)
+from tests.service_helpers import http, publish_and_wait
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def onnx_labels(artifact: bytes, rows: np.ndarray) -> list[str]:
+    session = ort.InferenceSession(artifact)
+    given = session.get_inputs()[0]
+    dtype = np.float64 if "double" in given.type else np.float32
+    return [str(v) for v in session.run(None, {given.name: rows.astype(dtype)})[0]]
+
+
+async def running(settings: Settings, **overrides: Any) -> tuple[Learner, asyncio.Task[None]]:
+    learner = Learner(settings, options(**overrides))
+    await learner.start()
+    return learner, asyncio.create_task(learner.run())
+
+
+async def stopped(learner: Learner, task: asyncio.Task[None]) -> None:
+    learner.request_stop()
+    await task
+    await learner.close()
+
+
+async def test_drift_is_learned_and_every_version_serves_as_the_learner_answers(
+    start_service: Any, bootstrap: str
+) -> None:
+    settings = isolated_settings(bootstrap, learner_http_port=0)
+    service: Service = await start_service(settings)
+    learner, task = await running(settings)
+    try:
+        x, y = stream(4000, seed=1, flip_at=2000)
+        await produce_json(bootstrap, settings.feedback_topic, feedback(x, y))
+        core = learner.core
+        assert core is not None
+        await eventually(lambda: core.counts.learned == 4000 and core.since_publish == 0)
+        published = await versions(
+            settings, "online", lambda ds: bool(ds) and ds[-1]["metadata"]["recordsLearned"] == 4000
+        )
+        learned = [d["metadata"]["recordsLearned"] for d in published]
+        windowed = [d["metadata"]["prequential"]["windowed"] for d in published]
+        before = max(w for n, w in zip(learned, windowed, strict=True) if n <= 2000)
+        after_flip = next(w for n, w in zip(learned, windowed, strict=True) if n > 2000)
+        assert after_flip < before and windowed[-1] > 0.9, list(zip(learned, windowed, strict=True))
+        assert [d["version"] for d in published] == list(range(1, len(published) + 1))
+        rows = stream(300, seed=9)[0]
+        for descriptor in published:
+            artifact = base64.b64decode(descriptor["data"])
+            own = OnlineModel.from_state(descriptor["metadata"]["learner"]["state"])
+            assert onnx_labels(artifact, rows) == list(own.predict(rows))
+        last = published[-1]
+        async with http(service) as client:
+            for _ in range(200):
+                info = (await client.get("/models/online")).json()
+                if info.get("version") == last["version"] and info["status"] == "serving":
+                    break
+                await asyncio.sleep(0.1)
+            assert info["version"] == last["version"] and info["status"] == "serving"
+            body = [dict(zip(INPUTS, map(float, r), strict=True)) for r in rows]
+            answers = (await client.post(f"/predict/{DATA_TYPE}", json=body)).json()
+        own = OnlineModel.from_state(last["metadata"]["learner"]["state"])
+        assert [a["result"]["label"] for a in answers] == list(own.predict(rows))
+        assert {a["model"]["version"] for a in answers} == {last["version"]}
+        async with http_learner(learner) as client:
+            state = (await client.get("/state")).json()
+            assert state["learned"] == 4000 and state["version"] == last["version"]
+            assert "modelserve_learner_versions_total" in (await client.get("/metrics")).text
+            assert (await client.get("/health")).status_code == 200
+    finally:
+        await stopped(learner, task)
+
+
+async def test_id_only_feedback_is_joined_and_a_bad_learning_rate_is_held_back(
+    start_service: Any, bootstrap: str
+) -> None:
+    settings = isolated_settings(bootstrap, learner_http_port=0)
+    await start_service(settings)
+    # A fixed offline model serves; its live quality is what the gate holds the learner to.
+    x, y = stream(3000, seed=2)
+    offline = LogisticRegression().fit(x, y)
+    path = settings_path(
+        settings,
+        to_onnx(
+            offline, x[:1].astype(np.float32), options={id(offline): {"zipmap": False}}
+        ).SerializeToString(),
+    )
+    event = await publish_and_wait(
+        settings, path, "offline", DATA_TYPE, inputs=list(INPUTS), labels=["a", "b"]
+    )
+    assert event["status"] == "loaded"
+    await produce_json(bootstrap, settings.data_topics[0], data_records(x, "d"))
+    await read_until(bootstrap, settings.output_topic, lambda r: len(r) >= 3000)
+    learner, task = await running(
+        settings, algorithm="logistic-sgd", learning_rate=1e5, publish_every=500
+    )
+    try:
+        await produce_json(
+            bootstrap, settings.feedback_topic, feedback(x, y, prefix="d", with_features=False)
+        )
+        core = learner.core
+        assert core is not None
+        await eventually(lambda: core.counts.learned == 3000)
+        await eventually(lambda: core.counts.held_back >= 1)
+        assert core.counts.joined == 3000 and core.counts.unmatched == 0
+        assert core.serving == ("offline", 1)
+        serving = core.serving_quality[("offline", 1)].windowed()
+        own = core.quality.windowed()
+        assert serving is not None and own is not None and serving > 0.9 and own < serving - 0.02
+        assert core.counts.published == 0
+    finally:
+        await stopped(learner, task)
+
+
+def http_learner(learner: Learner) -> Any:
+    import httpx
+
+    assert learner.http is not None
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{learner.http.port}", timeout=10)
+
+
+def settings_path(settings: Settings, artifact: bytes) -> Any:
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "offline.onnx"
+    path.write_bytes(artifact)
+    return path
