@@ -148,12 +148,24 @@ class Learner:
         )
 
     async def _catch_up(self, idle_ms: int = 500) -> None:
-        """The data records and predictions already there, before any feedback is learned:
-        feedback that names an id finds what it joins to from its first batch on."""
+        """The data records and predictions there at start, before any feedback is learned:
+        feedback that names an id finds what it joins to from its first batch on. Up to the
+        end offsets seen now (the topics keep growing), or until a fetch comes back empty
+        where a broker cannot say its end offsets."""
         core = self.core
         assert core is not None
         for reader in (self._data, self._predictions):
-            while batches := await reader.getmany(timeout_ms=idle_ms, max_records=10_000):
+            try:
+                ends = await reader.end_offsets(list(reader.assignment()))
+            except Exception:
+                ends = {}
+            give_up = time.monotonic() + 60.0  # a partition that never reaches its end
+            while time.monotonic() < give_up:
+                if ends and all([await reader.position(tp) >= end for tp, end in ends.items()]):
+                    break
+                batches = await reader.getmany(timeout_ms=idle_ms, max_records=10_000)
+                if not batches and not ends:
+                    break
                 for records in batches.values():
                     if reader is self._data:
                         core.see_data(records)

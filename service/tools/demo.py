@@ -14,6 +14,8 @@ import orjson
 from service.control.descriptor import ModelDescriptor
 from service.http.views import serving_state
 from service.kafka.clients import open_topic_reader
+from service.learning.learner import LearnerOptions
+from service.learning.part import Learner
 from service.routing.route_spec import route_key
 from service.server import Service
 from service.settings import Settings
@@ -25,7 +27,7 @@ from service.tools.publishing import (
     wait_for_event,
 )
 from service.tools.sending import send_records
-from service.wine import WINE_FIELDS, wine_rows
+from service.wine import WINE_FIELDS, WINE_LABEL, wine_rows
 
 
 async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.0) -> None:
@@ -61,15 +63,21 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
         event = await wait_for_event(settings, "wine-rf", offset, timeout_s=60)
         print(f"model event: {event}")
         await _shadow_with_logistic(settings)
+        learner = await _start_learner(settings)
         tasks = [
             asyncio.create_task(_stream(settings, rate)),
             asyncio.create_task(_print_predictions(settings)),
+            asyncio.create_task(_feedback(settings, rate)),
+            asyncio.create_task(learner.run()),
+            asyncio.create_task(_print_versions(learner)),
         ]
         await stop.wait()
+        learner.request_stop()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await learner.close()
         totals = service.metrics.totals.as_dict(service.registry.serving_count())
         print(f"stats: {orjson.dumps(totals).decode()}")
         state = serving_state(service.registry, "wine")
@@ -112,6 +120,59 @@ async def _shadow_with_logistic(settings: Settings) -> None:
     )
     print(f"route event: {event}")
     print(f"shadow answers go to {settings.shadow_topic}; agreement in /state/wine")
+
+
+async def _start_learner(settings: Settings) -> Learner:
+    """An online learner of wine quality on the feedback topic: it publishes `wine-online`
+    versions as data (they stand by: the shadow route names wine-rf and wine-lr)."""
+    classes = sorted({str(int(r[WINE_LABEL])) for r in wine_rows()}, key=int)
+    options = LearnerOptions(
+        name="wine-online",
+        data_type="wine",
+        algorithm="logistic-sgd",
+        inputs=tuple(WINE_FIELDS),
+        labels=tuple(classes),
+        publish_every=500,
+        publish_interval_s=5.0,
+        window=500,
+    )
+    learner = Learner(settings.model_copy(update={"learner_http_port": 0}), options)
+    await learner.start()
+    assert learner.http is not None
+    print(f"online learner up: HTTP http://localhost:{learner.http.port}/state")
+    return learner
+
+
+async def _feedback(settings: Settings, rate: float) -> None:
+    """The true quality of each wine streamed, as feedback (features + label)."""
+    rows = (
+        {**{k: v for k, v in r.items() if k != WINE_LABEL}, "label": int(r[WINE_LABEL])}
+        for r in itertools.cycle(list(wine_rows()))
+    )
+    await send_records(
+        settings,
+        rows,
+        "wine",
+        rate=rate,
+        key_prefix="feedback-",
+        topic=settings.feedback_topic,
+        progress=False,
+    )
+
+
+async def _print_versions(learner: Learner) -> None:
+    shown = 0
+    while True:
+        core = learner.core
+        if core is not None:
+            for version in core.versions[shown:]:
+                score = "n/a" if version.score is None else f"{version.score:.3f}"
+                print(
+                    f"learner published wine-online:{version.version} after {version.records} "
+                    f"records (windowed prequential accuracy {score})"
+                )
+            shown = len(core.versions)
+        await asyncio.sleep(0.5)
 
 
 async def _stream(settings: Settings, rate: float) -> None:
