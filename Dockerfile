@@ -12,7 +12,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
     && rm -rf /var/lib/apt/lists/*
 
-ARG EXTRAS="[jpmml]"
+ARG EXTRAS="[jpmml,learn]"
 
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./

@@ -70,6 +70,22 @@ def test_compose_runs_kafka_in_kraft_mode_and_the_service_against_it() -> None:
     assert settings.data_topics == ["data"]
 
 
+def test_compose_runs_a_learner_whose_command_and_settings_the_cli_accepts() -> None:
+    from service.tools.cli import build_parser
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    learner = compose["services"]["learner"]
+    assert learner["build"] == "." and learner["command"][0] == "learn"
+    args = build_parser().parse_args(learner["command"])
+    assert args.name == "wine-online" and len(args.inputs.split(",")) == 11
+    env = learner["environment"]
+    settings = Settings(**{k.removeprefix("MODELSERVE_").lower(): v for k, v in env.items()})
+    port = settings.learner_http_port
+    assert f"{port}:{port}" in learner["ports"]
+    assert f":{port}/health" in " ".join(learner["healthcheck"]["test"])
+    assert "learn" in next(r for w, r in dockerfile_instructions() if w == "ARG")
+
+
 def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
     """jpmml is an optional extra (AGPL-3.0), but the image and `make install` take it."""
     import tomllib
@@ -79,7 +95,7 @@ def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
     ]
     assert any(req.startswith("jpmml-evaluator==") for req in extras["jpmml"])
     steps = dockerfile_instructions()
-    assert ("ARG", 'EXTRAS="[jpmml]"') in steps
+    assert ("ARG", 'EXTRAS="[jpmml,learn]"') in steps
     assert any(w == "RUN" and '".${EXTRAS}"' in r for w, r in steps)
     makefile = (ROOT / "Makefile").read_text()
     assert "-e '.[dev,jpmml]'" in makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
