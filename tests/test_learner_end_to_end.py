@@ -20,7 +20,7 @@ from service.learning.algorithms import OnlineModel
 from service.learning.part import Learner
 from service.server import Service
 from service.settings import Settings
-from tests.kafka_helpers import isolated_settings, produce_json, read_until
+from tests.kafka_helpers import header, isolated_settings, produce_json, read_until
 from tests.learner_helpers import (
     DATA_TYPE,
     INPUTS,
@@ -133,8 +133,12 @@ async def test_id_only_feedback_is_joined_and_a_bad_learning_rate_is_held_back(
     )
     try:
         await produce_json(
-            bootstrap, settings.feedback_topic, feedback(x, y, prefix="d", with_features=False)
+            bootstrap,
+            settings.feedback_topic,
+            [*feedback(x, y, prefix="d", with_features=False), ("bad", {"id": "d1"})],
         )
+        dead = await read_until(bootstrap, settings.dlq_topic, lambda r: len(r) >= 1)
+        assert header(dead[0], "dlq.reason") == "invalid-feedback" and dead[0].key == b"bad"
         core = learner.core
         assert core is not None
         await eventually(lambda: core.counts.learned == 3000)
