@@ -21,9 +21,10 @@ import orjson
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
 
-from . import pmml_engines
+from . import learning, pmml_engines
 from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
 from .latency import latency
+from .replay import replay_seconds
 from .routes import MODES, route_rate
 from .service_runs import publish_model, service_rate, wait_serving
 from .workload import BenchModel, encode_records, make_models, wine_stream
@@ -169,7 +170,11 @@ async def run(quick: bool) -> dict[str, Any]:
             bootstrap, models["small-onnx"], 2000, 5 if quick else 15
         )
         print(f"  latency at 2000/s: {results['latency']}", flush=True)
+        versions = 2_000 if quick else 10_000  # an online learner's control log
+        results["replay_seconds"] = await replay_seconds(bootstrap, models["small-onnx"], versions)
+        print(f"  restart over {versions:,} versions, s: {results['replay_seconds']:.1f}")
     results["pmml_engines"] = pmml_engines.run()  # in-memory batches, no broker
+    results["learning"] = learning.run(OUT)  # in memory; plots out/learning.png
     results["figures"] = {k: {"median": median(v), "runs": v} for k, v in figures.items()}
     m = {k: v["median"] for k, v in results["figures"].items()}
     results["ratios"] = {
@@ -232,6 +237,13 @@ def main() -> None:
     for name, value in results["ratios"].items():
         print(f"  {name:38s} {value:8.2f}")
     print("\n".join(results["pmml_engines"]))
+    print(f"restart over an online learner's versions, s: {results.get('replay_seconds')}")
+    print("online learning under drift (windowed prequential accuracy):")
+    for name, figures in results["learning"]["accuracy"].items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
+        print(f"  {name:42s} {shown}")
+    for name, speed in results["learning"]["learned per second"].items():
+        print(f"  {name} learns {speed:,.0f} records/s (one at a time)")
     print(f"written: {OUT / 'results.json'}, {OUT / 'batching.png'}")
 
 

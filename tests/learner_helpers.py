@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service.learning.learner import LearnerOptions
 from service.settings import Settings
@@ -51,6 +52,16 @@ def data_records(features: np.ndarray, prefix: str) -> list[tuple[str, dict[str,
         )
         for i, row in enumerate(features)
     ]
+
+
+async def one_partition(bootstrap: str, topic: str) -> None:
+    """A topic of one partition: its records are read in the order they were written."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
 
 
 def options(**overrides: Any) -> LearnerOptions:

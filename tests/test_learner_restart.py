@@ -12,24 +12,14 @@ import sys
 from typing import Any
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service.learning.algorithms import OnlineModel
 from service.settings import Settings
 from service.tools.devbroker import free_port
 from tests.kafka_helpers import isolated_settings, produce_json
-from tests.learner_helpers import INPUTS, feedback, stream, versions
+from tests.learner_helpers import INPUTS, feedback, one_partition, stream, versions
 
 COUNT = 3000
-
-
-async def one_partition(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
 
 
 async def learner_process(settings: Settings, port: int) -> asyncio.subprocess.Process:

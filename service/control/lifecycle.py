@@ -11,24 +11,34 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from service.control.descriptor import ModelDescriptor, parse_descriptor
 from service.control.events import EventStatus, ModelEvent
-from service.control.loader import Loader
+from service.control.loader import Loaded, Loader
+from service.control.replay import (
+    EXPIRED,
+    Action,
+    ControlRecord,
+    Headers,
+    PassOver,
+    Refusal,
+    Refuse,
+    Serve,
+    plan_replay,
+    refusal_of,
+)
 from service.control.route_records import apply_route_record
 from service.errors import DescriptorRejectedError, ModelError
 from service.metrics import Metrics
-from service.routing.registry import Registry
+from service.routing.registry import NotLoaded, Registry
 from service.routing.route_book import RouteChange
 from service.routing.route_spec import is_route_key, route_key
 from service.routing.serving import iso, utcnow
 
 log = logging.getLogger(__name__)
 
-Refusal = Literal["failed", "rejected", "expired"]
 EventSink = Callable[[ModelEvent], Awaitable[None]]
-Headers = Sequence[tuple[str, bytes]]
 
 
 class ModelLifecycle:
@@ -67,15 +77,47 @@ class ModelLifecycle:
         # Control records are applied one at a time, so one attribute carries the offset.
         self._offset = offset
         try:
-            if key is not None and is_route_key(key):
-                apply_route_record(self._registry, key, value, self._max_descriptor_bytes)
-            else:
-                await self._apply(key, value, headers)
+            await self._apply(key, value, headers)
             await self._route_events()  # a model's change can move its dataType's route
         finally:
             self._offset = None
 
+    async def replay(self, records: Sequence[ControlRecord]) -> None:
+        """The control records present at start, as one replay (control/replay.py): the
+        registry, routes and events apply would leave, but only what serves at the end is
+        loaded: a version ended within the replay stands in without a model until then, with
+        no events of its own. Planned for an empty registry; on one in use, applied in order."""
+        if self._registry.names():
+            for record in records:
+                await self.apply(*record)
+            return
+        actions = await plan_replay(
+            records, self._loader.load, self._max_descriptor_bytes, self._clock()
+        )
+        for record, action in zip(records, actions, strict=True):
+            self._offset = record.offset
+            try:
+                await self._carry_out(record, action)
+                await self._route_events()
+            finally:
+                self._offset = None
+        assert not any(isinstance(m.model, NotLoaded) for m in self._registry.all_serving())
+        self._metrics.models_serving.set(self._registry.serving_count())
+
+    async def _carry_out(self, record: ControlRecord, action: Action[Loaded]) -> None:
+        if isinstance(action, Serve):
+            await self._install(action.descriptor, action.loaded)
+        elif isinstance(action, PassOver):
+            self._registry.pass_over(action.descriptor)
+        elif isinstance(action, Refuse):
+            await self._refuse(action.name, action.status, action.error, action.descriptor)
+        else:
+            await self._apply(record.key, record.value, record.headers)
+
     async def _apply(self, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        if key is not None and is_route_key(key):
+            apply_route_record(self._registry, key, value, self._max_descriptor_bytes)
+            return
         name = key.decode("utf-8", errors="replace") if key is not None else None
         if value is None:
             if name is not None:
@@ -98,15 +140,17 @@ class ModelLifecycle:
         if descriptor.expires_at is not None and descriptor.expires_at <= now:
             # Expired, not rejected: a replica replaying the control log after the instant must
             # show what the replicas that served it show.
-            await self._refuse(descriptor.name, "expired", "expiresAt is in the past", descriptor)
+            await self._refuse(descriptor.name, "expired", EXPIRED, descriptor)
             return
         self._registry.begin_load(descriptor)
         try:
             loaded = await self._loader.load(descriptor)
         except ModelError as exc:
-            status: Refusal = "rejected" if isinstance(exc, DescriptorRejectedError) else "failed"
-            await self._refuse(descriptor.name, status, str(exc), descriptor)
+            await self._refuse(descriptor.name, refusal_of(exc), str(exc), descriptor)
             return
+        await self._install(descriptor, loaded)
+
+    async def _install(self, descriptor: ModelDescriptor, loaded: Loaded) -> None:
         serving = self._registry.install(descriptor, loaded.model, loaded.sha256, loaded.shape)
         self._schedule_expiry(descriptor)
         await self._event(
@@ -129,7 +173,7 @@ class ModelLifecycle:
     async def _retire(self, name: str) -> None:
         self._cancel_expiry(name)
         old = self._registry.retire(name)
-        if old is not None:
+        if old is not None and not isinstance(old.model, NotLoaded):  # a replay's stand-in
             await self._event(
                 name, old.version, old.descriptor.data_type, "retired", runtime=old.runtime
             )

@@ -1,6 +1,8 @@
 """The control reader: every partition of the control topic from offset 0, outside any
 consumer group, for the life of the service. A restarted or added replica rebuilds its
-registry by replaying the log; it is caught up once it has read what was there at start."""
+registry by replaying the log; it is caught up once it has applied what was there at start.
+That part is read whole first and applied as one replay (ModelLifecycle.replay), which loads
+only what serves at its end; records arriving later are applied one by one."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import logging
 
 from service.control.lifecycle import ModelLifecycle
+from service.control.replay import ControlRecord
 from service.kafka.seams import ControlConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -40,20 +43,36 @@ class ControlReader:
             log.warning("end offsets of the control topic unknown; waiting for an empty fetch")
 
     async def run(self) -> None:
+        await self._replay()
         while True:
             batches = await self._consumer.getmany(timeout_ms=500)
-            for tp, records in batches.items():
+            for records in batches.values():
                 for record in records:
                     await self._lifecycle.apply(
                         record.key, record.value, record.headers, record.offset
                     )
+
+    async def _replay(self) -> None:
+        """Read up to the end seen at start (a record fetched past it is simply included),
+        apply it all as one replay, and say so (caught_up)."""
+        records: list[ControlRecord] = []
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=500)
+            for tp, fetched in batches.items():
+                for record in fetched:
+                    records.append(
+                        ControlRecord(record.key, record.value, record.headers, record.offset)
+                    )
                     self._next[tp] = record.offset + 1
-            if not self.caught_up.is_set() and self._is_caught_up(fetched=bool(batches)):
-                log.info("control topic caught up at %s", self._next or "the start")
-                self.caught_up.set()
+            if self._is_caught_up(fetched=bool(batches)):
+                break
+        log.info("replaying %d control records", len(records))
+        await self._lifecycle.replay(records)
+        log.info("control topic caught up at %s", self._next or "the start")
+        self.caught_up.set()
 
     def _is_caught_up(self, fetched: bool) -> bool:
-        """Everything present at start has been applied: the end offsets seen at start are
+        """Everything present at start has been read: the end offsets seen at start are
         reached, or — where a broker's end offsets cannot be trusted — a fetch came back
         empty, which a log with records still unread does not do."""
         if not fetched:
@@ -63,7 +82,9 @@ class ControlReader:
         )
 
     async def stop(self) -> None:
-        pass  # the root ends run(): a control record is applied whole or not at all
+        # The root ends run(): a control record is applied whole or not at all (a replay cut
+        # short is of a replica stopping before it was ready).
+        pass
 
     async def close(self) -> None:
         """The consumer, then the lifecycle: events already on their way out (an expiry's)

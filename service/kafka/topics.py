@@ -33,10 +33,22 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """The control log is the source of truth for models and is replayed from offset 0 at
-    every start: it must never lose descriptors to time-based retention, and holds models
-    inline."""
+    every start: it must never lose descriptors to time-based retention, holds models inline,
+    and is compacted, so that a learner publishing a version every few seconds does not grow
+    the replay without end."""
     return {
         settings.control_topic: {
+            # Compaction keeps the latest record per key (a model's name, ``route:<dataType>``):
+            # what a replay needs to rebuild what serves, when that record is the one serving.
+            # Older versions drop out of a replayed replica's /models history, which is fine. A
+            # tombstone itself goes delete.retention.ms after compaction reaches it, which is
+            # fine too: a retired model or removed route needs no record. Caveats: where a
+            # key's latest record was refused (stale version, failed load, past expiry, invalid
+            # route), a replica replaying after compaction loses what the others still serve;
+            # and a version left to default (highest seen + 1) restarts from what is left. A
+            # publisher that names its versions and publishes only loadable models (a learner)
+            # is safe. Brokers refuse keyless records on a compacted topic.
+            "cleanup.policy": "compact",
             "retention.ms": "-1",
             "retention.bytes": "-1",
             # Descriptors carry models inline; the broker default (1 MB) is too small.

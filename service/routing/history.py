@@ -15,6 +15,9 @@ Status = Literal[
 IN_SERVICE: tuple[Status, ...] = ("serving", "standby")  # loaded: answering, or ready to
 
 _NEVER_SERVED = frozenset({"loading", "failed", "rejected"})
+# Versions kept per name: an online learner publishes one every few seconds, for ever; the
+# newest are what /models shows and what the version rule reads (the highest is among them).
+MAX_HISTORY = 500
 
 
 @dataclass
@@ -55,13 +58,16 @@ class ModelEntry:
         """One history entry per version attempt: a version seen again replaces its entry
         while that one never served (loading, failed, rejected); a version that served keeps
         its entry, and a later attempt at it (a rollback, a stale re-publish) is added."""
-        if entry.version is not None:
+        if entry.version is not None and any(
+            v.version == entry.version for v in self.versions[-MAX_HISTORY:]
+        ):
             self.versions = [
                 v
                 for v in self.versions
                 if v.version != entry.version or v.status not in _NEVER_SERVED
             ]
         self.versions.append(entry)
+        del self.versions[:-MAX_HISTORY]
 
     def find(self, version: int | None, *statuses: Status) -> VersionRecord | None:
         return next(

@@ -21,7 +21,34 @@ from service.routing.route_book import RouteBook, RouteChange
 from service.routing.route_spec import RouteSpec
 from service.routing.routes import Route, SingleRoute
 from service.routing.serving import ServingModel, utcnow
-from service.runtimes.base import AnswerShape, Model
+from service.runtimes.base import AnswerShape, BatchResult, FloatMatrix, Model, RuntimeInfo
+
+
+def stale_version(version: int, serving: int | None, rollback: bool) -> str | None:
+    """Why the version rule refuses ``version`` while ``serving`` serves (None: it does not):
+    not older than, nor equal to, the serving version unless ``rollback``."""
+    if serving is None or version > serving or rollback:
+        return None
+    return (
+        f"version {version} is not newer than serving version {serving} "
+        '(set "rollback": true to go back)'
+    )
+
+
+class NotLoaded:
+    """The model of a version a replay passes over (Registry.pass_over)."""
+
+    runtime = RuntimeInfo("not loaded", "")
+
+    def __init__(self, descriptor: ModelDescriptor) -> None:
+        self.input_names = tuple(descriptor.inputs or ())
+        self._label = f"{descriptor.name}:{descriptor.version}"
+
+    def predict(self, features: FloatMatrix) -> BatchResult:
+        raise RuntimeError(f"{self._label} is not loaded: the control log is replaying")
+
+    def close(self) -> None:
+        pass
 
 
 class Registry:
@@ -56,15 +83,11 @@ class Registry:
             descriptor = descriptor.with_version(highest + 1)
         assert descriptor.version is not None
         serving = entry.serving if entry else None
-        if (
-            serving is not None
-            and descriptor.version <= serving.version
-            and not descriptor.rollback
-        ):
-            raise DescriptorRejectedError(
-                f"version {descriptor.version} is not newer than serving version "
-                f'{serving.version} (set "rollback": true to go back)'
-            )
+        why = stale_version(
+            descriptor.version, serving.version if serving else None, descriptor.rollback
+        )
+        if why is not None:
+            raise DescriptorRejectedError(why)
         return descriptor
 
     def begin_load(self, descriptor: ModelDescriptor) -> None:
@@ -124,6 +147,18 @@ class Registry:
         old = entry.serving
         self._end(old, "retired", self._clock())
         return old
+
+    def pass_over(self, descriptor: ModelDescriptor) -> ServingModel:
+        """A version that a later record of the same replay ends (a newer version, a
+        tombstone), so is not loaded: it stands in without a model until that record, so that
+        the history and the routes go as they went where it served (the shape of its answers
+        unknown, so it fits any route). Data waits for the replay; a request meanwhile (HTTP,
+        before the replica is ready) gets a scoring error."""
+        stand_in = self.install(descriptor, NotLoaded(descriptor), descriptor.sha256 or "")
+        record = self._models[descriptor.name].find(stand_in.version, *IN_SERVICE)
+        if record is not None:
+            record.sha256, record.runtime = descriptor.sha256, None
+        return stand_in
 
     def expire(self, name: str, version: int) -> ServingModel | None:
         entry = self._models.get(name)

@@ -85,3 +85,17 @@ def test_retire_and_expire_end_the_route() -> None:
     assert registry.route_for("d") is None and registry.all_serving() == []
     registry.install(descriptor("a", version=4), Stub(), "0" * 64)
     assert registry.retire("a") is not None and registry.serving_count() == 0
+
+
+def test_history_keeps_the_newest_versions_of_a_prolific_name() -> None:
+    """A learner publishes for ever: a name keeps its newest MAX_HISTORY versions, and the
+    version rule still reads the highest."""
+    from service.routing.history import MAX_HISTORY
+
+    registry = Registry()
+    for version in range(1, MAX_HISTORY + 101):
+        registry.install(descriptor("m", version=version), Stub(), "0" * 64)
+    entry = registry.entry("m")
+    assert entry is not None and len(entry.versions) == MAX_HISTORY
+    assert entry.versions[0].version == 101 and entry.highest_version() == MAX_HISTORY + 100
+    assert registry.admit(descriptor("m")).version == MAX_HISTORY + 101
