@@ -67,9 +67,15 @@ async def test_drift_is_learned_and_every_version_serves_as_the_learner_answers(
     settings = isolated_settings(bootstrap, learner_http_port=0)
     await one_partition(bootstrap, settings.feedback_topic)  # the drift comes where it was put
     service: Service = await start_service(settings)
-    # A version every 100 records, each scored over the last 200: the one right after the
-    # flip has half its window after it.
-    learner, task = await running(settings, algorithm="logistic-sgd", publish_every=100, window=200)
+    # A version every 100 records (and only then), each scored over the last 200: the ones
+    # right after the flip have part of their window after it.
+    learner, task = await running(
+        settings,
+        algorithm="logistic-sgd",
+        publish_every=100,
+        publish_interval_s=3600,
+        window=200,
+    )
     try:
         x, y = stream(4000, seed=1, flip_at=2000)
         await produce_json(bootstrap, settings.feedback_topic, feedback(x, y))
