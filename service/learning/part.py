@@ -129,7 +129,13 @@ class Learner:
         if descriptor is None:
             return
         began = time.perf_counter()
-        await publisher.publish(descriptor)
+        try:
+            await publisher.publish(descriptor)
+        except Exception as exc:
+            # Not published: the learner goes on learning and offers a version again at the
+            # next due time; nothing is committed, so a crash meanwhile loses nothing.
+            log.warning("version %s not published, will try again: %s", descriptor.version, exc)
+            return
         core.published(descriptor)
         offsets = {
             TopicPartition(self.settings.feedback_topic, p): o for p, o in core.offsets.items()
