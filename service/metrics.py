@@ -3,18 +3,39 @@ the plain counters behind ``GET /stats``."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from service.control.events import EventStatus
 
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
+# Known label values are exported at zero from the start, so that a dashboard's query names a
+# series before the first dead letter or event (Prometheus' advice for labelled counters).
+RECORD_REASONS = ("decode-error", "invalid-record", "no-model", "scoring-error")
+COMMIT_OUTCOMES = ("ok", "failed")
+
+
+@dataclass
+class ModelCount:
+    """What one version of a model scored in this process (kept after it leaves service)."""
+
+    data_type: str
+    records: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+
+
 @dataclass
 class Totals:
-    """Service totals for ``/stats``; cheap to update on the hot path."""
+    """Service totals for ``/stats``, the cluster snapshots and the timeline; plain attributes,
+    cheap to update once per batch on the hot path."""
 
     started: float = field(default_factory=time.monotonic)
     consumed: int = 0
@@ -22,14 +43,21 @@ class Totals:
     dlq: int = 0
     batches: int = 0
     batched_records: int = 0
+    scoring_seconds: float = 0.0
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    by_model: dict[tuple[str, int], ModelCount] = field(default_factory=dict)
+    slowest_since_sample: float = 0.0  # the timeline takes and resets it
 
-    def as_dict(self, models: int) -> dict[str, float | int]:
+    def as_dict(self, models: int) -> dict[str, object]:
         return {
             "consumed": self.consumed,
             "scored": self.scored,
             "dlq": self.dlq,
             "batches": self.batches,
+            "batchedRecords": self.batched_records,
             "avgBatchSize": round(self.batched_records / self.batches, 2) if self.batches else 0.0,
+            "scoringMs": round(self.scoring_seconds * 1000.0, 3),
+            "deadLetters": dict(sorted(self.dead_letters.items())),
             "models": models,
             "uptime": round(time.monotonic() - self.started, 3),
         }
@@ -102,6 +130,7 @@ class Metrics:
         self.produce_errors = Counter(
             "modelserve_produce_errors", "Outputs the broker did not acknowledge.", registry=r
         )
+        self._initialise_labels()
 
     def record_consumed(self, topic: str, count: int) -> None:
         self.totals.consumed += count
@@ -110,8 +139,17 @@ class Metrics:
     def record_batch(
         self, model: str, version: int, data_type: str, size: int, seconds: float
     ) -> None:
-        self.totals.batches += 1
-        self.totals.batched_records += size
+        totals = self.totals
+        totals.batches += 1
+        totals.batched_records += size
+        totals.scoring_seconds += seconds
+        totals.slowest_since_sample = max(totals.slowest_since_sample, seconds)
+        count = totals.by_model.get((model, version))
+        if count is None:
+            count = totals.by_model[(model, version)] = ModelCount(data_type)
+        count.records += size
+        count.batches += 1
+        count.seconds += seconds
         self.batch_size.observe(size)
         self.scoring_seconds.labels(model, str(version)).observe(seconds)
         self.scored.labels(data_type, model).inc(size)
@@ -122,7 +160,22 @@ class Metrics:
 
     def record_dead_letter(self, reason: str) -> None:
         self.totals.dlq += 1
+        self.totals.dead_letters[reason] = self.totals.dead_letters.get(reason, 0) + 1
         self.dead_lettered.labels(reason).inc()
+
+    def forget_partitions(self, partitions: list[tuple[str, int]]) -> None:
+        """Revoked partitions' lag is another replica's to report now."""
+        for topic, partition in partitions:
+            with contextlib.suppress(KeyError):
+                self.consumer_lag.remove(topic, str(partition))
+
+    def _initialise_labels(self) -> None:
+        for reason in RECORD_REASONS:
+            self.dead_lettered.labels(reason)
+        for status in get_args(EventStatus):
+            self.model_events.labels(status)
+        for outcome in COMMIT_OUTCOMES:
+            self.commits.labels(outcome)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,11 +13,19 @@ from contextlib import suppress
 
 from aiokafka.errors import KafkaError
 
+from service.cluster.snapshot import Identity, SnapshotTaker
+from service.cluster.stats_part import ClusterStats
+from service.cluster.timeline import Timeline
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.http.app import Health, create_app
 from service.http.server import HttpPart, make_server
-from service.kafka.clients import make_control_consumer, make_data_consumer, make_producer
+from service.kafka.clients import (
+    make_control_consumer,
+    make_data_consumer,
+    make_producer,
+    make_stats_consumer,
+)
 from service.kafka.connection import KafkaConnection
 from service.kafka.control import ControlReader
 from service.kafka.data import DataLoop
@@ -26,6 +34,7 @@ from service.kafka.events import EventPublisher
 from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
 from service.parts import Part
+from service.routing.model_metrics import ModelCollector
 from service.routing.registry import Registry
 from service.routing.route_metrics import RouteCollector
 from service.scoring.batching import BatchPolicy
@@ -42,6 +51,7 @@ class Service:
         self.metrics = Metrics()
         self.registry = Registry(shadow_timeout_s=settings.shadow_timeout_ms / 1000.0)
         self.metrics.registry.register(RouteCollector(self.registry))
+        self.metrics.registry.register(ModelCollector(self.registry))
         threads = max(1, (os.cpu_count() or 1) // settings.workers)
         self.engine = Engine(self.registry, self.metrics, settings.default_data_type)
         producer = make_producer(settings)
@@ -59,14 +69,46 @@ class Service:
         )
         self.data = DataPlane(settings, self._new_data_loop, self.control.caught_up, self.metrics)
         self.watchdog = BrokerWatchdog(producer, settings)
-        app = create_app(
-            self.registry, self.metrics, self.engine, Health(self.is_live, self.readiness)
+        self.timeline = Timeline(self.metrics.totals)
+        identity = Identity(settings.replica_id or self.instance, settings.worker_index)
+        self.cluster = ClusterStats(
+            SnapshotTaker(
+                identity,
+                self.registry,
+                self.metrics,
+                lambda: self.data.loop.lags,
+                settings.stats_interval_s,
+            ),
+            producer,
+            make_stats_consumer(settings),
+            settings.stats_topic,
+            settings.stats_interval_s,
         )
-        self.http = HttpPart(make_server(app, settings.http_host, settings.http_port))
-        # In start order; they stop in reverse.
-        self.parts: list[Part] = [self.http, self.kafka, self.control, self.data, self.watchdog]
+        app = create_app(
+            self.registry,
+            self.metrics,
+            self.engine,
+            Health(self.is_live, self.readiness),
+            self.cluster,
+            self.timeline,
+        )
+        self.http = HttpPart(
+            make_server(app, settings.http_host, settings.http_port, settings.worker_socket)
+        )
+        # In start order; they stop in reverse: the stats part writes its last snapshot after
+        # the data plane drained and before the shared producer closes.
+        self.parts: list[Part] = [
+            self.http,
+            self.timeline,
+            self.kafka,
+            self.cluster,
+            self.control,
+            self.data,
+            self.watchdog,
+        ]
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = asyncio.Event()
+        self._closed = False
 
     def _new_data_loop(self) -> DataLoop:
         """The data plane's loop: its own consumer and producer, so that it can be rebuilt
@@ -151,7 +193,10 @@ class Service:
 
     async def stop(self) -> None:
         """Every part, in reverse start order: it finishes what is in flight, its task is
-        ended if it has not ended by itself, and then it closes its clients."""
+        ended if it has not ended by itself, and then it closes its clients. Once."""
+        if self._closed:
+            return
+        self._closed = True
         self._stopped.set()
         for part in reversed(self.parts):
             try:

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     dlq_topic: str = Field("data.dlq", description="Dead-letter topic for unscorable records.")
     events_topic: str = Field("model-events", description="Topic of model lifecycle events.")
     feedback_topic: str = Field("feedback", description="Topic of labelled records.")
+    stats_topic: str = Field(
+        "modelserve-stats",
+        description="Compacted topic of every process's stats snapshot (key = instance).",
+    )
+    stats_interval_s: float = Field(
+        5.0,
+        ge=0.1,
+        le=3600.0,
+        description="Seconds between stats snapshots; a process unseen for 3 is departed.",
+    )
     group_id: str = Field("modelserve", description="Consumer group of the data consumers.")
     http_host: str = Field("0.0.0.0", description="Address the HTTP server binds.")
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
@@ -107,6 +117,12 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="Scoring processes per container.")
     worker_index: int | None = Field(
         None, ge=0, description="Set by the supervisor in each worker process; not for users."
+    )
+    worker_socket: str | None = Field(
+        None, description="Set by the supervisor: the Unix socket a worker serves HTTP on."
+    )
+    replica_id: str | None = Field(
+        None, description="Set by the supervisor: the instance its workers' snapshots name."
     )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Root log level.")

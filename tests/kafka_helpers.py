@@ -26,6 +26,7 @@ def isolated_settings(bootstrap: str, **overrides: Any) -> Settings:
         "dlq_topic": f"data-{uid}.dlq",
         "events_topic": f"events-{uid}",
         "feedback_topic": f"feedback-{uid}",
+        "stats_topic": f"stats-{uid}",
         "group_id": f"modelserve-{uid}",
         "http_host": "127.0.0.1",
         "http_port": 0,

@@ -20,7 +20,15 @@ def closed_port() -> int:
 
 async def test_the_parts_start_in_order_and_stop_in_reverse() -> None:
     service = Service(Settings(http_port=0))
-    assert [part.name for part in service.parts] == ["http", "kafka", "control", "data", "broker"]
+    assert [part.name for part in service.parts] == [
+        "http",
+        "timeline",
+        "kafka",
+        "stats",
+        "control",
+        "data",
+        "broker",
+    ]
 
 
 async def test_live_but_not_ready_while_kafka_is_unreachable_and_a_stop_ends_the_wait() -> None:

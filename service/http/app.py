@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from service.cluster.stats_part import ClusterStats
+from service.cluster.timeline import Timeline
+from service.cluster.view import cluster_state
+from service.http.cluster_views import add_cluster_routes
+from service.http.dashboard import add_dashboard
 from service.http.route_views import all_routes, route_info
 from service.http.views import model_info, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
+from service.routing.serving import utcnow
 from service.scoring.engine import Engine
 from service.scoring.predictions import prediction_document
 from service.scoring.records import LocalRecord
@@ -36,8 +42,18 @@ class Health:
     ready: Callable[[], dict[str, bool]]
 
 
-def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Health) -> FastAPI:
+def create_app(
+    registry: Registry,
+    metrics: Metrics,
+    engine: Engine,
+    health: Health,
+    cluster: ClusterStats | None = None,
+    timeline: Timeline | None = None,
+) -> FastAPI:
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
+    add_dashboard(app)
+    if cluster is not None and timeline is not None:
+        add_cluster_routes(app, cluster, timeline)
 
     @app.get("/models")
     async def list_models() -> dict[str, Any]:
@@ -51,8 +67,17 @@ def create_app(registry: Registry, metrics: Metrics, engine: Engine, health: Hea
         return info
 
     @app.get("/state/{data_type}")
-    async def get_state(data_type: str) -> dict[str, Any]:
-        state = serving_state(registry, data_type)
+    async def get_state(
+        data_type: str, scope: Literal["local", "cluster"] = "local"
+    ) -> dict[str, Any]:
+        """This process's stats, or (``scope=cluster``) every alive instance's, merged from
+        their last snapshots."""
+        if scope == "cluster":
+            if cluster is None:
+                raise HTTPException(404, "this process has no cluster view")
+            state = cluster_state(cluster.snapshots(), utcnow(), data_type)
+        else:
+            state = serving_state(registry, data_type)
         if state is None:
             raise HTTPException(404, f"no model is serving dataType {data_type!r}")
         return state

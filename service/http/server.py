@@ -24,11 +24,13 @@ class EmbeddedServer(uvicorn.Server):
         return None
 
 
-def make_server(app: FastAPI, host: str, port: int) -> EmbeddedServer:
+def make_server(app: FastAPI, host: str, port: int, uds: str | None = None) -> EmbeddedServer:
+    """On ``host:port``, or on the Unix socket ``uds`` (a worker under a supervisor)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        uds=uds,
         log_config=None,
         access_log=False,
         lifespan="off",

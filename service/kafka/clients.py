@@ -73,6 +73,18 @@ async def open_topic_reader(
     return consumer
 
 
+def make_stats_consumer(settings: Settings) -> AIOKafkaConsumer:
+    # No group: every process reads every snapshot (ClusterStats assigns the partitions).
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="modelserve-stats",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=500,
+    )
+
+
 def make_control_consumer(settings: Settings) -> AIOKafkaConsumer:
     # No group: every replica reads every partition of the control log from the start.
     return AIOKafkaConsumer(

@@ -58,6 +58,8 @@ class DataLoop:
         self._generation = 0  # rebalances seen; a batch fetched in an older one is rewound
         self._stopping = False
         self.assigned = asyncio.Event()
+        # Partition → records behind its end after the last batch read (the cluster view).
+        self.lags: dict[tuple[str, int], int | None] = {}
 
     async def start(self) -> None:
         await self._producer.start()
@@ -112,9 +114,17 @@ class DataLoop:
             await self._committer.drain()
         log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
         self._metrics.rebalances.inc()
+        gone = [(tp.topic, tp.partition) for tp in revoked]
+        self._metrics.forget_partitions(gone)
+        for key in gone:
+            self.lags.pop(key, None)
 
     def partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self._metrics.assigned_partitions.set(len(assigned))
+        # The whole assignment: lag unknown (None) until a batch of the partition is read.
+        self.lags = {
+            (tp.topic, tp.partition): self.lags.get((tp.topic, tp.partition)) for tp in assigned
+        }
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
         self.assigned.set()
 
@@ -146,6 +156,7 @@ class DataLoop:
             if highwater is not None:  # where the broker reports it
                 lag = max(0, highwater - batch.ends[tp])
                 self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+                self.lags[(tp.topic, tp.partition)] = lag
 
 
 def _not_held(holds: dict[Partition, Hold], side: SideOutcome) -> bool:

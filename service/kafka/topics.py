@@ -25,6 +25,7 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
         settings.dlq_topic: spread,
         settings.events_topic: 1,
         settings.feedback_topic: spread,
+        settings.stats_topic: 1,
     }
     for topic in settings.data_topics:
         topics[topic] = spread
@@ -53,7 +54,15 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
             "retention.bytes": "-1",
             # Descriptors carry models inline; the broker default (1 MB) is too small.
             "max.message.bytes": str(settings.max_descriptor_bytes + 1024),
-        }
+        },
+        # The latest snapshot per process is all the cluster view reads; a process gone for a
+        # day (its last snapshot older than the retention) drops out of it. Segments roll
+        # hourly so that compaction can reach them.
+        settings.stats_topic: {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(24 * 3600 * 1000),
+            "segment.ms": str(3600 * 1000),
+        },
     }
 
 

@@ -38,6 +38,10 @@ class Latency:
             "avgPerRecord": round(self.total_ms / self.records, 4) if self.records else 0.0,
             "avgPerBatch": round(self.total_ms / self.batches, 3) if self.batches else 0.0,
             "maxPerBatch": round(self.max_ms, 3),
+            # What the averages come from, so that several processes' latencies merge exactly.
+            "records": self.records,
+            "batches": self.batches,
+            "totalMs": round(self.total_ms, 3),
         }
 
 

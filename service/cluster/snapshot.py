@@ -1,0 +1,154 @@
+"""A process's stats snapshot: the value of a record on the stats topic (key: the instance, and
+the worker), and ``GET /snapshot``. It holds what the cluster view and a container's
+supervisor show and merge: who and where the process is, its ``/stats``, its partitions and
+their lag, its models, what each model version scored, and each dataType's ``/state``
+(routes and their members' stats included). ``schemas/stats_snapshot.schema.json`` is its
+JSON Schema (``make schemas``; a test keeps the two equal)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service import __version__
+from service.http.views import model_info, serving_state
+from service.metrics import Metrics
+from service.routing.registry import Registry
+from service.routing.serving import iso, utcnow
+
+SnapshotState = Literal["running", "stopped"]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+
+class PartitionLag(_Shape):
+    topic: str
+    partition: int
+    lag: int | None = Field(description="Records behind the end after the last batch read.")
+
+
+class ModelStatus(_Shape):
+    name: str
+    version: int
+    data_type: str = Field(alias="dataType")
+    status: str
+
+
+class ModelScored(_Shape):
+    """What one version of a model scored in this process since it started."""
+
+    name: str
+    version: int
+    data_type: str = Field(alias="dataType")
+    records: int
+    batches: int
+    scoring_ms: float = Field(alias="scoringMs")
+
+
+class StatsSnapshot(_Shape):
+    instance: str = Field(description="The replica (a container); its workers share it.")
+    worker: int | None = Field(description="The worker's index under WORKERS=N, else null.")
+    host: str
+    pid: int
+    version: str = Field(description="modelserve's version.")
+    state: SnapshotState = Field(description="`stopped` in the last snapshot of a clean stop.")
+    started_at: str = Field(alias="startedAt")
+    published_at: str = Field(alias="publishedAt", description="When it was taken (last seen).")
+    interval_s: float = Field(alias="intervalS", description="Seconds between snapshots.")
+    stats: dict[str, Any] = Field(description="The process's `GET /stats`.")
+    partitions: list[PartitionLag] = Field(description="Data partitions assigned, with lag.")
+    models: list[ModelStatus] = Field(description="Every model name known, as in /models.")
+    scored: list[ModelScored] = Field(description="Records scored per model and version.")
+    states: dict[str, dict[str, Any]] = Field(
+        description="`GET /state/{dataType}` of every dataType served."
+    )
+
+    @property
+    def key(self) -> str:
+        """The stats topic's key: one record per process, the latest kept by compaction."""
+        return self.instance if self.worker is None else f"{self.instance}/w{self.worker}"
+
+    def document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+@dataclass(frozen=True)
+class Identity:
+    instance: str
+    worker: int | None
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    started_at: datetime = field(default_factory=utcnow)
+
+
+class SnapshotTaker:
+    """Takes this process's snapshot from the state it already keeps: nothing is counted for
+    it on the hot path."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        registry: Registry,
+        metrics: Metrics,
+        lags: Callable[[], dict[tuple[str, int], int | None]],
+        interval_s: float,
+    ) -> None:
+        self.identity = identity
+        self._registry = registry
+        self._metrics = metrics
+        self._lags = lags
+        self._interval_s = interval_s
+
+    def stats(self) -> dict[str, Any]:
+        return self._metrics.totals.as_dict(models=self._registry.serving_count())
+
+    def take(self, state: SnapshotState = "running") -> StatsSnapshot:
+        me, registry = self.identity, self._registry
+        infos = [model_info(registry, name) for name in registry.names()]
+        states = {dt: serving_state(registry, dt) for dt in sorted(registry.routes())}
+        return StatsSnapshot(
+            instance=me.instance,
+            worker=me.worker,
+            host=me.host,
+            pid=me.pid,
+            version=__version__,
+            state=state,
+            started_at=iso(me.started_at) or "",
+            published_at=iso(utcnow()) or "",
+            interval_s=self._interval_s,
+            stats=self.stats(),
+            partitions=[
+                PartitionLag(topic=topic, partition=partition, lag=lag)
+                for (topic, partition), lag in sorted(self._lags().items())
+            ],
+            models=[
+                ModelStatus(
+                    name=i["name"],
+                    version=i["version"],
+                    data_type=i["dataType"],
+                    status=i["status"],
+                )
+                for i in infos
+                if i is not None
+            ],
+            scored=[
+                ModelScored(
+                    name=name,
+                    version=version,
+                    data_type=count.data_type,
+                    records=count.records,
+                    batches=count.batches,
+                    scoring_ms=round(count.seconds * 1000.0, 3),
+                )
+                for (name, version), count in sorted(self._metrics.totals.by_model.items())
+            ],
+            states={dt: state for dt, state in states.items() if state is not None},
+        )
