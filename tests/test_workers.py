@@ -1,17 +1,21 @@
-"""MODELSERVE_WORKERS=2: two scoring processes in one group share the partitions, each with
-its own HTTP port; SIGTERM to the supervisor stops both gracefully."""
+"""MODELSERVE_WORKERS=2: two scoring processes in one group share the partitions behind the
+container's one HTTP port, whose answers are the sums over the workers (each worker's own
+figures listed beside them); /predict is served by the workers; SIGTERM to the supervisor
+stops both gracefully, and a supervisor killed outright takes its workers with it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
 import sys
 from typing import Any
 
 import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from service.settings import Settings
 from service.tools.devbroker import free_port
 from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
@@ -19,77 +23,64 @@ from tests.kafka_helpers import isolated_settings, produce_json, read_until
 from tests.models import ModelFiles
 
 
-def adjacent_free_ports() -> int:
-    """A port p such that p and p + 1 are both free (worker i listens on HTTP_PORT + i)."""
-    for _ in range(50):
-        base = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-        return base
-    raise RuntimeError("no two adjacent free ports")
-
-
-async def ready(port: int, timeout_s: float = 90) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
-        for _ in range(int(timeout_s * 10)):
-            try:
-                answer = await client.get("/health/ready")
-                if answer.status_code == 200:
-                    return dict(answer.json())
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"worker on port {port} never ready")
-
-
-async def stats(port: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        return dict((await client.get("/stats")).json())
-
-
-async def test_two_workers_share_the_data_and_stop_on_sigterm(
-    bootstrap: str, model_files: ModelFiles
-) -> None:
-    s = isolated_settings(bootstrap, topic_partitions=4)
-    base = adjacent_free_ports()
+def supervisor_env(s: Settings, port: int, **extra: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSERVE_")}
-    env.update(
-        {
-            f"MODELSERVE_{k.upper()}": str(v)
-            for k, v in {
-                "bootstrap_servers": bootstrap,
-                "control_topic": s.control_topic,
-                "data_topics": s.data_topics[0],
-                "output_topic": s.output_topic,
-                "dlq_topic": s.dlq_topic,
-                "events_topic": s.events_topic,
-                "group_id": s.group_id,
-                "http_host": "127.0.0.1",
-                "http_port": base,
-                "workers": 2,
-                "topic_partitions": 4,
-                "log_level": "WARNING",
-            }.items()
-        }
+    values = {
+        "bootstrap_servers": s.bootstrap_servers,
+        "control_topic": s.control_topic,
+        "data_topics": s.data_topics[0],
+        "output_topic": s.output_topic,
+        "dlq_topic": s.dlq_topic,
+        "events_topic": s.events_topic,
+        "stats_topic": s.stats_topic,
+        "group_id": s.group_id,
+        "http_host": "127.0.0.1",
+        "http_port": port,
+        "workers": 2,
+        "topic_partitions": 4,
+        "log_level": "WARNING",
+        **extra,
+    }
+    env.update({f"MODELSERVE_{k.upper()}": str(v) for k, v in values.items()})
+    return env
+
+
+async def ready(client: httpx.AsyncClient, timeout_s: float = 90) -> dict[str, Any]:
+    for _ in range(int(timeout_s * 10)):
+        try:
+            answer = await client.get("/health/ready")
+            if answer.status_code == 200:
+                return dict(answer.json())
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("the supervisor's port never answered ready")
+
+
+def scored_total(text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "modelserve_records_scored_total"
     )
+
+
+async def test_one_port_answers_for_both_workers(bootstrap: str, model_files: ModelFiles) -> None:
+    s = isolated_settings(bootstrap, topic_partitions=4)
+    port = free_port()
     supervisor = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "serve", env=env
+        sys.executable, "-m", "service", "serve", env=supervisor_env(s, port)
     )
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
     try:
-        await asyncio.gather(ready(base), ready(base + 1))
-        offset = await publish(
-            s, build_descriptor(model_files.forest_onnx, "w", "wine", inputs=list(WINE_FIELDS))
+        health = await ready(client)
+        assert [w["worker"] for w in health["workers"]] == [0, 1]
+        descriptor = build_descriptor(
+            model_files.forest_onnx, "w", "wine", inputs=list(WINE_FIELDS)
         )
+        offset = await publish(s, descriptor)
         assert (await wait_for_event(s, "w", offset, timeout_s=60) or {}).get("status") == "loaded"
-        for port in (base, base + 1):  # both replay the control topic
-            for _ in range(100):
-                async with httpx.AsyncClient() as client:
-                    if (await client.get(f"http://127.0.0.1:{port}/state/wine")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
         rows = [
             (f"k{i}", {"dataType": "wine", **dict(zip(WINE_FIELDS, map(float, r), strict=True))})
             for i, r in enumerate(model_files.features[:400])
@@ -97,9 +88,60 @@ async def test_two_workers_share_the_data_and_stop_on_sigterm(
         await produce_json(bootstrap, s.data_topics[0], rows)
         out = await read_until(bootstrap, s.output_topic, lambda r: len({x.key for x in r}) >= 400)
         assert {r.key.decode() for r in out} == {k for k, _ in rows}
-        consumed = [(await stats(port))["consumed"] for port in (base, base + 1)]
-        assert sum(consumed) >= 400 and all(c > 0 for c in consumed), consumed
+
+        stats = (await client.get("/stats")).json()
+        workers = stats["workers"]
+        assert [w["worker"] for w in workers] == [0, 1]
+        assert all(w["consumed"] > 0 for w in workers), workers  # both hold partitions
+        for key in ("consumed", "scored", "dlq", "batches", "batchedRecords"):
+            assert stats[key] == sum(w[key] for w in workers), key
+        assert stats["scored"] == 400
+
+        state = (await client.get("/state/wine")).json()
+        assert state["usage"] == sum(w["usage"] for w in state["workers"]) == 400
+        assert state["duration"] == round(sum(w["duration"] for w in state["workers"]), 3)
+
+        assert scored_total((await client.get("/metrics")).text) == 400
+
+        models = (await client.get("/models")).json()["models"]
+        assert [(m["name"], m["status"]) for m in models] == [("w", "serving")]
+        record = dict(zip(WINE_FIELDS, map(float, model_files.features[0]), strict=True))
+        answers = [(await client.post("/predict/wine", json=record)) for _ in range(4)]
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.json()["result"]["label"] for a in answers}) == 1
     finally:
+        await client.aclose()
         supervisor.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(supervisor.wait(), 60)
     assert code == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+async def test_a_supervisor_killed_outright_takes_its_workers(bootstrap: str) -> None:
+    s = isolated_settings(bootstrap)
+    port = free_port()
+    supervisor = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "serve", env=supervisor_env(s, port)
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        await ready(client)
+        pids = [w["pid"] for w in (await client.get("/snapshot")).json()["workers"]]
+    assert len(pids) == 2
+    supervisor.kill()
+    await supervisor.wait()
+    for _ in range(100):
+        alive = [pid for pid in pids if _running(pid)]
+        if not alive:
+            break
+        await asyncio.sleep(0.1)
+    assert not alive, f"workers {alive} outlived their supervisor"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[-1][0] != "Z"

@@ -18,9 +18,11 @@ class EmbeddedServer(uvicorn.Server):
 
     @property
     def port(self) -> int | None:
+        """The TCP port bound (None before, or on a Unix socket)."""
         for server in getattr(self, "servers", []):
             for sock in server.sockets:
-                return int(sock.getsockname()[1])
+                address = sock.getsockname()
+                return int(address[1]) if isinstance(address, tuple) else None
         return None
 
 

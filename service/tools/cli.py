@@ -138,7 +138,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.server import Service
 
     if settings.workers > 1 and settings.worker_index is None:
-        from service.workers import supervise
+        from service.supervisor.main import supervise
 
         instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
         return supervise(settings, instance)

@@ -1,0 +1,118 @@
+"""The container's one HTTP port under ``WORKERS=N``: the supervisor answers the contract for
+all its workers. What each worker counts is merged from their snapshots (``/stats``,
+``/state/{dataType}``, ``/timeline``) or expositions (``/metrics``), with each worker's own
+figures beside the sum; health is every worker's; what every worker answers alike (models,
+routes, the cluster view) comes from one of them; ``POST /predict`` is passed to the workers
+in turn. The dashboard page is served here too."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+
+from service.cluster.merge import merge_states, merge_stats
+from service.cluster.timeline import merge_timelines
+from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
+from service.http.dashboard import add_dashboard
+from service.supervisor.exposition import merge_expositions
+from service.supervisor.worker_clients import Answer, WorkerClients
+
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+def create_supervisor_app(workers: WorkerClients, instance: str) -> FastAPI:
+    app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
+    started = time.monotonic()
+    add_dashboard(app)
+
+    async def snapshots() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The answering workers' snapshots, and a line for each that did not answer."""
+        answers = await workers.all("/snapshot")
+        return [a.response.json() for a in answers if a.ok and a.response], _missing(answers)
+
+    @app.get("/stats")
+    async def get_stats() -> dict[str, Any]:
+        found, missing = await snapshots()
+        merged = merge_stats([s["stats"] for s in found])
+        merged["uptime"] = round(time.monotonic() - started, 3)
+        merged["workers"] = [{"worker": s["worker"], **s["stats"]} for s in found] + missing
+        return merged
+
+    @app.get("/state/{data_type}")
+    async def get_state(data_type: str, request: Request, scope: str = "local") -> Response:
+        if scope != "local":  # the cluster's figures: any worker reads them all
+            return await forward(request)
+        found, missing = await snapshots()
+        parts = [(s["worker"], s["states"][data_type]) for s in found if data_type in s["states"]]
+        merged = merge_states([state for _, state in parts])
+        if merged is None:
+            raise HTTPException(404, f"no model is serving dataType {data_type!r}")
+        merged["workers"] = [
+            {"worker": w, **{k: state[k] for k in ("name", "version", "usage", "duration")}}
+            for w, state in parts
+        ] + missing
+        return OrjsonResponse(merged)
+
+    @app.get("/timeline")
+    async def get_timeline() -> dict[str, Any]:
+        answers = await workers.all("/timeline")
+        return merge_timelines([a.response.json() for a in answers if a.ok and a.response])
+
+    @app.get("/snapshot")
+    async def get_snapshot() -> dict[str, Any]:
+        found, missing = await snapshots()
+        return {"instance": instance, "workers": found + missing}
+
+    @app.get("/metrics")
+    async def get_metrics() -> Response:
+        answers = await workers.all("/metrics")
+        texts = [a.response.text for a in answers if a.ok and a.response]
+        return Response(merge_expositions(texts), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    @app.get("/health/live")
+    async def live() -> Response:
+        """The supervisor is live while it runs: it restarts a worker that dies."""
+        answers = await workers.all("/health/live")
+        states = [{"worker": a.worker, "live": a.ok} for a in answers]
+        return OrjsonResponse({"live": True, "workers": states})
+
+    @app.get("/health/ready")
+    async def ready() -> Response:
+        """Ready when every worker is: each holds a share of the partitions."""
+        answers = await workers.all("/health/ready")
+        checks = [a.response.json() if a.response else {"ready": False} for a in answers]
+        keys = dict.fromkeys(k for c in checks for k in c if k != "ready")
+        merged = {k: all(bool(c.get(k)) for c in checks) for k in keys}
+        ok = all(bool(c.get("ready")) for c in checks)
+        workers_ready = [{"worker": a.worker, **c} for a, c in zip(answers, checks, strict=True)]
+        body = {"ready": ok, **merged, "workers": workers_ready}
+        return OrjsonResponse(body, status_code=200 if ok else 503)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    async def forward(request: Request) -> Response:
+        """Everything else, ``POST /predict`` included: to the next worker that answers."""
+        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        body = await request.body()
+        answer = await workers.any(workers.build(request.method, url, body, headers))
+        if answer is None:
+            raise HTTPException(503, "no worker answered")
+        kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+    return app
+
+
+def _missing(answers: list[Answer]) -> list[dict[str, Any]]:
+    return [
+        {"worker": a.worker, "error": a.error or f"answered {_status(a)}"}
+        for a in answers
+        if not a.ok
+    ]
+
+
+def _status(answer: Answer) -> int | None:
+    return answer.response.status_code if answer.response is not None else None

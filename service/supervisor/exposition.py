@@ -1,0 +1,90 @@
+"""One Prometheus exposition for a container from its workers' (``GET /metrics`` on the
+supervisor's port). Counters and histograms add up; a gauge is merged by what it measures:
+lag and assigned partitions add up (each partition belongs to one worker), a shadow's
+agreement is weighted by the records each worker compared, ``*_created`` timestamps take the
+earliest, and the rest are the same on every worker (models loaded, their versions: each
+worker replays the same control topic), so the largest is taken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+SUMMED_GAUGES = frozenset({"modelserve_consumer_lag", "modelserve_assigned_partitions"})
+AGREEMENT = "modelserve_shadow_agreement"
+SHADOW_RECORDS = "modelserve_shadow_records_total"
+WINDOW = 10_000
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+def _key(labels: dict[str, str]) -> LabelKey:
+    return tuple(sorted(labels.items()))
+
+
+def merge_expositions(texts: Sequence[str]) -> bytes:
+    parsed = [list(text_string_to_metric_families(text)) for text in texts]
+    compared = _compared(parsed)
+    merged: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, LabelKey], list[float]]] = {}
+    weights: dict[tuple[str, LabelKey], list[float]] = {}
+    for worker, families in enumerate(parsed):
+        for family in families:
+            if family.name not in merged:
+                merged[family.name] = Metric(family.name, family.documentation, family.type)
+                values[family.name] = {}
+            for sample in family.samples:
+                key = (sample.name, _key(sample.labels))
+                values[family.name].setdefault(key, []).append(sample.value)
+                if family.name == AGREEMENT:
+                    weights.setdefault(key, []).append(_weight(sample.labels, compared[worker]))
+    for name, metric in merged.items():
+        for (sample_name, labels), found in values[name].items():
+            value = _combine(metric, found, weights.get((sample_name, labels)))
+            metric.add_sample(sample_name, dict(labels), value)
+    return _render(list(merged.values()))
+
+
+def _combine(metric: Metric, found: list[float], weights: list[float] | None) -> float:
+    if metric.name.endswith("_created"):
+        return min(found)
+    if metric.type in ("counter", "histogram", "summary") or metric.name in SUMMED_GAUGES:
+        return sum(found)
+    if metric.name == AGREEMENT and weights is not None and sum(weights) > 0:
+        return sum(v * w for v, w in zip(found, weights, strict=True)) / sum(weights)
+    return max(found)
+
+
+def _compared(parsed: list[list[Metric]]) -> list[dict[LabelKey, float]]:
+    """Per worker: records each shadow compared, by (data_type, model)."""
+    found: list[dict[LabelKey, float]] = []
+    for families in parsed:
+        counts: dict[LabelKey, float] = {}
+        for family in families:
+            for sample in family.samples:
+                if sample.name == SHADOW_RECORDS and sample.labels.get("outcome") == "compared":
+                    labels = {k: sample.labels[k] for k in ("data_type", "model")}
+                    counts[_key(labels)] = sample.value
+        found.append(counts)
+    return found
+
+
+def _weight(labels: dict[str, str], compared: dict[LabelKey, float]) -> float:
+    """What a worker's agreement sample stands for: the records it compared, all of them
+    since the start, at most the window's for ``last10000``."""
+    count = compared.get(_key({k: labels.get(k, "") for k in ("data_type", "model")}), 0.0)
+    return min(count, WINDOW) if labels.get("window") == "last10000" else count
+
+
+def _render(metrics: list[Metric]) -> bytes:
+    class Merged(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield from metrics
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Merged())
+    return generate_latest(registry)
