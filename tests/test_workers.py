@@ -81,6 +81,11 @@ async def test_one_port_answers_for_both_workers(bootstrap: str, model_files: Mo
         )
         offset = await publish(s, descriptor)
         assert (await wait_for_event(s, "w", offset, timeout_s=60) or {}).get("status") == "loaded"
+        for _ in range(600):  # the event is the first worker's: each replays the control topic
+            state = (await client.get("/state/wine")).json()
+            if [w.get("name") for w in state.get("workers", [])] == ["w", "w"]:
+                break
+            await asyncio.sleep(0.1)
         rows = [
             (f"k{i}", {"dataType": "wine", **dict(zip(WINE_FIELDS, map(float, r), strict=True))})
             for i, r in enumerate(model_files.features[:400])

@@ -1,0 +1,131 @@
+"""The whole deployment through the contract, as issue 13 checks it: two replicas, each a
+process with WORKERS=2 behind one port. Each port's /stats and /state/wine equal the sums over
+its workers; /cluster on either replica lists both, their partitions, and totals equal to the
+sum of the replicas' own figures; a replica killed outright ages out and one stopped cleanly
+is marked stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from service.tools.publishing import build_descriptor, publish, wait_for_event
+from service.wine import WINE_FIELDS
+from tests.kafka_helpers import isolated_settings, produce_json, read_until
+from tests.models import ModelFiles
+from tests.replicas import Replica
+from tests.service_helpers import wine_records
+
+INTERVAL_S = 0.5
+SUMMED = ("consumed", "scored", "dlq", "batches", "batchedRecords")
+
+
+async def get(replica: Replica, path: str) -> Any:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{replica.port}", timeout=10) as c:
+        answer = await c.get(path)
+        assert answer.status_code == 200, (path, answer.status_code, answer.text)
+        return answer.json()
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = await check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met in {timeout_s}s")
+        await asyncio.sleep(INTERVAL_S / 2)
+
+
+async def test_two_replicas_of_two_workers_answer_for_the_whole(
+    bootstrap: str, model_files: ModelFiles
+) -> None:
+    s = isolated_settings(bootstrap, topic_partitions=4, workers=2, stats_interval_s=INTERVAL_S)
+    a, b = Replica(s, "replica-a"), Replica(s, "replica-b")
+    started: list[Replica] = [a, b]
+    try:
+        await asyncio.gather(a.start(), b.start())
+        await asyncio.gather(a.ready(90), b.ready(90))
+        descriptor = build_descriptor(
+            model_files.forest_onnx, "wine-rf", "wine", inputs=list(WINE_FIELDS)
+        )
+        offset = await publish(s, descriptor)
+        assert (await wait_for_event(s, "wine-rf", offset, timeout_s=60) or {})["status"] == (
+            "loaded"
+        )
+
+        async def every_worker_serves(replica: Replica) -> bool:
+            """The event above is the first worker's: each replays the control topic."""
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{replica.port}") as client:
+                state = (await client.get("/state/wine")).json()
+            return [w.get("name") for w in state.get("workers", [])] == ["wine-rf"] * 2
+
+        for replica in (a, b):
+            await until(lambda r=replica: every_worker_serves(r))  # type: ignore[misc]
+        records = wine_records(model_files.features[:800], "k")
+        await produce_json(bootstrap, s.data_topics[0], records)
+        await read_until(bootstrap, s.output_topic, lambda r: len({x.key for x in r}) >= 800)
+
+        own = {}
+        for replica in (a, b):
+            stats, state = await get(replica, "/stats"), await get(replica, "/state/wine")
+            assert len(stats["workers"]) == 2
+            for key in SUMMED:
+                assert stats[key] == sum(w[key] for w in stats["workers"]), (replica.name, key)
+            assert state["usage"] == sum(w["usage"] for w in state["workers"])
+            own[replica.name] = stats
+        assert sum(o["scored"] for o in own.values()) == 800
+
+        async def both_listed(replica: Replica) -> dict[str, Any] | None:
+            view = await get(replica, "/cluster")
+            done = view["alive"] == ["replica-a", "replica-b"] and view["totals"]["scored"] == 800
+            return view if done else None
+
+        for replica in (a, b):
+            view = await until(lambda r=replica: both_listed(r))  # type: ignore[misc]
+            for key in SUMMED:
+                assert view["totals"][key] == sum(o[key] for o in own.values()), key
+            held = sorted((p["partition"], p["instance"]) for p in view["partitions"])
+            assert [p for p, _ in held] == [0, 1, 2, 3]
+            assert {i for _, i in held} == {"replica-a", "replica-b"}
+            for instance in view["instances"]:
+                assert [w["alive"] for w in instance["workers"]] == [True, True]
+                assert instance["stats"]["scored"] == own[instance["instance"]]["scored"]
+
+        merged = await get(a, "/state/wine?scope=cluster")
+        assert merged["usage"] == 800
+
+        b.process.kill()  # type: ignore[union-attr]
+        await b.process.wait()  # type: ignore[union-attr]
+
+        async def b_departed() -> bool:
+            return bool((await get(a, "/cluster"))["departed"] == ["replica-b"])
+
+        await until(b_departed)
+
+        c = Replica(s.model_copy(update={"workers": 1}), "replica-c")
+        started.append(c)
+        await c.start()
+        await c.ready(90)
+
+        async def c_alive() -> bool:
+            return "replica-c" in (await get(a, "/cluster"))["alive"]
+
+        await until(c_alive)
+        assert await c.signal(signal.SIGTERM) == 0
+
+        async def c_stopped() -> bool:
+            return bool((await get(a, "/cluster"))["stopped"] == ["replica-c"])
+
+        await until(c_stopped)
+        view = await get(a, "/cluster")
+        assert (view["alive"], view["departed"]) == (["replica-a"], ["replica-b"])
+    finally:
+        for replica in started:
+            await replica.stop()
