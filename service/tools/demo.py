@@ -42,6 +42,7 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
     await service.start()
     base = f"http://localhost:{service.http_port}"
     print(f"modelserve is up: HTTP {base} (try {base}/models, {base}/state/wine, {base}/stats)")
+    print(f"dashboard: open {base}/ in a browser; the cluster view: {base}/cluster")
     try:
         print("training a random forest on the wine data and exporting it to ONNX ...")
         from service.wine import train_wine_onnx
