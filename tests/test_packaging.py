@@ -49,7 +49,7 @@ def test_dockerfile_is_slim_python_with_a_jre_and_runs_as_non_root() -> None:
 def test_compose_runs_kafka_in_kraft_mode_and_the_service_against_it() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    kafka, app = services["kafka"], services["modelserve"]
+    kafka, app = services["kafka"], services["modelserve-1"]
     assert kafka["image"].startswith("apache/kafka:")
     kenv = kafka["environment"]
     assert set(kenv["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
@@ -63,7 +63,7 @@ def test_compose_runs_kafka_in_kraft_mode_and_the_service_against_it() -> None:
     host, port = env["MODELSERVE_BOOTSTRAP_SERVERS"].split(":")
     assert f"PLAINTEXT://{host}:{port}" in kenv["KAFKA_ADVERTISED_LISTENERS"]
     http_port = env["MODELSERVE_HTTP_PORT"]
-    assert f"{http_port}:{http_port}" in app["ports"]
+    assert f"{http_port}:{http_port}" in app["ports"]  # modelserve-2 is on the host's next port
     assert "/health/ready" in " ".join(app["healthcheck"]["test"])
     # The compose values must be accepted by the settings model itself.
     settings = Settings(**{k.removeprefix("MODELSERVE_").lower(): v for k, v in env.items()})
@@ -99,3 +99,15 @@ def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
     assert any(w == "RUN" and '".${EXTRAS}"' in r for w, r in steps)
     makefile = (ROOT / "Makefile").read_text()
     assert "-e '.[dev,jpmml]'" in makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+
+
+def test_the_package_ships_the_dashboard_page() -> None:
+    """The page is package data: a wheel (the image installs one) carries it."""
+    import tomllib
+    from importlib.resources import files
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "http/static/*" in data["package-data"]["service"]
+    static = files("service.http") / "static"
+    for name in ("index.html", "dashboard.js", "dashboard.css"):
+        assert (static / name).is_file(), name
