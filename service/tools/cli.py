@@ -18,6 +18,7 @@ from service.runtimes.catalog import RUNTIMES
 from service.settings import Settings
 from service.tools.learning_cli import add_learn_parser
 from service.tools.routing_cli import model_names, model_weights, route_from_args
+from service.tools.status_cli import add_status_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     add_learn_parser(sub)
+    add_status_parser(sub)
 
     broker = sub.add_parser("broker", help="run the embedded Kafka-compatible broker")
     broker.add_argument("--port", type=int, default=9092)
