@@ -14,11 +14,11 @@ ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 
 
 def add_dashboard(app: FastAPI) -> None:
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
-    @app.get("/static/{name}", include_in_schema=False)
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def asset(name: str) -> Response:
         media_type = ASSETS.get(name)  # only the page's own files: no path from the request
         if media_type is None:
