@@ -10,12 +10,15 @@ import asyncio
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
+from tests.browser import Dom, chromium_or_skip, output_folder, run_chromium
 from tests.kafka_helpers import isolated_settings, produce_json, read_until
 from tests.models import ModelFiles
 from tests.replicas import Replica
@@ -44,8 +47,9 @@ async def until(check: Callable[[], Awaitable[Any]], timeout_s: float = 60.0) ->
 
 
 async def test_two_replicas_of_two_workers_answer_for_the_whole(
-    bootstrap: str, model_files: ModelFiles
+    bootstrap: str, model_files: ModelFiles, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    chromium = chromium_or_skip()
     s = isolated_settings(bootstrap, topic_partitions=4, workers=2, stats_interval_s=INTERVAL_S)
     a, b = Replica(s, "replica-a"), Replica(s, "replica-b")
     started: list[Replica] = [a, b]
@@ -100,6 +104,19 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
 
         merged = await get(a, "/state/wine?scope=cluster")
         assert merged["usage"] == 800
+
+        # The page on a container's one port shows the model and that container's /stats.
+        folder = output_folder(request)
+        url = f"http://127.0.0.1:{a.port}/"
+        dom = Dom((await run_chromium(chromium, tmp_path / "p1", url, "--dump-dom")).decode())
+        await run_chromium(chromium, tmp_path / "p2", url, f"--screenshot={folder}/a.png")
+        shown = await get(a, "/stats")
+        for key in ("consumed", "scored", "dlq", "batches"):
+            assert dom.one(id=f"stat-{key}").text == str(shown[key]), key
+        assert dom.one(data_model="wine-rf").attrs["data-status"] == "serving"
+        assert {"replica-a", "replica-b"} <= {
+            e.attrs["data-instance"] for e in dom.find() if "data-instance" in e.attrs
+        }
 
         b.process.kill()  # type: ignore[union-attr]
         await b.process.wait()  # type: ignore[union-attr]
