@@ -197,6 +197,9 @@ class Service:
         if self._closed:
             return
         self._closed = True
+        # A part that failed ends the process: its replica should age out of the cluster
+        # view like a killed one, not be reported as stopped on purpose.
+        self.cluster.clean_stop = self.is_live()
         self._stopped.set()
         for part in reversed(self.parts):
             try:

@@ -7,8 +7,12 @@ a merged figure equals the sum a user computes from the parts' own answers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 
@@ -22,6 +26,7 @@ def merge_stats(parts: Sequence[Doc]) -> Doc:
     merged: Doc = {key: sum(int(p.get(key, 0)) for p in parts) for key in SUMMED_STATS}
     batches = merged["batches"]
     merged["avgBatchSize"] = round(merged["batchedRecords"] / batches, 2) if batches else 0.0
+    merged["scoringMs"] = round(sum(float(p.get("scoringMs", 0.0)) for p in parts), 3)
     merged["deadLetters"] = _sum_maps(p.get("deadLetters", {}) for p in parts)
     merged["models"] = max((int(p.get("models", 0)) for p in parts), default=0)
     merged["uptime"] = max((float(p.get("uptime", 0.0)) for p in parts), default=0.0)
@@ -34,15 +39,20 @@ def merge_states(parts: Sequence[Doc]) -> Doc | None:
     under way) is left out of the sums and named in ``otherVersions``."""
     if not parts:
         return None
-    newest = max(parts, key=lambda p: (str(p.get("since") or ""), int(p.get("version") or 0)))
+    newest = max(parts, key=lambda p: (instant(p.get("since")), int(p.get("version") or 0)))
     same = [p for p in parts if (p["name"], p["version"]) == (newest["name"], newest["version"])]
     others = [p for p in parts if p not in same]
     merged = {
         key: newest.get(key) for key in ("name", "description", "modelType", "version", "since")
     }
-    merged["since"] = min(str(p.get("since") or "") for p in same) or None
+    merged["since"] = min((p.get("since") for p in same), key=instant)
     merged.update(_timed(same, "usage", "duration", "min", "max", per="usage"))
-    merged["route"] = merge_route_states([p["route"] for p in same if p.get("route")])
+    routes = [p["route"] for p in same if p.get("route")]
+    try:
+        merged["route"] = merge_route_states(routes)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a foreign writer's
+        log.warning("route stats not mergeable: %r", exc)
+        merged["route"] = {"mode": routes[0].get("mode"), "error": "not mergeable"}
     if others:
         merged["otherVersions"] = [{"name": p["name"], "version": p["version"]} for p in others]
     return merged
@@ -57,8 +67,8 @@ def merge_route_states(parts: Sequence[Doc]) -> Doc | None:
     mode = parts[0]["mode"]
     same = [p for p in parts if p["mode"] == mode]
     merged: Doc = {"mode": mode, "models": _merge_members(p.get("models", {}) for p in same)}
-    if any("since" in p for p in same):
-        merged["since"] = min(str(p["since"]) for p in same if p.get("since"))
+    if any(p.get("since") for p in same):
+        merged["since"] = min((p["since"] for p in same if p.get("since")), key=instant)
     if mode == "shadow":
         merged["primaryLatency"] = merge_latency([p["primaryLatency"] for p in same])
         merged["shadows"] = _by_name(same, "shadows", _merge_shadow)
@@ -89,6 +99,15 @@ def merge_latency(parts: Sequence[Doc]) -> Doc:
         "batches": batches,
         "totalMs": total,
     }
+
+
+def instant(at: object) -> datetime:
+    """An ISO time of a document, for ordering (unreadable or missing: the earliest)."""
+    try:
+        parsed = datetime.fromisoformat(str(at))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _timed(parts: Sequence[Doc], count: str, total: str, low: str, high: str, per: str) -> Doc:

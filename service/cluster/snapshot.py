@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service import __version__
 from service.http.views import model_info, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.routing.serving import iso, utcnow
+from service.routing.serving import utcnow
 
 SnapshotState = Literal["running", "stopped"]
 
@@ -33,6 +33,38 @@ class PartitionLag(_Shape):
     topic: str
     partition: int
     lag: int | None = Field(description="Records behind the end after the last batch read.")
+
+
+class ProcessStats(_Shape):
+    """``GET /stats`` of the process (typed, so that a record from a foreign or broken writer
+    is refused when read, rather than breaking every replica's view)."""
+
+    consumed: int = 0
+    scored: int = 0
+    dlq: int = 0
+    batches: int = 0
+    batched_records: int = Field(0, alias="batchedRecords")
+    avg_batch_size: float = Field(0.0, alias="avgBatchSize")
+    scoring_ms: float = Field(0.0, alias="scoringMs")
+    dead_letters: dict[str, int] = Field(default_factory=dict, alias="deadLetters")
+    models: int = 0
+    uptime: float = 0.0
+
+
+class ServingState(BaseModel):
+    """``GET /state/{dataType}``: the fields the merges read are typed; the rest (the route's
+    stats, whatever a newer version adds) is kept as it came."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+    version: int
+    since: str | None = None
+    usage: int = 0
+    duration: float = 0.0
+    min: float = 0.0
+    max: float = 0.0
+    route: dict[str, Any] | None = None
 
 
 class ModelStatus(_Shape):
@@ -60,14 +92,16 @@ class StatsSnapshot(_Shape):
     pid: int
     version: str = Field(description="modelserve's version.")
     state: SnapshotState = Field(description="`stopped` in the last snapshot of a clean stop.")
-    started_at: str = Field(alias="startedAt")
-    published_at: str = Field(alias="publishedAt", description="When it was taken (last seen).")
-    interval_s: float = Field(alias="intervalS", description="Seconds between snapshots.")
-    stats: dict[str, Any] = Field(description="The process's `GET /stats`.")
+    started_at: AwareDatetime = Field(alias="startedAt")
+    published_at: AwareDatetime = Field(
+        alias="publishedAt", description="When it was taken, on the writer's clock."
+    )
+    interval_s: float = Field(alias="intervalS", gt=0, description="Seconds between snapshots.")
+    stats: ProcessStats = Field(description="The process's `GET /stats`.")
     partitions: list[PartitionLag] = Field(description="Data partitions assigned, with lag.")
     models: list[ModelStatus] = Field(description="Every model name known, as in /models.")
     scored: list[ModelScored] = Field(description="Records scored per model and version.")
-    states: dict[str, dict[str, Any]] = Field(
+    states: dict[str, ServingState] = Field(
         description="`GET /state/{dataType}` of every dataType served."
     )
 
@@ -121,10 +155,10 @@ class SnapshotTaker:
             pid=me.pid,
             version=__version__,
             state=state,
-            started_at=iso(me.started_at) or "",
-            published_at=iso(utcnow()) or "",
+            started_at=me.started_at,
+            published_at=utcnow(),
             interval_s=self._interval_s,
-            stats=self.stats(),
+            stats=ProcessStats.model_validate(self.stats()),
             partitions=[
                 PartitionLag(topic=topic, partition=partition, lag=lag)
                 for (topic, partition), lag in sorted(self._lags().items())
@@ -150,5 +184,9 @@ class SnapshotTaker:
                 )
                 for (name, version), count in sorted(self._metrics.totals.by_model.items())
             ],
-            states={dt: state for dt, state in states.items() if state is not None},
+            states={
+                dt: ServingState.model_validate(state)
+                for dt, state in states.items()
+                if state is not None
+            },
         )

@@ -2,8 +2,15 @@
 writes its snapshot to the compacted stats topic (key: instance, or ``instance/w<i>`` for a
 worker), and it reads every process's snapshots back, so any replica answers for all of them
 with no RPC layer between replicas. On a clean stop its last snapshot says ``stopped``; a
-killed process stops writing and ages out. Nothing here touches the data path: a snapshot is
-read from the counters the service keeps anyway, and a broker outage only delays snapshots."""
+killed or failed process stops writing and ages out. Nothing here touches the data path: a
+snapshot is read from the counters the service keeps anyway, and a broker outage only delays
+snapshots.
+
+A snapshot's age is measured on this reader's clock from when it read it: records written
+after this reader started are stamped on arrival, older ones (read while catching up) with
+their writer's time, capped at now. So a writer whose clock runs ahead is not kept alive by
+it, and no writer is judged by a clock it does not share. The latest record of a key, by
+offset, is the one kept, as compaction keeps it."""
 
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
+from service.cluster.view import Seen
+from service.routing.serving import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +50,38 @@ class ClusterStats:
         self._consumer = consumer
         self._topic = topic
         self._interval_s = interval_s
-        self._latest: dict[str, StatsSnapshot] = {}
+        self._latest: dict[str, Seen] = {}
+        self._ends: dict[TopicPartition, int] = {}  # where the topic ended at start
         self._stopping = asyncio.Event()
+        # Whether the last snapshot may say ``stopped``: the composition root clears it when
+        # the process stops because a part failed (that one should age out, not be "stopped").
+        self.clean_stop = True
 
-    def snapshots(self) -> list[StatsSnapshot]:
+    def snapshots(self) -> list[Seen]:
         """The latest snapshot of every process seen, this one's as of now."""
         mine = self.taker.take()
-        return [s for key, s in self._latest.items() if key != mine.key] + [mine]
+        others = [s for key, s in self._latest.items() if key != mine.key]
+        return [*others, Seen(mine, mine.published_at)]
 
     async def start(self) -> None:
         await self._consumer.start()
         await self._consumer.topics()  # metadata, so that the partitions are known
         partitions = self._consumer.partitions_for_topic(self._topic) or {0}
-        self._consumer.assign([TopicPartition(self._topic, p) for p in sorted(partitions)])
+        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
         await self._consumer.seek_to_beginning()
+        self._ends = dict(await self._consumer.end_offsets(assigned))
 
     async def run(self) -> None:
         reading = asyncio.create_task(self._read(), name="stats-read")
         try:
             while not self._stopping.is_set():
-                await self._publish(self.taker.take())
+                if reading.done():  # it only ends by failing: the view would go stale
+                    reading.result()
+                try:
+                    await self._publish(self.taker.take())
+                except Exception:  # a snapshot not taken is not worth stopping the service
+                    log.exception("stats snapshot not taken")
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._interval_s)
         finally:
@@ -69,19 +90,20 @@ class ClusterStats:
                 await reading
 
     async def stop(self) -> None:
-        """The last word: a snapshot marked ``stopped``, taken after the data plane drained
-        (this part stops after it), so its counts are final."""
+        """The last word on a clean stop: a snapshot marked ``stopped``, taken after the data
+        plane drained (this part stops after it), so its counts are final."""
         self._stopping.set()
-        with suppress(TimeoutError):
-            await asyncio.wait_for(
-                self._publish(self.taker.take("stopped")), FINAL_SNAPSHOT_TIMEOUT_S
-            )
+        if self.clean_stop:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._publish(self.taker.take("stopped")), FINAL_SNAPSHOT_TIMEOUT_S
+                )
 
     async def close(self) -> None:
         await self._consumer.stop()
 
     async def _publish(self, snapshot: StatsSnapshot) -> None:
-        self._latest[snapshot.key] = snapshot
+        self._latest[snapshot.key] = Seen(snapshot, snapshot.published_at)
         try:
             await self._producer.send_and_wait(
                 self._topic, orjson.dumps(snapshot.document()), key=snapshot.key.encode()
@@ -93,15 +115,17 @@ class ClusterStats:
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000)
-            except KafkaError as exc:
-                log.warning("stats topic not readable: %s", exc)
+            except Exception as exc:  # the view goes stale, the service goes on
+                log.warning("stats topic not readable: %r", exc)
                 await asyncio.sleep(self._interval_s)
                 continue
-            for records in batches.values():
+            for tp, records in batches.items():
+                end = self._ends.get(tp, 0)
                 for record in records:
-                    self._take(record.key, record.value)
+                    self.take(record.key, record.value, fresh=record.offset >= end)
 
-    def _take(self, key: bytes | None, value: bytes | None) -> None:
+    def take(self, key: bytes | None, value: bytes | None, fresh: bool) -> None:
+        """One record of the stats topic; ``fresh`` when written after this reader started."""
         if key is None:
             return
         if value is None:  # a tombstone: the process is forgotten
@@ -109,9 +133,10 @@ class ClusterStats:
             return
         try:
             snapshot = StatsSnapshot.model_validate_json(value)
-        except ValidationError as exc:
+        except ValidationError as exc:  # a foreign or broken writer: not this view's concern
             log.warning("stats record %r is not a snapshot: %s", key, exc.errors()[:1])
             return
-        current = self._latest.get(snapshot.key)
-        if current is None or current.published_at <= snapshot.published_at:
-            self._latest[snapshot.key] = snapshot
+        now = utcnow()
+        self._latest[snapshot.key] = Seen(
+            snapshot, now if fresh else min(snapshot.published_at, now)
+        )

@@ -1,9 +1,11 @@
 """The whole deployment from the snapshots on the stats topic: ``GET /cluster`` and
-``GET /state/{dataType}?scope=cluster``. A process is alive while its last snapshot is younger
-than three of its intervals; a replica (an instance: a container, whatever its workers) is
-alive while any of its processes is, ``stopped`` when all of them stopped cleanly, and
-``departed`` otherwise (killed, or cut off): it ages out without anyone saying so. Totals are
-over the alive instances, each counted from its alive processes."""
+``GET /state/{dataType}?scope=cluster``. A process is alive while its last snapshot was seen
+less than three of its intervals ago; a replica (an instance: a container, whatever its
+workers) is alive while any of its processes is, ``stopped`` when all of them stopped cleanly,
+and ``departed`` otherwise (killed, or cut off): it ages out without anyone saying so. Totals
+are over the alive instances, each counted from its alive processes. Ages are measured on the
+reader's clock, from when it read the snapshot (see stats_part.py), so that writers' clocks
+need not agree; a process unseen for longer than the stats topic keeps records is forgotten."""
 
 from __future__ import annotations
 
@@ -16,17 +18,23 @@ from service.cluster.merge import merge_states, merge_stats
 from service.cluster.snapshot import StatsSnapshot
 
 ALIVE_INTERVALS = 3
+FORGET_AFTER_S = 24 * 3600.0  # the stats topic's retention (kafka/topics.py)
 InstanceState = Literal["alive", "stopped", "departed"]
 
 
-def age_s(snapshot: StatsSnapshot, now: datetime) -> float:
-    return (now - datetime.fromisoformat(snapshot.published_at)).total_seconds()
+@dataclass(frozen=True)
+class Seen:
+    """A process's latest snapshot, and when this reader saw it (its own clock)."""
 
+    snapshot: StatsSnapshot
+    at: datetime
 
-def process_alive(snapshot: StatsSnapshot, now: datetime) -> bool:
-    return snapshot.state == "running" and age_s(snapshot, now) < ALIVE_INTERVALS * max(
-        snapshot.interval_s, 0.001
-    )
+    def age_s(self, now: datetime) -> float:
+        return max(0.0, (now - self.at).total_seconds())
+
+    def alive(self, now: datetime) -> bool:
+        interval = self.snapshot.interval_s
+        return self.snapshot.state == "running" and self.age_s(now) < ALIVE_INTERVALS * interval
 
 
 @dataclass(frozen=True)
@@ -34,17 +42,21 @@ class Instance:
     """One replica's processes, as last seen."""
 
     name: str
-    processes: Sequence[StatsSnapshot]
+    seen: Sequence[Seen]
     now: datetime
 
     @property
+    def processes(self) -> list[StatsSnapshot]:
+        return [s.snapshot for s in self.seen]
+
+    @property
     def alive_processes(self) -> list[StatsSnapshot]:
-        return [p for p in self.processes if process_alive(p, self.now)]
+        return [s.snapshot for s in self.seen if s.alive(self.now)]
 
     @property
     def counted(self) -> list[StatsSnapshot]:
         """What its figures come from: its alive processes, or its last word when none is."""
-        return self.alive_processes or list(self.processes)
+        return self.alive_processes or self.processes
 
     @property
     def state(self) -> InstanceState:
@@ -54,7 +66,7 @@ class Instance:
 
     def document(self) -> dict[str, Any]:
         counted = self.counted
-        last = max(self.processes, key=lambda p: p.published_at)
+        last = max(self.seen, key=lambda s: s.at)
         partitions = sorted(
             (
                 {"topic": lag.topic, "partition": lag.partition, "lag": lag.lag, "worker": p.worker}
@@ -66,29 +78,34 @@ class Instance:
         return {
             "instance": self.name,
             "state": self.state,
-            "host": last.host,
-            "version": last.version,
+            "host": last.snapshot.host,
+            "version": last.snapshot.version,
             "workers": [
-                {"worker": p.worker, "pid": p.pid, "alive": process_alive(p, self.now)}
-                for p in sorted(self.processes, key=lambda p: p.worker or 0)
+                {"worker": s.snapshot.worker, "pid": s.snapshot.pid, "alive": s.alive(self.now)}
+                for s in sorted(self.seen, key=lambda s: s.snapshot.worker or 0)
             ],
-            "startedAt": min(p.started_at for p in counted),
-            "lastSeen": last.published_at,
-            "ageS": round(age_s(last, self.now), 3),
+            "startedAt": min(p.started_at for p in counted).isoformat(),
+            "lastSeen": last.at.isoformat(),
+            "ageS": round(last.age_s(self.now), 3),
             "partitions": partitions,
             "lag": sum(int(row["lag"] or 0) for row in partitions),
-            "stats": merge_stats([p.stats for p in counted]),
+            "stats": merge_stats([stats_doc(p) for p in counted]),
         }
 
 
-def instances(snapshots: Iterable[StatsSnapshot], now: datetime) -> list[Instance]:
-    grouped: dict[str, list[StatsSnapshot]] = {}
-    for snapshot in snapshots:
-        grouped.setdefault(snapshot.instance, []).append(snapshot)
-    return [Instance(name, processes, now) for name, processes in sorted(grouped.items())]
+def stats_doc(snapshot: StatsSnapshot) -> dict[str, Any]:
+    return snapshot.stats.model_dump(by_alias=True)
 
 
-def cluster_document(snapshots: Iterable[StatsSnapshot], now: datetime, me: str) -> dict[str, Any]:
+def instances(snapshots: Iterable[Seen], now: datetime) -> list[Instance]:
+    grouped: dict[str, list[Seen]] = {}
+    for seen in snapshots:
+        if seen.age_s(now) < FORGET_AFTER_S:
+            grouped.setdefault(seen.snapshot.instance, []).append(seen)
+    return [Instance(name, seen, now) for name, seen in sorted(grouped.items())]
+
+
+def cluster_document(snapshots: Iterable[Seen], now: datetime, me: str) -> dict[str, Any]:
     found = instances(snapshots, now)
     docs = [i.document() for i in found]
     alive = [d for d in docs if d["state"] == "alive"]
@@ -112,12 +129,12 @@ def cluster_document(snapshots: Iterable[StatsSnapshot], now: datetime, me: str)
 
 
 def cluster_state(
-    snapshots: Iterable[StatsSnapshot], now: datetime, data_type: str
+    snapshots: Iterable[Seen], now: datetime, data_type: str
 ) -> dict[str, Any] | None:
     """``/state/{dataType}`` across the alive instances' alive processes, with what each
     contributed under ``instances``."""
     parts = [
-        (p, p.states[data_type])
+        (p, p.states[data_type].model_dump())
         for instance in instances(snapshots, now)
         if instance.state == "alive"
         for p in instance.alive_processes
@@ -127,7 +144,7 @@ def cluster_state(
     if merged is None:
         return None
     merged["scope"] = "cluster"
-    merged["asOf"] = min(p.published_at for p, _ in parts)
+    merged["asOf"] = min(p.published_at for p, _ in parts).isoformat()
     merged["instances"] = [
         {
             "instance": p.instance,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.cluster.snapshot import StatsSnapshot
-from service.cluster.view import cluster_document, cluster_state
+from service.cluster.view import Seen, cluster_document, cluster_state
 
 NOW = datetime.fromisoformat("2026-11-21T12:00:00+00:00")
 
@@ -21,7 +21,7 @@ def snap(
     partitions: list[int],
     state: str = "running",
     usage: int | None = None,
-) -> StatsSnapshot:
+) -> Seen:
     doc: dict[str, Any] = {
         "instance": instance,
         "worker": worker,
@@ -30,7 +30,7 @@ def snap(
         "version": "0.1.0",
         "state": state,
         "startedAt": "2026-11-21T11:00:00+00:00",
-        "publishedAt": (NOW - timedelta(seconds=age_s)).isoformat(),
+        "publishedAt": "2020-01-01T00:00:00Z",  # the writer's clock is not the reader's
         "intervalS": 1.0,
         "stats": {
             "consumed": scored,
@@ -61,7 +61,7 @@ def snap(
             "avg": 0.1,
             "route": None,
         }
-    return StatsSnapshot.model_validate(doc)
+    return Seen(StatsSnapshot.model_validate(doc), NOW - timedelta(seconds=age_s))
 
 
 def test_alive_stopped_and_departed() -> None:
@@ -113,3 +113,8 @@ def test_the_cluster_state_merges_the_alive_processes() -> None:
     assert merged is not None and merged["usage"] == 100 and merged["scope"] == "cluster"
     assert [(i["instance"], i["usage"]) for i in merged["instances"]] == [("a", 30), ("b", 70)]
     assert cluster_state([snap("a", 0, 0.1, 0, [])], NOW, "wine") is None
+
+
+def test_a_process_unseen_for_longer_than_the_retention_is_forgotten() -> None:
+    view = cluster_document([snap("a", None, 1.0, 1, []), snap("b", None, 90_000, 1, [])], NOW, "a")
+    assert [i["instance"] for i in view["instances"]] == ["a"] and view["departed"] == []
