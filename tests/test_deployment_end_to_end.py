@@ -82,6 +82,9 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
             assert len(stats["workers"]) == 2
             for key in SUMMED:
                 assert stats[key] == sum(w[key] for w in stats["workers"]), (replica.name, key)
+            scoring = round(sum(w["scoringMs"] for w in stats["workers"]), 3)
+            assert stats["scoringMs"] == scoring
+            assert state["duration"] == round(sum(w["duration"] for w in state["workers"]), 3)
             assert state["usage"] == sum(w["usage"] for w in state["workers"])
             own[replica.name] = stats
         assert sum(o["scored"] for o in own.values()) == 800
@@ -126,7 +129,7 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
 
         await until(b_departed)
 
-        c = Replica(s.model_copy(update={"workers": 1}), "replica-c")
+        c = Replica(s, "replica-c")  # two workers: both must say they stopped
         started.append(c)
         await c.start()
         await c.ready(90)

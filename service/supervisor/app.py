@@ -17,15 +17,17 @@ from service.cluster.merge import merge_states, merge_stats
 from service.cluster.timeline import merge_timelines
 from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
 from service.http.dashboard import add_dashboard
-from service.supervisor.exposition import merge_expositions
+from service.supervisor.exposition import MonotonicExposition
 from service.supervisor.worker_clients import Answer, WorkerClients
 
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+HOP_HEADERS = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"}
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_supervisor_app(workers: WorkerClients, instance: str) -> FastAPI:
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
     started = time.monotonic()
+    expositions = MonotonicExposition()
     add_dashboard(app)
 
     async def snapshots() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -69,8 +71,8 @@ def create_supervisor_app(workers: WorkerClients, instance: str) -> FastAPI:
     @app.get("/metrics")
     async def get_metrics() -> Response:
         answers = await workers.all("/metrics")
-        texts = [a.response.text for a in answers if a.ok and a.response]
-        return Response(merge_expositions(texts), media_type=PROMETHEUS_CONTENT_TYPE)
+        texts = {a.worker: a.response.text if a.ok and a.response else None for a in answers}
+        return Response(expositions.merge(texts), media_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.get("/health/live")
     async def live() -> Response:
@@ -91,17 +93,23 @@ def create_supervisor_app(workers: WorkerClients, instance: str) -> FastAPI:
         body = {"ready": ok, **merged, "workers": workers_ready}
         return OrjsonResponse(body, status_code=200 if ok else 503)
 
-    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    @app.api_route("/{path:path}", methods=METHODS)
     async def forward(request: Request) -> Response:
-        """Everything else, ``POST /predict`` included: to the next worker that answers."""
-        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        """Everything else, ``POST /predict`` included: to the next worker that answers. The
+        path goes as it came (still percent-encoded), and so do repeated headers."""
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string", b"")
+        url = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() not in HOP_HEADERS]
         body = await request.body()
         answer = await workers.any(workers.build(request.method, url, body, headers))
         if answer is None:
             raise HTTPException(503, "no worker answered")
-        kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
-        return Response(answer.content, status_code=answer.status_code, headers=kept)
+        response = Response(answer.content, status_code=answer.status_code)
+        for key, value in answer.headers.raw:
+            if key.lower() not in HOP_HEADERS:
+                response.raw_headers.append((key, value))
+        return response
 
     return app
 

@@ -3,7 +3,12 @@ supervisor's port). Counters and histograms add up; a gauge is merged by what it
 lag and assigned partitions add up (each partition belongs to one worker), a shadow's
 agreement is weighted by the records each worker compared, ``*_created`` timestamps take the
 earliest, and the rest are the same on every worker (models loaded, their versions: each
-worker replays the same control topic), so the largest is taken."""
+worker replays the same control topic), so the largest is taken.
+
+Counts stay monotonic, as Prometheus requires of a counter (a dip reads as a reset, and
+``rate()`` would count every other worker's whole total again): a worker that does not answer
+a scrape keeps its last counts in the sum, and one that restarted from zero has its counts
+carried on from where they were, as the client library's multiprocess mode does."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 SUMMED_GAUGES = frozenset({"modelserve_consumer_lag", "modelserve_assigned_partitions"})
 AGREEMENT = "modelserve_shadow_agreement"
@@ -26,8 +32,49 @@ def _key(labels: dict[str, str]) -> LabelKey:
     return tuple(sorted(labels.items()))
 
 
+class MonotonicExposition:
+    """The merge over scrapes: what it keeps of each worker between them."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, list[Metric]] = {}  # a worker's families as last merged
+        self._raw: dict[tuple[int, str, LabelKey], float] = {}  # a count as the worker said
+        self._carried: dict[tuple[int, str, LabelKey], float] = {}  # counts before a restart
+
+    def merge(self, texts: dict[int, str | None]) -> bytes:
+        """Each worker's exposition, or None for one that did not answer."""
+        per_worker = []
+        for worker, text in sorted(texts.items()):
+            if text is None:
+                per_worker.append([f for f in self._last.get(worker, []) if _counts(f)])
+                continue
+            families = list(text_string_to_metric_families(text))
+            for family in families:
+                if _counts(family):
+                    family.samples = [self._carry(worker, sample) for sample in family.samples]
+            self._last[worker] = families
+            per_worker.append(families)
+        return merge_families(per_worker)
+
+    def _carry(self, worker: int, sample: Sample) -> Sample:
+        key = (worker, sample.name, _key(sample.labels))
+        before = self._raw.get(key)
+        if before is not None and sample.value < before:  # the worker started again
+            self._carried[key] = self._carried.get(key, 0.0) + before
+        self._raw[key] = sample.value
+        return sample._replace(value=sample.value + self._carried.get(key, 0.0))
+
+
+def _counts(family: Metric) -> bool:
+    return family.type in ("counter", "histogram", "summary") and not family.name.endswith(
+        "_created"
+    )
+
+
 def merge_expositions(texts: Sequence[str]) -> bytes:
-    parsed = [list(text_string_to_metric_families(text)) for text in texts]
+    return merge_families([list(text_string_to_metric_families(text)) for text in texts])
+
+
+def merge_families(parsed: list[list[Metric]]) -> bytes:
     compared = _compared(parsed)
     merged: dict[str, Metric] = {}
     values: dict[str, dict[tuple[str, LabelKey], list[float]]] = {}

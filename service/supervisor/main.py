@@ -15,7 +15,7 @@ from service.http.server import HttpPart, make_server
 from service.settings import Settings
 from service.supervisor.app import create_supervisor_app
 from service.supervisor.processes import WorkerProcesses, socket_path
-from service.supervisor.worker_clients import WorkerClients
+from service.supervisor.worker_clients import WorkerClients, unix_transports
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ async def _supervise(settings: Settings, instance: str) -> None:
     with tempfile.TemporaryDirectory(prefix="modelserve-") as name:
         folder = Path(name)
         processes = WorkerProcesses(settings, instance, folder)
-        workers = WorkerClients([socket_path(folder, i) for i in range(settings.workers)])
+        sockets = [socket_path(folder, i) for i in range(settings.workers)]
+        workers = WorkerClients(unix_transports(sockets))
         app = create_supervisor_app(workers, instance)
         http = HttpPart(make_server(app, settings.http_host, settings.http_port))
         loop = asyncio.get_running_loop()

@@ -25,12 +25,24 @@ RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0)
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Run in the child between fork and exec (Linux; elsewhere a worker may outlive a
-    supervisor that was killed outright)."""
-    with suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def death_with_parent() -> Callable[[], None]:
+    """What a worker runs between fork and exec so that it dies with this process (Linux's
+    parent-death signal; elsewhere a worker may outlive a supervisor killed outright). The C
+    function is looked up here, in the parent, since loading a library in a forked child of
+    a threaded process can deadlock; the child only calls it, then checks that its parent
+    did not die before the signal was armed."""
+    parent = os.getpid()
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return lambda: None
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
 
 
 def socket_path(folder: Path, index: int) -> Path:
@@ -61,6 +73,8 @@ class WorkerProcesses:
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._failures: dict[int, int] = {}
         self._stopping = asyncio.Event()
+        self._signal: int = signal.SIGTERM
+        self._arm = death_with_parent()
 
     @property
     def count(self) -> int:
@@ -75,6 +89,7 @@ class WorkerProcesses:
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         self._stopping.set()
+        self._signal = signum
         for child in self._children.values():
             if child.returncode is None:
                 with suppress(ProcessLookupError):
@@ -85,10 +100,13 @@ class WorkerProcesses:
             child = await asyncio.create_subprocess_exec(
                 *self._command(),
                 env=worker_env(self._settings, index, self._instance, self._folder),
-                preexec_fn=die_with_parent,
+                preexec_fn=self._arm,
             )
             self._children[index] = child
             log.info("worker %d started (pid %d)", index, child.pid)
+            if self._stopping.is_set():  # the stop came while it was being started
+                with suppress(ProcessLookupError):
+                    child.send_signal(self._signal)
             code = await child.wait()
             if self._stopping.is_set():
                 log.info("worker %d stopped (%s)", index, code)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import httpx
 
-TIMEOUT_S = 10.0
+# What the supervisor merges answers at once; a worker slower than this is left out.
+STATE_TIMEOUT_S = 10.0
+# A request passed through (a large /predict) takes what the worker takes.
+FORWARD_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -25,15 +28,15 @@ class Answer:
         return self.response is not None and self.response.status_code == 200
 
 
+def unix_transports(sockets: Sequence[Path]) -> list[httpx.AsyncBaseTransport]:
+    return [httpx.AsyncHTTPTransport(uds=str(path)) for path in sockets]
+
+
 class WorkerClients:
-    def __init__(self, sockets: Sequence[Path], timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(self, transports: Sequence[httpx.AsyncBaseTransport]) -> None:
         self._clients = [
-            httpx.AsyncClient(
-                transport=httpx.AsyncHTTPTransport(uds=str(path)),
-                base_url="http://worker",
-                timeout=timeout_s,
-            )
-            for path in sockets
+            httpx.AsyncClient(transport=t, base_url="http://worker", timeout=STATE_TIMEOUT_S)
+            for t in transports
         ]
         self._turns = itertools.cycle(range(len(self._clients)))
 
@@ -47,21 +50,28 @@ class WorkerClients:
         return list(await asyncio.gather(*(self._get(i, path) for i in range(len(self._clients)))))
 
     async def any(self, request: httpx.Request) -> httpx.Response | None:
-        """The request to the workers in turn, starting with the next in the rotation, until
-        one answers; None when none does."""
+        """The request to the workers in turn, starting with the next in the rotation. Only a
+        worker that could not be reached is passed over for the next: one that took the
+        request may have acted on it, and is not asked twice. None when none is reachable."""
         first = next(self._turns)
         for step in range(len(self._clients)):
             client = self._clients[(first + step) % len(self._clients)]
             try:
                 return await client.send(request)
-            except httpx.TransportError:
+            except httpx.ConnectError:
                 continue
         return None
 
     def build(
-        self, method: str, path: str, content: bytes, headers: dict[str, str]
+        self, method: str, path: str, content: bytes, headers: list[tuple[bytes, bytes]]
     ) -> httpx.Request:
-        return self._clients[0].build_request(method, path, content=content, headers=headers)
+        return self._clients[0].build_request(
+            method,
+            path,
+            content=content,
+            headers=headers,
+            timeout=httpx.Timeout(FORWARD_TIMEOUT_S, connect=STATE_TIMEOUT_S),
+        )
 
     async def _get(self, index: int, path: str) -> Answer:
         try:
