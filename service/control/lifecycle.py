@@ -21,6 +21,7 @@ from service.control.replay import (
     Action,
     ControlRecord,
     Headers,
+    Loading,
     PassOver,
     Refusal,
     Refuse,
@@ -85,15 +86,17 @@ class ModelLifecycle:
     async def replay(self, records: Sequence[ControlRecord]) -> None:
         """The control records present at start, as one replay (control/replay.py): the
         registry, routes and events apply would leave, but only what serves at the end is
-        loaded: a version ended within the replay stands in without a model until then, with
-        no events of its own. Planned for an empty registry; on one in use, applied in order."""
+        loaded (and what a route's check must see the answers of, closed again): a version
+        ended within the replay stands in without a model until then, with no events of its
+        own. Planned for an empty registry; on one in use, applied in order."""
         if self._registry.names():
             for record in records:
                 await self.apply(*record)
             return
-        actions = await plan_replay(
-            records, self._loader.load, self._max_descriptor_bytes, self._clock()
+        loading = Loading(
+            self._loader.load, lambda done: done.shape, lambda done: done.model.close()
         )
+        actions = await plan_replay(records, loading, self._max_descriptor_bytes, self._clock())
         for record, action in zip(records, actions, strict=True):
             self._offset = record.offset
             try:
@@ -108,7 +111,7 @@ class ModelLifecycle:
         if isinstance(action, Serve):
             await self._install(action.descriptor, action.loaded)
         elif isinstance(action, PassOver):
-            self._registry.pass_over(action.descriptor)
+            self._registry.pass_over(action.descriptor, action.shape)
         elif isinstance(action, Refuse):
             await self._refuse(action.name, action.status, action.error, action.descriptor)
         else:

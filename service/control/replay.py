@@ -11,11 +11,23 @@ it with the failure known — an earlier version may serve again, or a later one
 had made stale — and that one is loaded, until one loads or none is left (the walk-back). A
 version that a newer one or a tombstone of the same replay ends is passed over: never loaded,
 it stands in without a model until then (Registry.pass_over), so that the history and the
-routes go as they would in order. Nothing here touches the registry or Kafka; the lifecycle
-carries the plan out (ModelLifecycle.replay).
+routes go as they would in order. Nothing here touches the service's registry or Kafka; the
+lifecycle carries the plan out (ModelLifecycle.replay).
 
-The records are held in memory for the replay, as many as the log has at start: compaction
-(kafka/topics.py) bounds that, once the broker has compacted the older segments."""
+A route that checks its members' answer shapes (a shadow's kind, an ensemble's label sets)
+would see a stand-in's as unknown and let it pass where apply would have rejected the route.
+So when the log has routes, the plan is rehearsed on a scratch registry first, and each
+stand-in whose shape a check looked at is loaded to learn it (then closed), or folded again
+as failed if it does not load, as apply would have; until a rehearsal looks at no unknown
+shape. The plan then ends with the routes and events apply leaves. A log without routes
+loads nothing more; a shadow route over a learner loads each version it saw, as apply does.
+The one difference left: a passed-over version that would have failed to load, and that no
+route check looked at, is taken to have loaded. It shows as superseded, not failed (no event),
+and until it is ended counts where apply would have kept the version before it: for the
+version rule, and for a route waiting for its name (which may go active at it).
+
+The records are held in memory for the replay, as many as the log has at start (compaction,
+kafka/topics.py, bounds that once the broker has compacted the older segments)."""
 
 from __future__ import annotations
 
@@ -27,9 +39,11 @@ from datetime import datetime
 from typing import Generic, Literal, NamedTuple, TypeVar
 
 from service.control.descriptor import ModelDescriptor, parse_descriptor
+from service.control.route_records import apply_route_record
 from service.errors import DescriptorRejectedError, ModelError
-from service.routing.registry import stale_version
+from service.routing.registry import Registry, stale_version
 from service.routing.route_spec import is_route_key
+from service.runtimes.base import AnswerShape
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +83,11 @@ class Refuse:
 
 @dataclass(frozen=True)
 class PassOver:
-    """Ended later in the replay: stands in without a model until then, with no event."""
+    """Ended later in the replay: stands in without a model until then, with no event; with
+    its answer shape when a route checks it."""
 
     descriptor: ModelDescriptor
+    shape: AnswerShape | None = None
 
 
 @dataclass(frozen=True)
@@ -85,27 +101,76 @@ class Serve(Generic[T]):
 Action = AsIs | Refuse | PassOver | Serve[T]
 
 
+@dataclass(frozen=True)
+class Loading(Generic[T]):
+    """How the plan loads a version (raising ModelError subclasses only, as Loader.load), reads
+    the answer shape of what it loaded, and closes what it will not serve."""
+
+    load: Callable[[ModelDescriptor], Awaitable[T]]
+    shape: Callable[[T], AnswerShape]
+    close: Callable[[T], None]
+
+
 async def plan_replay(
-    records: Sequence[ControlRecord],
-    load: Callable[[ModelDescriptor], Awaitable[T]],
-    max_bytes: int,
-    now: datetime,
+    records: Sequence[ControlRecord], loading: Loading[T], max_bytes: int, now: datetime
 ) -> list[Action[T]]:
-    """What to do with each record (same order), for a registry that starts empty. ``load``
-    raises ModelError subclasses only (Loader.load); it is called for the serving versions
-    and for the walk-back, name after name."""
+    """What to do with each record (same order), for a registry that starts empty. Loads the
+    serving versions, the walk-back, name after name, and the stand-ins a route check needs."""
     plan = _Plan(records, max_bytes, now)
-    loaded = await plan.walk_back(load)
-    actions = plan.actions(loaded)
+    loaded: dict[int, T] = {}
+    shapes: dict[int, AnswerShape] = {}
+    probed = 0
+    while True:
+        await plan.walk_back(loading, loaded)
+        shapes.update((i, loading.shape(model)) for i, model in loaded.items())
+        actions = plan.actions(loaded, shapes)
+        unknown = _rehearse(records, actions, shapes, max_bytes) if plan.has_routes else set()
+        if not unknown:
+            break
+        # All a rehearsal looked at, not the first alone: a route over a learner looks at each
+        # version, and a rehearsal per load would be quadratic. After a check passed an unknown
+        # shape, one may be a load too many; never a wrong plan: the next rehearsal checks.
+        for i in sorted(unknown):
+            probed += 1
+            try:
+                model = await loading.load(plan.descriptors[i])
+            except ModelError as exc:
+                plan.fail(i, exc)
+                continue
+            shapes[i] = loading.shape(model)
+            loading.close(model)
     passed = sum(isinstance(a, PassOver) for a in actions)
     log.info(
-        "control replay of %d records: %d versions to serve, %d passed over, %d loads failed",
-        len(records),
-        len(loaded),
-        passed,
-        len(plan.failed),
+        "control replay of %d records: %d versions to serve, %d passed over (%d loaded for "
+        "their answer shape), %d loads failed",
+        *(len(records), len(loaded), passed, probed, len(plan.failed)),
     )
     return actions
+
+
+def _rehearse(
+    records: Sequence[ControlRecord],
+    actions: Sequence[Action[T]],
+    shapes: dict[int, AnswerShape],
+    max_bytes: int,
+) -> set[int]:
+    """The plan carried out on a scratch registry as ModelLifecycle.replay will (every version
+    a stand-in, with its shape when known; a refusal touches no route): the indices of the
+    versions whose unknown shape a route check looked at."""
+    registry = Registry()
+    index: dict[int, int] = {}  # id of a version's descriptor (held by ``actions``) → index
+    unknown: set[int] = set()
+    registry.book.unknown_shape = lambda member: unknown.add(index[id(member.descriptor)])
+    for i, (record, action) in enumerate(zip(records, actions, strict=True)):
+        if isinstance(action, PassOver | Serve):
+            index[id(action.descriptor)] = i
+            registry.pass_over(action.descriptor, shapes.get(i))
+        elif isinstance(action, AsIs) and record.key is not None:
+            if is_route_key(record.key):
+                apply_route_record(registry, record.key, record.value, max_bytes)
+            elif record.value is None:
+                registry.retire(record.key.decode("utf-8", errors="replace"))
+    return unknown
 
 
 @dataclass
@@ -121,17 +186,21 @@ class _Name:
 class _Plan:
     def __init__(self, records: Sequence[ControlRecord], max_bytes: int, now: datetime) -> None:
         self._size = len(records)
-        self._descriptors: dict[int, ModelDescriptor] = {}  # by index, version assigned
+        self.descriptors: dict[int, ModelDescriptor] = {}  # by index, version assigned
         self._unreadable: dict[int, Refuse] = {}
         self._expired: set[int] = set()
-        self.failed: dict[int, Refuse] = {}  # loads the walk-back saw fail
+        self.failed: dict[int, Refuse] = {}  # loads the plan saw fail
         self._names: dict[str, _Name] = {}
+        self.has_routes = False
         self._read(records, max_bytes, now)
+        for name in self._names.values():
+            self._fold(name, 0, None)
 
     def _read(self, records: Sequence[ControlRecord], max_bytes: int, now: datetime) -> None:
         highest: dict[str, int] = {}
         for i, (key, value, headers, _) in enumerate(records):
             if key is not None and is_route_key(key):
+                self.has_routes = True
                 continue
             name = key.decode("utf-8", errors="replace") if key is not None else None
             if value is None:
@@ -149,7 +218,7 @@ class _Plan:
             if version is None:
                 version = highest.get(name, 0) + 1
             highest[name] = max(highest.get(name, 0), version)
-            self._descriptors[i] = descriptor.with_version(version)
+            self.descriptors[i] = descriptor.with_version(version)
             expires_at = descriptor.expires_at
             if expires_at is not None and expires_at <= now:
                 self._expired.add(i)
@@ -162,9 +231,9 @@ class _Plan:
             entry.live.append(i)
 
     def _stale(self, i: int, serving: int | None) -> str | None:
-        descriptor = self._descriptors[i]
+        descriptor = self.descriptors[i]
         assert descriptor.version is not None
-        current = self._descriptors[serving].version if serving is not None else None
+        current = self.descriptors[serving].version if serving is not None else None
         return stale_version(descriptor.version, current, descriptor.rollback)
 
     def _fold(self, name: _Name, start: int, serving: int | None) -> None:
@@ -173,32 +242,35 @@ class _Plan:
         so the walk-back refolds only what follows the version that failed."""
         for i in name.live[start:]:
             name.before[i] = serving
-            if i not in self._descriptors:  # a tombstone
+            if i not in self.descriptors:  # a tombstone
                 serving = None
             elif self._stale(i, serving) is None:
                 serving = i
         name.final = serving
 
-    async def walk_back(self, load: Callable[[ModelDescriptor], Awaitable[T]]) -> dict[int, T]:
-        loaded: dict[int, T] = {}
+    async def walk_back(self, loading: Loading[T], loaded: dict[int, T]) -> None:
+        """``loaded``: what serves at the end of each name's fold, loaded (a version that
+        served at the end of an earlier fold and no longer does is closed)."""
         for name in self._names.values():
-            self._fold(name, 0, None)
-            while name.final is not None:
+            while name.final is not None and name.final not in loaded:
                 candidate = name.final
-                descriptor = self._descriptors[candidate]
                 try:
-                    loaded[candidate] = await load(descriptor)
-                    break
+                    loaded[candidate] = await loading.load(self.descriptors[candidate])
                 except ModelError as exc:
-                    self.failed[candidate] = Refuse(
-                        descriptor.name, refusal_of(exc), str(exc), descriptor
-                    )
-                position = bisect.bisect_left(name.live, candidate)
-                del name.live[position]
-                self._fold(name, position, name.before[candidate])
-        return loaded
+                    self.fail(candidate, exc)
+        for i in [i for i in loaded if self._names[self.descriptors[i].name].final != i]:
+            loading.close(loaded.pop(i))
 
-    def actions(self, loaded: dict[int, T]) -> list[Action[T]]:
+    def fail(self, i: int, exc: ModelError) -> None:
+        """Version ``i`` did not load: its name is folded again from it, without it."""
+        descriptor = self.descriptors[i]
+        self.failed[i] = Refuse(descriptor.name, refusal_of(exc), str(exc), descriptor)
+        name = self._names[descriptor.name]
+        position = bisect.bisect_left(name.live, i)
+        del name.live[position]
+        self._fold(name, position, name.before[i])
+
+    def actions(self, loaded: dict[int, T], shapes: dict[int, AnswerShape]) -> list[Action[T]]:
         """Every record's action: the fold again, over all steps, to say why each refused
         version is refused as apply would (the version rule first, then expiry, then load)."""
         actions: list[Action[T]] = [AsIs()] * self._size
@@ -207,7 +279,7 @@ class _Plan:
         for name in self._names.values():
             serving: int | None = None
             for i in name.steps:
-                descriptor = self._descriptors.get(i)
+                descriptor = self.descriptors.get(i)
                 if descriptor is None:  # a tombstone
                     serving = None
                 elif (why := self._stale(i, serving)) is not None:
@@ -218,7 +290,11 @@ class _Plan:
                     actions[i] = self.failed[i]
                 else:
                     serves = i in loaded  # only the name's last fold: what serves at the end
-                    actions[i] = Serve(descriptor, loaded[i]) if serves else PassOver(descriptor)
+                    actions[i] = (
+                        Serve(descriptor, loaded[i])
+                        if serves
+                        else PassOver(descriptor, shapes.get(i))
+                    )
                     serving = i
             assert serving == name.final, "the last fold and the actions disagree"
         return actions

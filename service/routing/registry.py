@@ -148,13 +148,16 @@ class Registry:
         self._end(old, "retired", self._clock())
         return old
 
-    def pass_over(self, descriptor: ModelDescriptor) -> ServingModel:
+    def pass_over(
+        self, descriptor: ModelDescriptor, shape: AnswerShape | None = None
+    ) -> ServingModel:
         """A version that a later record of the same replay ends (a newer version, a
         tombstone), so is not loaded: it stands in without a model until that record, so that
-        the history and the routes go as they went where it served (the shape of its answers
-        unknown, so it fits any route). Data waits for the replay; a request meanwhile (HTTP,
-        before the replica is ready) gets a scoring error."""
-        stand_in = self.install(descriptor, NotLoaded(descriptor), descriptor.sha256 or "")
+        the history and the routes go as they went where it served. ``shape``: its answers',
+        when the replay loaded it to learn them because a route checks them; unknown, it
+        passes any check, and the replay makes sure no check sees it. Data waits for the
+        replay; a request meanwhile (HTTP, before the replica is ready) gets a scoring error."""
+        stand_in = self.install(descriptor, NotLoaded(descriptor), descriptor.sha256 or "", shape)
         record = self._models[descriptor.name].find(stand_in.version, *IN_SERVICE)
         if record is not None:
             record.sha256, record.runtime = descriptor.sha256, None

@@ -9,7 +9,7 @@ is a RouteChange, which the control plane publishes as an event."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -62,6 +62,9 @@ class RouteBook:
     pending: dict[str, Declared] = field(default_factory=dict)
     rejected: dict[str, Rejection] = field(default_factory=dict)
     changes: list[RouteChange] = field(default_factory=list)
+    # Told of each member whose shape a route that checks shapes looked at without knowing it
+    # (a replay's stand-in): the replay's rehearsal learns from it what it must load.
+    unknown_shape: Callable[[ServingModel], None] | None = None
 
     def declare(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> None:
         """A route message; ``serving``: the models serving its dataType, by name. It replaces
@@ -71,7 +74,7 @@ class RouteBook:
             self.pending[spec.data_type] = Declared(spec, utcnow(), waiting_for=missing)
             self._change(spec.data_type, "pending", spec, _waiting(missing))
             return
-        why = spec.incompatibility({n: serving[n].shape for n in spec.names})
+        why = self._incompatibility(spec, serving)
         if why is not None:
             self.reject(spec.data_type, spec, why)
             return
@@ -97,9 +100,7 @@ class RouteBook:
             missing = tuple(n for n in waiting.spec.names if n not in serving)
             if not missing:
                 del self.pending[data_type]
-                why = waiting.spec.incompatibility(
-                    {n: serving[n].shape for n in waiting.spec.names}
-                )
+                why = self._incompatibility(waiting.spec, serving)
                 if why is None:
                     self._activate(waiting)
                 else:
@@ -117,7 +118,7 @@ class RouteBook:
                 self.pending[data_type] = current
                 self._change(data_type, "pending", current.spec, _waiting(missing))
             return
-        why = current.spec.incompatibility({n: serving[n].shape for n in current.spec.names})
+        why = self._incompatibility(current.spec, serving)
         if why is not None:
             del self.active[data_type]
             self.reject(data_type, current.spec, why)
@@ -135,6 +136,14 @@ class RouteBook:
     def take_changes(self) -> list[RouteChange]:
         changes, self.changes = self.changes, []
         return changes
+
+    def _incompatibility(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> str | None:
+        members = [serving[n] for n in spec.names]
+        if spec.checks_shapes and self.unknown_shape is not None:
+            for member in members:
+                if member.shape is None:
+                    self.unknown_shape(member)
+        return spec.incompatibility({m.name: m.shape for m in members})
 
     def _activate(self, declared: Declared) -> None:
         data_type = declared.spec.data_type

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
 from pydantic import (
@@ -40,6 +40,11 @@ class RouteRejectedError(DescriptorRejectedError):
 
 class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    # Whether ``incompatibility`` looks at the members' shapes: a replay that passes versions
+    # over must know the shape of each member such a route checks (control/replay.py), so a
+    # mode is taken to check them unless it says otherwise.
+    checks_shapes: ClassVar[bool] = True
 
     kind: Literal["route"] = Field(description='Always "route".')
     data_type: str = Field(alias="dataType", min_length=1, description="The dataType routed.")
@@ -92,6 +97,8 @@ class ShadowRoute(_Spec):
 
 class CanaryRoute(_Spec):
     """Each record goes to one member, chosen by a stable hash of its key, by weight."""
+
+    checks_shapes: ClassVar[bool] = False  # each record has one answer, from any kind of model
 
     mode: Literal["canary"]
     weights: dict[ModelName, float] = Field(

@@ -1,5 +1,6 @@
 """Planning a replay without Kafka or models: what each record becomes, and which versions the
-walk-back loads, in which order."""
+walk-back loads, in which order (the stand-ins a route's check loads: tests/routing/
+test_replay_routes.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from service.control.replay import (
     Action,
     AsIs,
     ControlRecord,
+    Loading,
     PassOver,
     Refuse,
     Serve,
@@ -20,6 +22,7 @@ from service.control.replay import (
 )
 from service.errors import DescriptorRejectedError, ModelLoadError
 from service.routing.route_spec import route_key
+from service.runtimes.base import AnswerShape
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -33,18 +36,30 @@ def log(*items: tuple[str, bytes | None]) -> list[ControlRecord]:
     return [ControlRecord(k.encode(), v, (), i) for i, (k, v) in enumerate(items)]
 
 
+REGRESSOR = AnswerShape("regressor")
+CLASSIFIER = AnswerShape("classifier", ("x", "y"))
+
+
 class FakeLoad:
     """Loads every (name, version) but those in ``broken`` (``refused``: the descriptor's
-    fault), remembering the order."""
+    fault), remembering the order, as a regressor unless ``classifiers`` has it; and the
+    loads it was asked to close."""
 
     def __init__(
         self,
         broken: set[tuple[str, int]] | None = None,
         refused: set[tuple[str, int]] | None = None,
+        classifiers: set[str] | None = None,
     ) -> None:
         self.broken = broken or set()
         self.refused = refused or set()
+        self.classifiers = classifiers or set()
         self.calls: list[tuple[str, int | None]] = []
+        self.closed: list[str] = []
+        self.loading = Loading(self, self.shape, self.closed.append)
+
+    def shape(self, loaded: str) -> AnswerShape:
+        return CLASSIFIER if loaded in self.classifiers else REGRESSOR
 
     async def __call__(self, descriptor: ModelDescriptor) -> str:
         key = (descriptor.name, descriptor.version or 0)
@@ -73,7 +88,7 @@ def shape(actions: list[Action[str]]) -> list[tuple[Any, ...]]:
 
 
 async def plan(records: list[ControlRecord], load: FakeLoad) -> list[tuple[Any, ...]]:
-    return shape(await plan_replay(records, load, 1 << 20, NOW))
+    return shape(await plan_replay(records, load.loading, 1 << 20, NOW))
 
 
 async def test_fifty_versions_load_only_the_last() -> None:
@@ -199,7 +214,7 @@ async def test_names_are_planned_apart() -> None:
         for i, name in enumerate(["a", "b", "a", "b", "a"])
     ]
     load = FakeLoad(broken={("b", 2)})
-    actions = await plan_replay(records, load, 1 << 20, NOW)
+    actions = await plan_replay(records, load.loading, 1 << 20, NOW)
     assert load.calls == [("a", 3), ("b", 2), ("b", 1)]
     kinds = [type(a).__name__ for a in actions]
     assert kinds == ["PassOver", "Serve", "PassOver", "Refuse", "Serve"]

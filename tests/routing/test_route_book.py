@@ -4,9 +4,10 @@ new version takes over inside the route; models a route does not name stand by."
 
 from __future__ import annotations
 
+from service.control.loader import warm_up
 from service.routing.registry import Registry
 from service.routing.route_book import RouteChange
-from tests.routing.stubs import Scaled, Threshold, declare, install
+from tests.routing.stubs import Scaled, Threshold, declare, descriptor, install
 
 
 def statuses(changes: list[RouteChange]) -> list[str]:
@@ -132,3 +133,20 @@ def test_models_a_route_does_not_name_stand_by_and_routes_name_their_own_data_ty
     assert [model_status(registry, n) for n in "abc"] == ["serving", "standby", "standby"]
     route = registry.route_for("d")
     assert route is not None and [m.name for m in route.members] == ["a"]
+
+
+def test_a_check_tells_of_each_member_whose_shape_it_does_not_know() -> None:
+    """What a replay's rehearsal learns which stand-ins to load from: the members of a route
+    that checks shapes, when it checks them; never a canary's, whose check looks at none."""
+    registry = Registry()
+    unknown: list[str] = []
+    registry.book.unknown_shape = lambda member: unknown.append(member.label)
+    registry.pass_over(descriptor("a"))
+    registry.pass_over(descriptor("b"), warm_up(Scaled(1)))
+    declare(registry, mode="canary", weights={"a": 1, "b": 1})
+    assert unknown == []
+    declare(registry, mode="shadow", primary="a", shadows=["b"])
+    assert set(unknown) == {"a:1"}  # b's shape is known
+    registry.pass_over(descriptor("a", version=2), warm_up(Threshold()))
+    assert set(unknown) == {"a:1"}  # a:2's is known too: a classifier, rejected beside b
+    assert statuses(registry.take_route_changes()) == ["active", "active", "rejected"]

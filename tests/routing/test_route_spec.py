@@ -116,3 +116,37 @@ def test_what_needs_the_members_loaded_is_checked_on_their_shapes() -> None:
     )
     assert isinstance(confident, SpeculativeRoute)
     assert "probabilities" in (confident.incompatibility({"a": CLASSIFIER, "b": LABELS_ONLY}) or "")
+
+
+SHAPES: list[AnswerShape | None] = [
+    CLASSIFIER,
+    OTHER_LABELS,
+    LABELS_ONLY,
+    REGRESSOR,
+    AnswerShape("regressor", scalar=False),
+    AnswerShape("outputs"),
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"mode": "shadow", "primary": "a", "shadows": ["b"]},
+        {"mode": "canary", "weights": {"a": 1, "b": 1}},
+        {"mode": "ensemble", "members": ["a", "b"], "combine": "vote"},
+        {"mode": "ensemble", "members": ["a", "b"], "combine": "mean"},
+        {"mode": "speculative", "candidates": ["a", "b"], "deadlineMs": 5},
+        {"mode": "speculative", "candidates": ["a", "b"], "deadlineMs": 5,
+         "decider": "most-confident"},
+    ],
+    ids=lambda value: "-".join(str(v) for v in value.values() if isinstance(v, str)),
+)  # fmt: skip
+def test_a_route_says_truly_whether_its_check_looks_at_shapes(value: dict[str, Any]) -> None:
+    """A replay loads the stand-ins such a route checks and only those (control/replay.py):
+    one that said it does not look while it does would be let through blind."""
+    spec = parse(value)
+    assert isinstance(spec, ShadowRoute | CanaryRoute | EnsembleRoute | SpeculativeRoute)
+    verdicts = {spec.incompatibility({"a": a, "b": b}) for a in SHAPES for b in SHAPES}
+    assert (verdicts != {None}) == spec.checks_shapes
+    assert spec.checks_shapes == (value["mode"] != "canary")
