@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 import httpx
+import pytest
 
 from service.learning.algorithms import OnlineModel
 from service.settings import Settings
@@ -22,7 +23,11 @@ from tests.learner_helpers import INPUTS, feedback, one_partition, stream, versi
 COUNT = 3000
 
 
-async def learner_process(settings: Settings, port: int) -> asyncio.subprocess.Process:
+async def learner_process(
+    settings: Settings, port: int, stderr: int | None = None, **flags: str
+) -> asyncio.subprocess.Process:
+    """`modelserve learn` on the test's topics; ``flags`` (``inputs="x1,x0,x2"``) replace
+    the defaults."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSERVE_")}
     for key in (
         "bootstrap_servers",
@@ -38,24 +43,20 @@ async def learner_process(settings: Settings, port: int) -> asyncio.subprocess.P
     env["MODELSERVE_LEARNER_HTTP_PORT"] = str(port)
     env["MODELSERVE_HTTP_HOST"] = "127.0.0.1"
     env["MODELSERVE_LOG_LEVEL"] = "WARNING"
-    args = [
-        "learn",
-        "--name",
-        "online",
-        "--data-type",
-        "synth",
-        "--algorithm",
-        "logistic-sgd",
-        "--inputs",
-        ",".join(INPUTS),
-        "--labels",
-        "a,b",
-        "--publish-every",
-        "200",
-        "--publish-interval-s",
-        "3600",
-    ]
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "service", *args, env=env)
+    given = {
+        "name": "online",
+        "data-type": "synth",
+        "algorithm": "logistic-sgd",
+        "inputs": ",".join(INPUTS),
+        "labels": "a,b",
+        "publish-every": "200",
+        "publish-interval-s": "3600",
+        **{flag.replace("_", "-"): value for flag, value in flags.items()},
+    }
+    args = ["learn", *(part for flag, value in given.items() for part in (f"--{flag}", value))]
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", *args, env=env, stderr=stderr
+    )
 
 
 async def learned(port: int, count: int, timeout_s: float = 60.0) -> None:
@@ -116,3 +117,48 @@ def _json_roundtrip(state: dict[str, Any]) -> Any:
     import orjson
 
     return orjson.loads(orjson.dumps(state))
+
+
+def published_by_a_learner(learner: Any) -> dict[str, Any]:
+    """A version of "online" as a logistic-sgd learner on INPUTS publishes it, with
+    ``learner`` as its learner metadata (None: a valid one)."""
+    if learner is None:
+        x, y = stream(50, seed=6)
+        model = OnlineModel("logistic-sgd", INPUTS, ("a", "b"))
+        model.test_then_train(x, y)
+        learner = {"state": model.state(), "feedbackOffsets": {"0": 50}}
+    return {
+        "name": "online",
+        "version": 1,
+        "dataType": "synth",
+        "metadata": {"algorithm": "logistic-sgd", "learner": learner},
+    }
+
+
+@pytest.mark.parametrize(
+    ("learner", "flags", "why"),
+    [
+        (None, {"inputs": "x1,x0,x2"}, "--inputs gives x1,x0,x2"),
+        (None, {"inputs": "x0,x1"}, "--inputs gives x0,x1"),
+        (None, {"algorithm": "pa-classifier"}, "learned by logistic-sgd, not pa-classifier"),
+        (None, {"labels": "a,c"}, "--labels gives a,c"),
+        ({"state": "junk"}, {}, "has learner metadata that cannot be resumed from"),
+        ({"state": {}, "feedbackOffsets": {"x": 1}}, {}, "cannot be resumed from"),
+    ],
+)
+async def test_a_learner_that_cannot_resume_its_latest_version_exits_2_with_one_line(
+    bootstrap: str, learner: Any, flags: dict[str, str], why: str
+) -> None:
+    """Not a crash loop, nor old coefficients on other columns: the operator is told what
+    differs, in one line, and decides."""
+    settings = isolated_settings(bootstrap)
+    await produce_json(
+        bootstrap, settings.control_topic, [("online", published_by_a_learner(learner))]
+    )
+    process = await learner_process(settings, free_port(), asyncio.subprocess.PIPE, **flags)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    text = err.decode()
+    assert process.returncode == 2, text
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("modelserve: version 1 of online") and why in last, text

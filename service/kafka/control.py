@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from service.control.lifecycle import ModelLifecycle
 from service.control.replay import ControlRecord
 from service.kafka.seams import ControlConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
+
+# How long the replay waits, end offsets not reached, without a record before it replays
+# what it has read (see _replay).
+REPLAY_STALL_S = 30.0
 
 
 class ControlReader:
@@ -56,6 +61,7 @@ class ControlReader:
         """Read up to the end seen at start (a record fetched past it is simply included),
         apply it all as one replay, and say so (caught_up)."""
         records: list[ControlRecord] = []
+        last_progress = time.monotonic()
         while True:
             batches = await self._consumer.getmany(timeout_ms=500)
             for tp, fetched in batches.items():
@@ -64,7 +70,21 @@ class ControlReader:
                         ControlRecord(record.key, record.value, record.headers, record.offset)
                     )
                     self._next[tp] = record.offset + 1
+            if batches:
+                last_progress = time.monotonic()
             if self._is_caught_up(fetched=bool(batches)):
+                break
+            if time.monotonic() - last_progress > REPLAY_STALL_S:
+                # Records at the end the reader never sees (a log whose end is not a record
+                # of it): replaying what there is beats never being ready; later records are
+                # applied one by one.
+                log.warning(
+                    "control topic: nothing fetched for %.0f s short of the end offsets %s "
+                    "(read up to %s); replaying what was read",
+                    REPLAY_STALL_S,
+                    self._targets,
+                    self._next,
+                )
                 break
         log.info("replaying %d control records", len(records))
         await self._lifecycle.replay(records)
@@ -73,13 +93,12 @@ class ControlReader:
 
     def _is_caught_up(self, fetched: bool) -> bool:
         """Everything present at start has been read: the end offsets seen at start are
-        reached, or — where a broker's end offsets cannot be trusted — a fetch came back
-        empty, which a log with records still unread does not do."""
-        if not fetched:
-            return True
-        return bool(self._targets) and all(
-            self._next.get(tp, 0) >= end for tp, end in self._targets.items()
-        )
+        reached. An empty fetch is not the end — aiokafka's getmany also comes back empty
+        when a fetch takes longer than its timeout — except where a broker could not say its
+        end offsets: there, a fetch that came back empty is all there is to go by."""
+        if self._targets:
+            return all(self._next.get(tp, 0) >= end for tp, end in self._targets.items())
+        return not fetched
 
     async def stop(self) -> None:
         # The root ends run(): a control record is applied whole or not at all (a replay cut

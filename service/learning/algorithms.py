@@ -4,57 +4,35 @@ restarted learner goes on bit for bit) and their export to ONNX."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.preprocessing import StandardScaler
 
+# Re-exported: the CLI, the options and the tests name the algorithms from here.
+from service.learning.estimators import ALGORITHMS as ALGORITHMS
+from service.learning.estimators import Algorithm as Algorithm
+from service.learning.estimators import checked_kind, estimator
 from service.learning.export import pipeline_onnx
 from service.learning.gate import Kind
+from service.learning.state import STATE_FORMAT, InvalidStateError, check_state
 
-Algorithm = Literal["pa-classifier", "logistic-sgd", "pa-regressor", "sgd-regressor"]
-ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
-
-# The state travels in a version's descriptor metadata; linear models are far smaller.
-MAX_STATE_BYTES = 256 * 1024
-STATE_FORMAT = 1
-RANDOM_STATE = 0
-DEFAULT_C = 1.0  # PassiveAggressiveClassifier's default aggressiveness
+# Numbers beyond this are not learned: a feature's square, summed over billions of records
+# by the running variance, must stay a finite double (1e100² × 1e18 records = 1e218). One
+# huge first record would otherwise leave a state every later record overflows.
+MAX_MAGNITUDE = 1e100
 
 FloatMatrix = npt.NDArray[np.float64]
 Answer = str | float
 
 
-def _estimator(algorithm: Algorithm, learning_rate: float | None) -> Any:
-    # No shuffling, a fixed seed: the same records in the same order learn the same model.
-    fixed: dict[str, Any] = {"shuffle": False, "random_state": RANDOM_STATE}
-    schedule: dict[str, Any] = (
-        {} if learning_rate is None else {"learning_rate": "constant", "eta0": learning_rate}
-    )
-    aggressiveness = DEFAULT_C if learning_rate is None else learning_rate
-    if algorithm == "pa-classifier":
-        # PassiveAggressiveClassifier is deprecated; this is its documented replacement.
-        return SGDClassifier(
-            loss="hinge", penalty=None, learning_rate="pa1", eta0=aggressiveness, **fixed
-        )
-    if algorithm == "logistic-sgd":
-        return SGDClassifier(loss="log_loss", **schedule, **fixed)
-    if algorithm == "pa-regressor":
-        # sklearn accepts pa1 for SGDRegressor with the epsilon-insensitive loss (epsilon 0.1,
-        # as PassiveAggressiveRegressor's default).
-        return SGDRegressor(
-            loss="epsilon_insensitive",
-            penalty=None,
-            learning_rate="pa1",
-            eta0=aggressiveness,
-            **fixed,
-        )
-    return SGDRegressor(loss="squared_error", **schedule, **fixed)
+class UnlearnableError(ValueError):
+    """A record the model cannot learn from: a label it does not know, a number that is not
+    finite, or one so large that learning it would leave the model's numbers infinite. The
+    model is as it was before the record."""
 
 
 class OnlineModel:
@@ -68,29 +46,14 @@ class OnlineModel:
         classes: Sequence[str] | None = None,
         learning_rate: float | None = None,
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {algorithm!r}; one of {', '.join(ALGORITHMS)}")
-        if not inputs or len(set(inputs)) != len(inputs):
-            raise ValueError("inputs must name at least one feature, each once")
-        self.kind: Kind = (
-            "classifier" if algorithm in ("pa-classifier", "logistic-sgd") else "regressor"
-        )
-        if self.kind == "classifier":
-            if classes is None:
-                raise ValueError(f"{algorithm} needs its classes (labels) up front")
-            if len(classes) < 2 or len(set(classes)) != len(classes):
-                raise ValueError(f"a classifier needs two or more distinct classes, not {classes}")
-        elif classes is not None:
-            raise ValueError(f"{algorithm} is a regressor: it has no classes")
-        if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"the learning rate must be a positive number, not {learning_rate}")
+        self.kind: Kind = checked_kind(algorithm, inputs, classes, learning_rate)
         self.algorithm: Algorithm = algorithm
         self.inputs = [str(name) for name in inputs]
         self.classes = None if classes is None else [str(c) for c in classes]
         self.learning_rate = learning_rate
         self.learned = 0
         self._scaler = StandardScaler()
-        self._model = _estimator(algorithm, learning_rate)
+        self._model = estimator(algorithm, learning_rate)
 
     def ready(self) -> bool:
         # Classes are given at the first record, so one learned record is enough for both.
@@ -108,15 +71,67 @@ class OnlineModel:
         self, features: npt.ArrayLike, targets: Sequence[str] | Sequence[float]
     ) -> list[Answer | None]:
         """For each row in order: its prediction by the model as it stands (None before the
-        first record), then learn it."""
+        first record), then learn it. UnlearnableError for a row that cannot be learned
+        (after the rows before it are learned, and with the model as it was before that row)."""
         matrix = self._matrix(features)
         truths = self._targets(targets, matrix.shape[0])
         answers: list[Answer | None] = []
         for i in range(matrix.shape[0]):
-            row = matrix[i : i + 1]
-            answers.append(self._answer(row) if self.ready() else None)
-            self._learn(row, truths[i : i + 1])
+            try:
+                answers.append(self._step(matrix[i : i + 1], truths[i : i + 1]))
+            except UnlearnableError as exc:
+                raise UnlearnableError(f"row {i}: {exc}") from exc
         return answers
+
+    def learn_one(self, features: Sequence[float], truth: Answer) -> Answer | None:
+        """One record: its prediction by the model as it stands, then learn it. Raises
+        UnlearnableError, leaving the model as it was, for a record it cannot learn."""
+        matrix = self._matrix([features])
+        return self._step(matrix, self._targets([truth], 1))
+
+    def _step(self, row: FloatMatrix, truth: npt.NDArray[Any]) -> Answer | None:
+        # Overflow is caught by looking at the numbers afterwards, not by numpy's warnings.
+        with np.errstate(all="ignore"):
+            answer = self._answer(row) if self.ready() else None
+            if isinstance(answer, float) and not math.isfinite(answer):
+                raise UnlearnableError("the model's answer to it is not a finite number")
+            before = self._saved()
+            try:
+                self._learn(row, truth)
+            except (ValueError, ArithmeticError) as exc:  # SGD's "Floating-point overflow"
+                self._put_back(before)
+                raise UnlearnableError(f"learning it fails: {exc}") from exc
+            if not self._finite():
+                # A huge but finite feature (1e200) squares to an infinite variance: the
+                # state could be neither served nor saved, so the record is not learned.
+                self._put_back(before)
+                raise UnlearnableError("learning it would make the model's numbers infinite")
+        return answer
+
+    def _saved(self) -> tuple[Any, ...] | None:
+        """Copies of what learning a record changes (the state's numbers; SGD updates some
+        in place), to put back when a record turns out unlearnable."""
+        if not self.ready():
+            return None
+        scaler, model = self._scaler, self._model
+        seen = np.asarray(scaler.n_samples_seen_).copy()[()]
+        arrays = (scaler.mean_, scaler.var_, scaler.scale_, model.coef_, model.intercept_)
+        return (self.learned, seen, model.t_, *(a.copy() for a in arrays))
+
+    def _put_back(self, saved: tuple[Any, ...] | None) -> None:
+        if saved is None:  # the first record: back to nothing learned
+            self._scaler = StandardScaler()
+            self._model = estimator(self.algorithm, self.learning_rate)
+            self.learned = 0
+            return
+        scaler, model = self._scaler, self._model
+        self.learned, scaler.n_samples_seen_, model.t_ = saved[:3]
+        scaler.mean_, scaler.var_, scaler.scale_, model.coef_, model.intercept_ = saved[3:]
+
+    def _finite(self) -> bool:
+        scaler, model = self._scaler, self._model
+        arrays = (scaler.mean_, scaler.var_, scaler.scale_, model.coef_, model.intercept_)
+        return math.isfinite(model.t_) and all(bool(np.isfinite(a).all()) for a in arrays)
 
     def _learn(self, row: FloatMatrix, truth: npt.NDArray[Any]) -> None:
         # Always one record per call: the scaler's and SGD's arithmetic depend on how records
@@ -156,10 +171,12 @@ class OnlineModel:
         if matrix.ndim != 2 or matrix.shape[1] != len(self.inputs):
             raise ValueError(f"features must be rows × {len(self.inputs)}, not {matrix.shape}")
         if not np.isfinite(matrix).all():
-            raise ValueError("features must be finite numbers")
+            raise UnlearnableError("features must be finite numbers")
+        if matrix.size and np.abs(matrix).max() > MAX_MAGNITUDE:
+            raise UnlearnableError(f"features must be within ±{MAX_MAGNITUDE:g}")
         return matrix
 
-    def _targets(self, targets: Sequence[str] | Sequence[float], rows: int) -> npt.NDArray[Any]:
+    def _targets(self, targets: Sequence[Answer], rows: int) -> npt.NDArray[Any]:
         # All checked before any is learned: a bad one must not leave a batch half learned.
         if len(targets) != rows:
             raise ValueError(f"{len(targets)} targets for {rows} rows")
@@ -168,11 +185,16 @@ class OnlineModel:
             known = set(self.classes)
             unknown = [t for t in targets if not isinstance(t, str) or t not in known]
             if unknown:
-                raise ValueError(f"label {unknown[0]!r} is not one of {self.classes}")
+                raise UnlearnableError(f"label {unknown[0]!r} is not one of {self.classes}")
             return np.asarray(targets)
-        values = np.asarray(targets, dtype=np.float64)
+        try:
+            values = np.asarray(targets, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise UnlearnableError(f"regression targets must be numbers: {exc}") from exc
         if not np.isfinite(values).all():
-            raise ValueError("regression targets must be finite numbers")
+            raise UnlearnableError("regression targets must be finite numbers")
+        if values.size and np.abs(values).max() > MAX_MAGNITUDE:
+            raise UnlearnableError(f"regression targets must be within ±{MAX_MAGNITUDE:g}")
         return values
 
     # -- export -----------------------------------------------------------------------------
@@ -190,8 +212,8 @@ class OnlineModel:
     # -- state ------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """JSON-safe, and all partial_fit needs to go on exactly. Raises ValueError when its
-        JSON exceeds MAX_STATE_BYTES or a number is not finite."""
+        """JSON-safe, and all partial_fit needs to go on exactly. Raises InvalidStateError
+        (a ValueError) when its JSON exceeds MAX_STATE_BYTES or a number is not finite."""
         state: dict[str, Any] = {
             "format": STATE_FORMAT,
             "algorithm": self.algorithm,
@@ -220,27 +242,23 @@ class OnlineModel:
                 "t_": float(model.t_),
                 "classes_": None if self.kind == "regressor" else [str(c) for c in model.classes_],
             }
-        try:
-            size = len(json.dumps(state, allow_nan=False).encode())
-        except ValueError as exc:
-            raise ValueError(f"the model's state has numbers that are not finite: {exc}") from exc
-        if size > MAX_STATE_BYTES:
-            raise ValueError(
-                f"the model's state takes {size} bytes of JSON, more than the "
-                f"{MAX_STATE_BYTES} a version's metadata may carry"
-            )
-        return state
+        # The same checks as on a restored state: what is published can be resumed from.
+        return check_state(state)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> OnlineModel:
-        """The model ``state()`` describes, learning on exactly as the original would."""
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"unknown learner state format {state.get('format')!r}")
-        model = cls(state["algorithm"], state["inputs"], state["classes"], state["learning_rate"])
-        learned = int(state["learned"])
-        if learned > 0:
-            model._restore(state["scaler"], state["model"])
-        model.learned = learned
+    def from_state(cls, state: object) -> OnlineModel:
+        """The model ``state()`` describes, learning on exactly as the original would.
+        InvalidStateError (one line) for anything that is not such a state."""
+        state = check_state(state)
+        try:
+            model = cls(
+                state["algorithm"], state["inputs"], state["classes"], state["learning_rate"]
+            )
+            if state["learned"] > 0:
+                model._restore(state["scaler"], state["model"])
+        except ValueError as exc:
+            raise InvalidStateError(str(exc)) from exc
+        model.learned = state["learned"]
         return model
 
     def _restore(self, scaler_state: dict[str, Any], model_state: dict[str, Any]) -> None:
@@ -258,9 +276,13 @@ class OnlineModel:
             model.intercept_ = _floats(model_state["intercept_"], (1,))
             return
         assert self.classes is not None
+        # partial_fit keeps its classes sorted, a row of coefficients each: classes_ in any
+        # other order would put each label's coefficients on another label.
         classes = np.asarray(model_state["classes_"])
-        if sorted(classes.tolist()) != sorted(self.classes):
-            raise ValueError(f"the state's classes {classes.tolist()} are not {self.classes}")
+        if classes.tolist() != sorted(self.classes):
+            raise ValueError(
+                f"the state's classes_ {classes.tolist()} are not {sorted(self.classes)}"
+            )
         # Binary models keep one row of coefficients; one-vs-rest ones, a row per class.
         rows = 1 if len(classes) == 2 else len(classes)
         model.classes_ = classes

@@ -34,10 +34,15 @@ class Feedback:
 
 
 def parse_feedback(
-    value: bytes | None, kind: Kind, data_type: str, inputs: Sequence[str]
+    value: bytes | None,
+    kind: Kind,
+    data_type: str,
+    inputs: Sequence[str],
+    classes: Sequence[str] | None = None,
 ) -> Feedback | None:
     """The record's feedback, or None when it is for another dataType. Raises
-    InvalidFeedbackError for anything it cannot learn from."""
+    InvalidFeedbackError for anything it cannot learn from, such as a label not among
+    ``classes`` (a classifier's, when given)."""
     if value is None:
         raise InvalidFeedbackError("feedback has no value")
     try:
@@ -50,6 +55,8 @@ def parse_feedback(
     if other is not None and other != data_type:
         return None
     truth = _truth(document, kind)
+    if classes is not None and truth not in classes:
+        raise InvalidFeedbackError(f"label {truth!r:.40} is not one of the classes {list(classes)}")
     record_id = document.get("id")
     if record_id is not None and not isinstance(record_id, str | int):
         raise InvalidFeedbackError("id must be a string")

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from service.control.descriptor import ModelDescriptor
-from service.learning.algorithms import Algorithm, OnlineModel
+from service.learning.algorithms import OnlineModel, UnlearnableError
 from service.learning.feedback import (
     Feedback,
     InvalidFeedbackError,
@@ -25,6 +23,9 @@ from service.learning.feedback import (
     parse_feedback,
 )
 from service.learning.gate import judge
+
+# Re-exported: the CLI and the demo build a learner's options from here.
+from service.learning.options import LearnerOptions as LearnerOptions
 from service.learning.prequential import Prequential
 from service.learning.restore import METADATA_KEY, Restored
 from service.learning.windows import RecentById
@@ -34,20 +35,6 @@ from service.scoring.records import SourceRecord, decode_record
 log = logging.getLogger(__name__)
 
 Truth = str | float
-
-
-@dataclass(frozen=True)
-class LearnerOptions:
-    name: str
-    data_type: str
-    algorithm: Algorithm
-    inputs: tuple[str, ...]
-    labels: tuple[str, ...] | None = None
-    learning_rate: float | None = None
-    publish_every: int = 1000
-    publish_interval_s: float = 10.0
-    max_regression: float = 0.02
-    window: int = 1000
 
 
 @dataclass
@@ -83,8 +70,13 @@ class LearnerCore:
     counts: Counts = field(default_factory=Counts)
     offsets: dict[int, int] = field(default_factory=dict)
     versions: list[Published] = field(default_factory=list)
-    last_publish: float = field(default_factory=time.monotonic)
+    default_data_type: str | None = None  # MODELSERVE_DEFAULT_DATA_TYPE, for data records
+    # Records learned since the last version published (what it has not covered yet), and
+    # since the last one judged: a version is due by the latter, so that after a hold-back
+    # or a failed publish the next is offered --publish-every records later, not at once.
     since_publish: int = 0
+    since_judged: int = 0
+    last_judged: float = field(default_factory=time.monotonic)
     last_verdict: str = ""
 
     def __post_init__(self) -> None:
@@ -100,7 +92,7 @@ class LearnerCore:
         """Data records of our dataType, by id, for feedback that names only an id."""
         for record in records:
             try:
-                decoded = decode_record(record, None)
+                decoded = decode_record(record, self.default_data_type)
             except Exception:  # the service dead-letters it; nothing to join here
                 continue
             if decoded.data_type == self.options.data_type:
@@ -124,35 +116,41 @@ class LearnerCore:
     # -- feedback ---------------------------------------------------------------------------
 
     def learn(self, records: Sequence[SourceRecord]) -> list[tuple[SourceRecord, str]]:
-        """Test-then-train on a batch of feedback, in order. Returns the invalid records
-        with why (for the dead-letter topic); unmatched ones are counted."""
-        rows: list[list[float]] = []
-        truths: list[Truth] = []
-        ids: list[str | None] = []
+        """Test-then-train on a batch of feedback, one record at a time, in order. Returns
+        the invalid records with why (for the dead-letter topic); unmatched ones are counted."""
         invalid: list[tuple[SourceRecord, str]] = []
         for record in records:
             self.counts.feedback += 1
             self.offsets[record.partition] = record.offset + 1
             try:
-                feedback = parse_feedback(
-                    record.value, self.model.kind, self.options.data_type, self.options.inputs
-                )
-                if feedback is None:
-                    self.counts.other_data_type += 1
-                    continue
-                fields = self._fields(feedback)
-                if fields is None:
-                    continue
-                rows.append(features_row(fields, self.options.inputs))
+                self._learn_one(record)
             except InvalidFeedbackError as exc:
                 self.counts.invalid += 1
                 invalid.append((record, str(exc)))
-                continue
-            truths.append(feedback.truth)
-            ids.append(feedback.record_id)
-        if rows:
-            self._test_then_train(np.array(rows, dtype=np.float64), truths, ids)
         return invalid
+
+    def _learn_one(self, record: SourceRecord) -> None:
+        model = self.model
+        feedback = parse_feedback(
+            record.value, model.kind, self.options.data_type, self.options.inputs, model.classes
+        )
+        if feedback is None:
+            self.counts.other_data_type += 1
+            return
+        fields = self._fields(feedback)
+        if fields is None:
+            return
+        row = features_row(fields, self.options.inputs)
+        try:
+            answer = model.learn_one(row, feedback.truth)
+        except UnlearnableError as exc:  # the model is as it was: the record is a dead letter
+            raise InvalidFeedbackError(str(exc)) from exc
+        self.quality.record([answer], [feedback.truth])
+        self.counts.learned += 1
+        self.since_publish += 1
+        self.since_judged += 1
+        if feedback.record_id is not None:
+            self._score_serving(feedback.record_id, feedback.truth)
 
     def _fields(self, feedback: Feedback) -> dict[str, Any] | None:
         if feedback.fields is not None:
@@ -165,39 +163,35 @@ class LearnerCore:
         self.counts.joined += 1
         return joined
 
-    def _test_then_train(
-        self, features: np.ndarray[Any, Any], truths: list[Truth], ids: list[str | None]
-    ) -> None:
-        predicted = self.model.test_then_train(features, truths)  # type: ignore[arg-type]
-        self.quality.record(predicted, truths)
-        self.counts.learned += len(truths)
-        self.since_publish += len(truths)
-        for record_id, truth in zip(ids, truths, strict=True):
-            found = self.predictions.get(record_id) if record_id is not None else None
-            if found is not None:
-                name, version, answer = found
-                quality = self.serving_quality.get((name, version))
-                if quality is None:
-                    quality = self.serving_quality[(name, version)] = Prequential(
-                        self.model.kind, self.options.window
-                    )
-                quality.record([answer], [truth])
+    def _score_serving(self, record_id: str, truth: Truth) -> None:
+        found = self.predictions.get(record_id)
+        if found is None:
+            return
+        name, version, answer = found
+        quality = self.serving_quality.get((name, version))
+        if quality is None:
+            quality = self.serving_quality[(name, version)] = Prequential(
+                self.model.kind, self.options.window
+            )
+        quality.record([answer], [truth])
 
     # -- publishing -------------------------------------------------------------------------
 
     def due(self, now: float | None = None) -> bool:
-        if self.since_publish == 0 or not self.model.ready():
+        if self.since_judged == 0 or not self.model.ready():
             return False
         now = time.monotonic() if now is None else now
-        elapsed = now - self.last_publish
         return (
-            self.since_publish >= self.options.publish_every
-            or elapsed >= self.options.publish_interval_s
+            self.since_judged >= self.options.publish_every
+            or now - self.last_judged >= self.options.publish_interval_s
         )
 
     def candidate(self) -> ModelDescriptor | None:
-        """The next version if the gate lets it through; None (counted, logged) if not."""
-        self.last_publish = time.monotonic()
+        """The next version if the gate lets it through; None (counted, logged) if not, or if
+        it cannot be exported. Either way the next is due --publish-every records or
+        --publish-interval-s seconds from now."""
+        self.last_judged = time.monotonic()
+        self.since_judged = 0
         serving = self.serving_quality.get(self.serving) if self.serving else None
         verdict = judge(
             self.model.kind,
@@ -208,10 +202,18 @@ class LearnerCore:
         self.last_verdict = verdict.reason
         if not verdict.publish:
             self.counts.held_back += 1
-            log.warning("version held back: %s", verdict.reason)
+            log.warning("version %d held back: %s", self.version + 1, verdict.reason)
             return None
+        try:
+            return self._descriptor()
+        except Exception as exc:  # a model that cannot be exported must not stop the learning
+            self.counts.held_back += 1
+            self.last_verdict = f"not exportable: {exc}"
+            log.error("version %d held back: it cannot be exported: %s", self.version + 1, exc)
+            return None
+
+    def _descriptor(self) -> ModelDescriptor:
         artifact, labels = self.model.to_onnx()
-        state = self.model.state()
         return ModelDescriptor.model_validate(
             {
                 "name": self.options.name,
@@ -228,7 +230,7 @@ class LearnerCore:
                     "prequential": self.quality.as_dict(),
                     "parentVersion": self.version or None,
                     METADATA_KEY: {
-                        "state": state,
+                        "state": self.model.state(),
                         "feedbackOffsets": {str(p): o for p, o in sorted(self.offsets.items())},
                     },
                 },

@@ -17,11 +17,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from service.http.server import HttpPart, make_server
 from service.kafka.clients import make_producer
 from service.kafka.topics import ensure_topics
-from service.learning.algorithms import OnlineModel
+from service.learning.catchup import read_to_end
 from service.learning.feedback import InvalidFeedbackError
 from service.learning.learner import LearnerCore, LearnerOptions
 from service.learning.learner_http import create_learner_app
-from service.learning.restore import Restored, latest_of
+from service.learning.restore import latest_of
+from service.learning.resume import starting_model
 from service.learning.windows import RecentById
 from service.scoring.predictions import dead_letter_headers
 from service.settings import Settings
@@ -30,17 +31,22 @@ from service.tools.publishing import ControlPublisher
 log = logging.getLogger(__name__)
 
 FEEDBACK_BATCH = 1000
+# Reading data records and predictions takes at most this long a round (per topic), so that
+# however busy those topics are, feedback is learned and a stop request is heard in between.
+PUMP_BUDGET_S = 0.1
+PUMP_BATCH = 5000
 
 
 class Learner:
-    def __init__(self, settings: Settings, options: LearnerOptions) -> None:
+    def __init__(self, settings: Settings, options: LearnerOptions, producer: Any = None) -> None:
+        # ``producer``: an in-memory one in the loop tests; else the learner's own.
         self.settings = settings
         self.options = options
         self.core: LearnerCore | None = None
         self.http: HttpPart | None = None
         self._stopping = asyncio.Event()
         self._consumers: list[AIOKafkaConsumer] = []
-        self._producer = make_producer(
+        self._producer = producer or make_producer(
             settings, max_request_size=settings.max_descriptor_bytes + 1024
         )
         self._running: asyncio.Task[Any] | None = None
@@ -49,13 +55,14 @@ class Learner:
         settings, options = self.settings, self.options
         await ensure_topics(settings)
         restored = await latest_of(settings, options.name)
-        model = self._model(restored)
+        model = starting_model(restored, options)  # or CannotResumeError: the flags differ
         self.core = LearnerCore(
             options,
             model,
             restored,
             RecentById(settings.feedback_join_records, settings.feedback_join_seconds),
             RecentById(settings.feedback_join_records, settings.feedback_join_seconds),
+            default_data_type=settings.default_data_type,
         )
         log.info(
             "learner %s starts at version %s, %d records learned, feedback offsets %s",
@@ -86,22 +93,6 @@ class Learner:
         self.http = HttpPart(make_server(app, settings.http_host, settings.learner_http_port))
         await self.http.start()
 
-    def _model(self, restored: Restored) -> OnlineModel:
-        options = self.options
-        if restored.state is None:
-            return OnlineModel(
-                options.algorithm, options.inputs, options.labels, options.learning_rate
-            )
-        model = OnlineModel.from_state(restored.state)
-        if restored.state.get("algorithm") != options.algorithm:
-            log.warning(
-                "version %s was learned with %s; going on with it, not %s",
-                restored.version,
-                restored.state.get("algorithm"),
-                options.algorithm,
-            )
-        return model
-
     def is_live(self) -> bool:
         return self._running is None or not self._running.done()
 
@@ -115,8 +106,8 @@ class Learner:
             batches = await self._feedback.getmany(timeout_ms=200, max_records=FEEDBACK_BATCH)
             for records in batches.values():
                 # In slices that end where a version is due: one every --publish-every records.
-                while records:
-                    room = max(1, self.options.publish_every - core.since_publish)
+                while records and not self._stopping.is_set():
+                    room = max(1, self.options.publish_every - core.since_judged)
                     await self._dead_letter(core.learn(records[:room]))
                     records = records[room:]
                     if core.due():
@@ -153,41 +144,34 @@ class Learner:
             (time.perf_counter() - began) * 1000,
         )
 
-    async def _catch_up(self, idle_ms: int = 500) -> None:
+    async def _catch_up(self, idle_ms: int = 500, deadline_s: float = 60.0) -> None:
         """The data records and predictions there at start, before any feedback is learned:
-        feedback that names an id finds what it joins to from its first batch on. Up to the
-        end offsets seen now (the topics keep growing), or until a fetch comes back empty
-        where a broker cannot say its end offsets."""
+        feedback that names an id finds what it joins to from its first batch on."""
         core = self.core
         assert core is not None
-        for reader in (self._data, self._predictions):
-            try:
-                ends = await reader.end_offsets(list(reader.assignment()))
-            except Exception:
-                ends = {}
-            give_up = time.monotonic() + 60.0  # a partition that never reaches its end
-            while time.monotonic() < give_up:
-                if ends and all([await reader.position(tp) >= end for tp, end in ends.items()]):
-                    break
-                batches = await reader.getmany(timeout_ms=idle_ms, max_records=10_000)
-                if not batches and not ends:
-                    break
-                for records in batches.values():
-                    if reader is self._data:
-                        core.see_data(records)
-                    else:
-                        core.see_predictions([_json(r.value) for r in records])
+        for reader, see in ((self._data, core.see_data), (self._predictions, self._see_answers)):
+            if not await read_to_end(reader, see, idle_ms=idle_ms, deadline_s=deadline_s):
+                log.warning(
+                    "not caught up in %.0f s; id-only feedback may go unmatched", deadline_s
+                )
 
     async def _pump(self) -> None:
-        """What the data and predictions topics have for us now (no waiting)."""
+        """What the data and predictions topics have for us now (no waiting), for at most
+        PUMP_BUDGET_S each: whatever is left is read in the next round."""
         core = self.core
         assert core is not None
-        while batches := await self._data.getmany(timeout_ms=0):
-            for records in batches.values():
-                core.see_data(records)
-        while batches := await self._predictions.getmany(timeout_ms=0):
-            for records in batches.values():
-                core.see_predictions([_json(r.value) for r in records])
+        for reader, see in ((self._data, core.see_data), (self._predictions, self._see_answers)):
+            until = time.monotonic() + PUMP_BUDGET_S
+            while not self._stopping.is_set() and time.monotonic() < until:
+                batches = await reader.getmany(timeout_ms=0, max_records=PUMP_BATCH)
+                if not batches:
+                    break
+                for records in batches.values():
+                    see(records)
+
+    def _see_answers(self, records: list[Any]) -> None:
+        assert self.core is not None
+        self.core.see_predictions([_json(r.value) for r in records])
 
     async def _dead_letter(self, invalid: list[tuple[Any, str]]) -> None:
         for record, why in invalid:

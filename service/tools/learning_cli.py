@@ -1,4 +1,6 @@
-"""`modelserve learn`: its flags, and running the learner until SIGTERM/SIGINT."""
+"""`modelserve learn`: its flags, and running the learner until SIGTERM/SIGINT. A flag it cannot
+run with, or a latest version it cannot resume from (unreadable, or learned with other
+--algorithm, --inputs or --labels), exits 2 with one line (ValueError, see tools/cli.py)."""
 
 from __future__ import annotations
 

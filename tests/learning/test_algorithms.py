@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from service.learning.algorithms import ALGORITHMS, MAX_STATE_BYTES, Algorithm, OnlineModel
+from service.learning.algorithms import ALGORITHMS, Algorithm, OnlineModel
 from service.learning.prequential import Prequential
+from service.learning.state import MAX_STATE_BYTES
 from tests.learning.streams import (
     CASES,
     INPUTS,
