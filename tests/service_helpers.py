@@ -3,6 +3,9 @@ service's verdict, wine records, an HTTP client."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +54,24 @@ def wine_records(
 
 def http(service: Service) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http_port}", timeout=10)
+
+
+async def until(
+    check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0, pause_s: float = 0.1
+) -> Any:
+    """The first truthy answer of ``check``, asked every ``pause_s``; fails with the last
+    answer at the deadline (a condition polled, never a fixed sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not (answer := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met in {timeout_s}s: last {answer!r}")
+        await asyncio.sleep(pause_s)
+    return answer
+
+
+async def get_json(service: Service, path: str) -> dict[str, Any]:
+    """``GET path`` on the service, which must answer 200."""
+    async with http(service) as client:
+        answer = await client.get(path)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())

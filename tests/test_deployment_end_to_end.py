@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from tests.browser import Dom, chromium_or_skip, output_folder, run_chromium
 from tests.kafka_helpers import isolated_settings, produce_json, read_until
 from tests.models import ModelFiles
 from tests.replicas import Replica
-from tests.service_helpers import wine_records
+from tests.service_helpers import until, wine_records
 
 INTERVAL_S = 0.5
 SUMMED = ("consumed", "scored", "dlq", "batches", "batchedRecords")
@@ -33,17 +31,6 @@ async def get(replica: Replica, path: str) -> Any:
         answer = await c.get(path)
         assert answer.status_code == 200, (path, answer.status_code, answer.text)
         return answer.json()
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = await check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not met in {timeout_s}s")
-        await asyncio.sleep(INTERVAL_S / 2)
 
 
 async def test_two_replicas_of_two_workers_answer_for_the_whole(
@@ -71,7 +58,7 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
             return [w.get("name") for w in state.get("workers", [])] == ["wine-rf"] * 2
 
         for replica in (a, b):
-            await until(lambda r=replica: every_worker_serves(r))  # type: ignore[misc]
+            await until(lambda r=replica: every_worker_serves(r), 60.0, INTERVAL_S / 2)  # type: ignore[misc]
         records = wine_records(model_files.features[:800], "k")
         await produce_json(bootstrap, s.data_topics[0], records)
         await read_until(bootstrap, s.output_topic, lambda r: len({x.key for x in r}) >= 800)
@@ -95,7 +82,7 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
             return view if done else None
 
         for replica in (a, b):
-            view = await until(lambda r=replica: both_listed(r))  # type: ignore[misc]
+            view = await until(lambda r=replica: both_listed(r), 60.0, INTERVAL_S / 2)  # type: ignore[misc]
             for key in SUMMED:
                 assert view["totals"][key] == sum(o[key] for o in own.values()), key
             held = sorted((p["partition"], p["instance"]) for p in view["partitions"])
@@ -127,7 +114,7 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
         async def b_departed() -> bool:
             return bool((await get(a, "/cluster"))["departed"] == ["replica-b"])
 
-        await until(b_departed)
+        await until(b_departed, 60.0, INTERVAL_S / 2)
 
         c = Replica(s, "replica-c")  # two workers: both must say they stopped
         started.append(c)
@@ -137,13 +124,13 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
         async def c_alive() -> bool:
             return "replica-c" in (await get(a, "/cluster"))["alive"]
 
-        await until(c_alive)
+        await until(c_alive, 60.0, INTERVAL_S / 2)
         assert await c.signal(signal.SIGTERM) == 0
 
         async def c_stopped() -> bool:
             return bool((await get(a, "/cluster"))["stopped"] == ["replica-c"])
 
-        await until(c_stopped)
+        await until(c_stopped, 60.0, INTERVAL_S / 2)
         view = await get(a, "/cluster")
         assert (view["alive"], view["departed"]) == (["replica-a"], ["replica-b"])
     finally:

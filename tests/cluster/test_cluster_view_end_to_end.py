@@ -6,36 +6,14 @@ where replicas are processes.)"""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from service.server import Service
 from tests.kafka_helpers import isolated_settings, produce_json, read_until
 from tests.models import ModelFiles
-from tests.service_helpers import http, publish_forest, wine_records
+from tests.service_helpers import get_json, publish_forest, until, wine_records
 
 INTERVAL_S = 0.3
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
-    """The first truthy answer of ``check``; fails with the last answer at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = await check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not met in {timeout_s}s: last {answer!r}")
-        await asyncio.sleep(INTERVAL_S / 3)
-
-
-async def get(service: Service, path: str) -> dict[str, Any]:
-    async with http(service) as client:
-        answer = await client.get(path)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
 
 
 async def test_either_replica_answers_for_both(
@@ -51,13 +29,13 @@ async def test_either_replica_answers_for_both(
 
     async def settled() -> dict[str, Any] | None:
         """A's view once both replicas' last snapshots carry the final counts."""
-        view = await get(a, "/cluster")
-        own = [await get(a, "/stats"), await get(b, "/stats")]
+        view = await get_json(a, "/cluster")
+        own = [await get_json(a, "/stats"), await get_json(b, "/stats")]
         if view["alive"] != ["replica-a", "replica-b"] or view["totals"]["scored"] != 600:
             return None
         return {"view": view, "own": own}
 
-    found = await until(settled)
+    found = await until(settled, pause_s=INTERVAL_S / 3)
     view, own = found["view"], found["own"]
     for key in ("consumed", "scored", "dlq", "batches"):
         assert view["totals"][key] == sum(s[key] for s in own), key
@@ -74,8 +52,8 @@ async def test_either_replica_answers_for_both(
     ]
     assert view["totals"]["lag"] == 0
 
-    own_states = [await get(a, "/state/wine"), await get(b, "/state/wine")]
-    merged = await get(b, "/state/wine?scope=cluster")
+    own_states = [await get_json(a, "/state/wine"), await get_json(b, "/state/wine")]
+    merged = await get_json(b, "/state/wine?scope=cluster")
     assert merged["usage"] == sum(s["usage"] for s in own_states) == 600
     assert merged["duration"] == round(sum(s["duration"] for s in own_states), 3)
     assert merged["min"] == min(s["min"] for s in own_states if s["usage"])
@@ -85,10 +63,10 @@ async def test_either_replica_answers_for_both(
     await b.stop()
 
     async def b_stopped() -> dict[str, Any] | None:
-        view = await get(a, "/cluster")
+        view = await get_json(a, "/cluster")
         return view if view["stopped"] == ["replica-b"] else None
 
-    view = await until(b_stopped)
+    view = await until(b_stopped, pause_s=INTERVAL_S / 3)
     assert view["alive"] == ["replica-a"]
     stopped = next(i for i in view["instances"] if i["instance"] == "replica-b")
     assert stopped["stats"]["scored"] == own[1]["scored"]  # its last word is kept

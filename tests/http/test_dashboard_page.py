@@ -6,9 +6,6 @@ the totals of ``/stats`` to the record, the dead letters by reason and no sectio
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from service.wine import WINE_FIELDS
 from tests.browser import Dom, chromium_or_skip, output_folder, run_chromium
 from tests.kafka_helpers import produce, produce_json, read_until
 from tests.models import ModelFiles
-from tests.service_helpers import http, publish_forest, wine_records
+from tests.service_helpers import get_json, publish_forest, until, wine_records
 
 INJECTED = '<img id="injected" src="x">'  # a description the page must show as text only
 GOOD_RECORDS = 300
@@ -67,22 +64,6 @@ async def test_the_page_and_only_its_assets_are_served() -> None:
 # --- rendered by Chromium, over a real service ------------------------------------------------
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (answer := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not met in {timeout_s}s: last {answer!r}")
-        await asyncio.sleep(0.1)
-    return answer
-
-
-async def get(service: Service, path: str) -> dict[str, Any]:
-    async with http(service) as client:
-        answer = await client.get(path)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-
 async def test_the_dashboard_shows_what_the_service_says(
     start_service: Any, model_files: ModelFiles, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -111,9 +92,9 @@ async def test_the_dashboard_shows_what_the_service_says(
     async def settled() -> bool:
         """/stats has every record, /cluster this instance, and /timeline three samples
         (two differences: a line to draw), the last after the traffic. One every 5 s."""
-        stats = await get(service, "/stats")
-        cluster = await get(service, "/cluster")
-        samples = (await get(service, "/timeline"))["samples"]
+        stats = await get_json(service, "/stats")
+        cluster = await get_json(service, "/cluster")
+        samples = (await get_json(service, "/timeline"))["samples"]
         return (
             stats["consumed"] == GOOD_RECORDS + len(bad)
             and stats["dlq"] == len(bad)
@@ -125,7 +106,7 @@ async def test_the_dashboard_shows_what_the_service_says(
     await until(settled, timeout_s=40)
     url = f"http://127.0.0.1:{service.http_port}/"
     html = await run_chromium(chromium, tmp_path / "profile", url, "--dump-dom")
-    stats = await get(service, "/stats")  # traffic has stopped: what the page showed
+    stats = await get_json(service, "/stats")  # traffic has stopped: what the page showed
     dom = Dom(html.decode())
     (output_folder(request) / "dashboard.html").write_bytes(html)
 
