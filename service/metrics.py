@@ -11,6 +11,7 @@ from typing import get_args
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service.control.events import EventStatus
+from service.errors import DecodeError, InvalidRecordError, NoModelError, ScoringError
 
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -18,7 +19,9 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 # Known label values are exported at zero from the start, so that a dashboard's query names a
 # series before the first dead letter or event (Prometheus' advice for labelled counters).
-RECORD_REASONS = ("decode-error", "invalid-record", "no-model", "scoring-error")
+RECORD_REASONS = tuple(
+    e.reason for e in (DecodeError, InvalidRecordError, NoModelError, ScoringError)
+)
 COMMIT_OUTCOMES = ("ok", "failed")
 
 

@@ -8,7 +8,7 @@ a merged figure equals the sum a user computes from the parts' own answers."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +46,7 @@ def merge_states(parts: Sequence[Doc]) -> Doc | None:
         key: newest.get(key) for key in ("name", "description", "modelType", "version", "since")
     }
     merged["since"] = min((p.get("since") for p in same), key=instant)
-    merged.update(_timed(same, "usage", "duration", "min", "max", per="usage"))
+    merged.update(_timed(same, "usage"))
     routes = [p["route"] for p in same if p.get("route")]
     try:
         merged["route"] = merge_route_states(routes)
@@ -79,9 +79,9 @@ def merge_route_states(parts: Sequence[Doc]) -> Doc | None:
     elif mode == "speculative":
         merged.update({k: same[0].get(k) for k in ("decider", "deadline")})
         merged["usage"] = sum(int(p.get("usage", 0)) for p in same)
-        merged.update(_timed(same, "batches", "duration", "min", "max", per="batches"))
+        merged.update(_timed(same, "batches"))
         merged.pop("avg", None)  # Lightbend's speculative stats have none
-        merged["candidates"] = _by_name(same, "candidates", _sum_counts)
+        merged["candidates"] = _by_name(same, "candidates", _sum_maps)
     return merged
 
 
@@ -110,19 +110,19 @@ def instant(at: object) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _timed(parts: Sequence[Doc], count: str, total: str, low: str, high: str, per: str) -> Doc:
-    """Lightbend's usage/duration/min/max: counts and durations summed, the least minimum and
-    the greatest maximum of the parts that timed something, the average recomputed."""
+def _timed(parts: Sequence[Doc], count: str) -> Doc:
+    """Lightbend's ``count``/duration/min/max: counts and durations summed, the least minimum
+    and the greatest maximum of the parts that timed something, the average per ``count``
+    recomputed."""
     used = [p for p in parts if int(p.get(count, 0)) > 0]
     counted = sum(int(p.get(count, 0)) for p in parts)
-    duration = round(sum(float(p.get(total, 0.0)) for p in parts), 3)
-    divisor = counted if per == count else sum(int(p.get(per, 0)) for p in parts)
+    duration = round(sum(float(p.get("duration", 0.0)) for p in parts), 3)
     return {
         count: counted,
-        total: duration,
-        low: min((float(p[low]) for p in used), default=0.0),
-        high: max((float(p[high]) for p in used), default=0.0),
-        "avg": round(duration / divisor, 3) if divisor else 0.0,
+        "duration": duration,
+        "min": min((float(p["min"]) for p in used), default=0.0),
+        "max": max((float(p["max"]) for p in used), default=0.0),
+        "avg": round(duration / counted, 3) if counted else 0.0,
     }
 
 
@@ -151,9 +151,7 @@ def _merge_shadow(parts: Sequence[Doc]) -> Doc:
         ),
         "compared": sum(compared),
     }
-    counts = _sum_counts(
-        [{k: p.get(k, 0) for k in ("errors", "timeouts", "skipped")} for p in parts]
-    )
+    counts = _sum_maps([{k: p.get(k, 0) for k in ("errors", "timeouts", "skipped")} for p in parts])
     return {
         "agreement": agreement,
         **counts,
@@ -170,13 +168,9 @@ def _merge_shares(parts: Iterable[Doc]) -> Doc:
     }
 
 
-def _by_name(parts: Sequence[Doc], key: str, merge: Any) -> Doc:
+def _by_name(parts: Sequence[Doc], key: str, merge: Callable[[list[Doc]], Doc]) -> Doc:
     names = list(dict.fromkeys(name for p in parts for name in p.get(key, {})))
     return {name: merge([p[key][name] for p in parts if name in p.get(key, {})]) for name in names}
-
-
-def _sum_counts(parts: Sequence[Doc]) -> Doc:
-    return _sum_maps(parts)
 
 
 def _sum_maps(parts: Iterable[Doc]) -> dict[str, int]:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
 from service.cluster.view import Seen
+from service.kafka.clients import assign_whole_topic
 from service.routing.serving import utcnow
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,7 @@ class ClusterStats:
 
     async def start(self) -> None:
         await self._consumer.start()
-        await self._consumer.topics()  # metadata, so that the partitions are known
-        partitions = self._consumer.partitions_for_topic(self._topic) or {0}
-        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-        self._consumer.assign(assigned)
-        await self._consumer.seek_to_beginning()
+        assigned = await assign_whole_topic(self._consumer, self._topic)
         self._ends = dict(await self._consumer.end_offsets(assigned))
 
     async def run(self) -> None:

@@ -63,14 +63,21 @@ async def open_topic_reader(
     )
     await consumer.start()
     try:
-        await consumer.topics()  # fetches metadata, so the partitions are known
-        partitions = consumer.partitions_for_topic(topic) or {0}
-        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
-        await consumer.seek_to_beginning()
+        await assign_whole_topic(consumer, topic)
     except BaseException:
         await consumer.stop()
         raise
     return consumer
+
+
+async def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assigns a started consumer every partition of ``topic``, from its first offset."""
+    await consumer.topics()  # fetches metadata, so the partitions are known
+    partitions = consumer.partitions_for_topic(topic) or {0}
+    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    await consumer.seek_to_beginning()
+    return assigned
 
 
 def make_stats_consumer(settings: Settings) -> AIOKafkaConsumer:

@@ -12,7 +12,7 @@ carried on from where they were, as the client library's multiprocess mode does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
@@ -68,10 +68,6 @@ def _counts(family: Metric) -> bool:
     return family.type in ("counter", "histogram", "summary") and not family.name.endswith(
         "_created"
     )
-
-
-def merge_expositions(texts: Sequence[str]) -> bytes:
-    return merge_families([list(text_string_to_metric_families(text)) for text in texts])
 
 
 def merge_families(parsed: list[list[Metric]]) -> bytes:

@@ -80,9 +80,6 @@ class WorkerProcesses:
     def count(self) -> int:
         return self._settings.workers
 
-    def pids(self) -> dict[int, int | None]:
-        return {i: (c.pid if c.returncode is None else None) for i, c in self._children.items()}
-
     async def run(self) -> None:
         """Every worker, kept running until ``stop``; then until each has drained and exited."""
         await asyncio.gather(*(self._keep(index) for index in range(self.count)))

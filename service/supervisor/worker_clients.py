@@ -40,10 +40,6 @@ class WorkerClients:
         ]
         self._turns = itertools.cycle(range(len(self._clients)))
 
-    @property
-    def count(self) -> int:
-        return len(self._clients)
-
     async def all(self, path: str) -> list[Answer]:
         """``GET path`` from every worker; one that does not answer (restarting, not yet
         up) is an answer with the error."""

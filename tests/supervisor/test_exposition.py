@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.metrics import Metrics
-from service.supervisor.exposition import merge_expositions
+from service.supervisor.exposition import MonotonicExposition
 
 AGREEMENT = """# HELP modelserve_shadow_agreement a
 # TYPE modelserve_shadow_agreement gauge
@@ -17,6 +17,11 @@ modelserve_shadow_agreement{{data_type="wine",model="lr",window="last10000"}} {a
 # TYPE modelserve_shadow_records_total counter
 modelserve_shadow_records_total{{data_type="wine",model="lr",outcome="compared"}} {compared}
 """
+
+
+def merge_expositions(texts: list[str]) -> bytes:
+    """One scrape of these workers' expositions."""
+    return MonotonicExposition().merge(dict(enumerate(texts)))
 
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -15,16 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
-from service.control.descriptor import ModelDescriptor
 from service.http.app import Health, create_app
 from service.metrics import Metrics
-from service.routing.registry import Registry
-from service.runtimes.onnx import OnnxModel
 from service.scoring.engine import Engine
 from service.supervisor.app import create_supervisor_app
 from service.supervisor.exposition import MonotonicExposition
 from service.supervisor.worker_clients import WorkerClients
 from service.wine import WINE_FIELDS
+from tests.http.test_app import build
 from tests.models import ModelFiles
 
 
@@ -34,15 +32,8 @@ class Unreachable(httpx.AsyncBaseTransport):
 
 
 def worker(model_files: ModelFiles, index: int, ready: bool = True) -> httpx.ASGITransport:
-    registry, metrics = Registry(), Metrics()
-    artifact = model_files.forest_onnx.read_bytes()
-    descriptor = ModelDescriptor.model_validate(
-        {"name": "rf", "version": 4, "dataType": "wine", "modelType": "ONNX", "data": artifact}
-    )
-    registry.begin_load(descriptor)
-    registry.install(
-        descriptor, OnnxModel(artifact, WINE_FIELDS, model_files.forest_classes), "d" * 64
-    )
+    _, registry = build(model_files)  # rf v4 serving wine
+    metrics = Metrics()
     serving = registry.serving_for("wine")
     assert serving is not None
     for size, ms in ((10 * (index + 1), 2.0), (5, 1.0 + index)):
