@@ -64,6 +64,19 @@ async def one_partition(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+def answered(labels: list[str], prefix: str = "f", version: int = 1) -> list[dict[str, Any]]:
+    """The serving model ``offline``'s predictions, one per label, ids ``<prefix><i>``."""
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "dataType": "synth",
+            "model": {"name": "offline", "version": version},
+            "result": {"label": label},
+        }
+        for i, label in enumerate(labels)
+    ]
+
+
 def options(**overrides: Any) -> LearnerOptions:
     values: dict[str, Any] = {
         "name": "online",

@@ -81,7 +81,13 @@ async def test_drift_is_learned_and_every_version_serves_as_the_learner_answers(
         await produce_json(bootstrap, settings.feedback_topic, feedback(x, y))
         core = learner.core
         assert core is not None
-        await eventually(lambda: core.counts.learned == 4000 and core.since_publish == 0)
+        await eventually(
+            lambda: (
+                core.counts.learned == 4000
+                and bool(core.versions)
+                and core.versions[-1].records == 4000
+            )
+        )
         published = await versions(
             settings, "online", lambda ds: bool(ds) and ds[-1]["metadata"]["recordsLearned"] == 4000
         )

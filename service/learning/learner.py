@@ -71,10 +71,9 @@ class LearnerCore:
     offsets: dict[int, int] = field(default_factory=dict)
     versions: list[Published] = field(default_factory=list)
     default_data_type: str | None = None  # MODELSERVE_DEFAULT_DATA_TYPE, for data records
-    # Records learned since the last version published (what it has not covered yet), and
-    # since the last one judged: a version is due by the latter, so that after a hold-back
-    # or a failed publish the next is offered --publish-every records later, not at once.
-    since_publish: int = 0
+    # Records learned since the last version was judged: a version is due by them, so that
+    # after a hold-back or a failed publish the next is offered --publish-every records
+    # later, not at once.
     since_judged: int = 0
     last_judged: float = field(default_factory=time.monotonic)
     last_verdict: str = ""
@@ -147,7 +146,6 @@ class LearnerCore:
             raise InvalidFeedbackError(str(exc)) from exc
         self.quality.record([answer], [feedback.truth])
         self.counts.learned += 1
-        self.since_publish += 1
         self.since_judged += 1
         if feedback.record_id is not None:
             self._score_serving(feedback.record_id, feedback.truth)
@@ -240,7 +238,6 @@ class LearnerCore:
     def published(self, descriptor: ModelDescriptor) -> None:
         assert descriptor.version is not None
         self.version = descriptor.version
-        self.since_publish = 0
         self.counts.published += 1
         self.versions.append(
             Published(

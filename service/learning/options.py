@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from service.learning.algorithms import Algorithm, OnlineModel
+from service.learning.estimators import Algorithm, checked_kind
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class LearnerOptions:
             raise ValueError("--name must not be empty")
         if not self.data_type:
             raise ValueError("--data-type must not be empty")
-        # The algorithm, inputs, labels and learning rate: the model's own checks.
-        OnlineModel(self.algorithm, self.inputs, self.labels, self.learning_rate)
+        # The algorithm, inputs, labels and learning rate: the checks the model makes.
+        checked_kind(self.algorithm, self.inputs, self.labels, self.learning_rate)
         if isinstance(self.publish_every, bool) or self.publish_every < 1:
             raise ValueError(f"--publish-every must be 1 or more, not {self.publish_every}")
         if not (math.isfinite(self.publish_interval_s) and self.publish_interval_s > 0):

@@ -35,6 +35,7 @@ FEEDBACK_BATCH = 1000
 # however busy those topics are, feedback is learned and a stop request is heard in between.
 PUMP_BUDGET_S = 0.1
 PUMP_BATCH = 5000
+CATCH_UP_S = 60.0  # longest the data and predictions present at start are read for
 
 
 class Learner:
@@ -144,15 +145,15 @@ class Learner:
             (time.perf_counter() - began) * 1000,
         )
 
-    async def _catch_up(self, idle_ms: int = 500, deadline_s: float = 60.0) -> None:
+    async def _catch_up(self) -> None:
         """The data records and predictions there at start, before any feedback is learned:
         feedback that names an id finds what it joins to from its first batch on."""
         core = self.core
         assert core is not None
         for reader, see in ((self._data, core.see_data), (self._predictions, self._see_answers)):
-            if not await read_to_end(reader, see, idle_ms=idle_ms, deadline_s=deadline_s):
+            if not await read_to_end(reader, see, deadline_s=CATCH_UP_S):
                 log.warning(
-                    "not caught up in %.0f s; id-only feedback may go unmatched", deadline_s
+                    "not caught up in %.0f s; id-only feedback may go unmatched", CATCH_UP_S
                 )
 
     async def _pump(self) -> None:

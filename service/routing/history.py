@@ -58,9 +58,7 @@ class ModelEntry:
         """One history entry per version attempt: a version seen again replaces its entry
         while that one never served (loading, failed, rejected); a version that served keeps
         its entry, and a later attempt at it (a rollback, a stale re-publish) is added."""
-        if entry.version is not None and any(
-            v.version == entry.version for v in self.versions[-MAX_HISTORY:]
-        ):
+        if entry.version is not None and any(v.version == entry.version for v in self.versions):
             self.versions = [
                 v
                 for v in self.versions

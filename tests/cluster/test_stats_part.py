@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
@@ -58,3 +59,28 @@ def test_the_latest_record_wins_a_tombstone_forgets_and_junk_is_passed_over() ->
     assert seen(stats)["a"].snapshot.stats.scored == 7
     stats.take(b"a", None, fresh=True)
     assert set(seen(stats)) == {"me"}
+
+
+class GoneBroker:
+    """A producer whose broker is gone: every send fails."""
+
+    def __init__(self) -> None:
+        self.sends = 0
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes) -> None:
+        self.sends += 1
+        raise KafkaConnectionError("broker gone")
+
+
+async def test_a_broker_gone_delays_snapshots_and_stops_nothing() -> None:
+    producer = GoneBroker()
+    taker = SnapshotTaker(Identity("me", None), Registry(), Metrics(), dict, 1.0)
+    stats = ClusterStats(
+        taker, cast(AIOKafkaProducer, producer), cast(AIOKafkaConsumer, None), "stats", 1.0
+    )
+    await stats.stop()  # the last word, on a clean stop: attempted, not fatal
+    assert producer.sends == 1
+    stats.clean_stop = False
+    await stats.stop()  # a process that failed says nothing: it ages out
+    assert producer.sends == 1
+    assert [s.snapshot.instance for s in stats.snapshots()] == ["me"]

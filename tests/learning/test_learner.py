@@ -15,7 +15,7 @@ from service.learning.learner import LearnerCore, LearnerOptions
 from service.learning.restore import Restored, restored_from
 from service.learning.windows import RecentById
 from service.scoring.records import LocalRecord
-from tests.learner_helpers import INPUTS, data_records, feedback, stream
+from tests.learner_helpers import INPUTS, answered, data_records, feedback, stream
 
 
 def core(default_data_type: str | None = None, **overrides: object) -> LearnerCore:
@@ -81,17 +81,7 @@ def test_id_only_feedback_joins_and_scores_the_serving_version() -> None:
     learner = core()
     x, y = stream(50, seed=6)
     learner.see_data(as_records(data_records(x, "d"), topic="data"))
-    learner.see_predictions(
-        [
-            {
-                "id": f"d{i}",
-                "dataType": "synth",
-                "model": {"name": "offline", "version": 3},
-                "result": {"label": label},
-            }
-            for i, label in enumerate(y)
-        ]
-    )
+    learner.see_predictions(answered(y, "d", 3))
     invalid = learner.learn(
         as_records([*feedback(x, y, prefix="d", with_features=False), ("bad", {"id": "zzz"})])
     )
@@ -107,17 +97,7 @@ def test_id_only_feedback_joins_and_scores_the_serving_version() -> None:
 def test_the_gate_holds_back_a_version_worse_than_the_serving_one() -> None:
     learner = core(algorithm="logistic-sgd", learning_rate=1e4)
     x, y = stream(300, seed=7)
-    learner.see_predictions(
-        [
-            {
-                "id": f"f{i}",
-                "dataType": "synth",
-                "model": {"name": "offline", "version": 1},
-                "result": {"label": label},
-            }
-            for i, label in enumerate(y)
-        ]
-    )
+    learner.see_predictions(answered(y))
     learner.learn(as_records(feedback(x, y)))
     assert learner.candidate() is None and learner.counts.held_back == 1
     assert "worse" in learner.last_verdict or "below" in learner.last_verdict

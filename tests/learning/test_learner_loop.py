@@ -16,7 +16,7 @@ from service.learning.learner import LearnerCore
 from service.learning.part import Learner
 from service.scoring.records import LocalRecord
 from service.settings import Settings
-from tests.learner_helpers import data_records, feedback, stream
+from tests.learner_helpers import answered, data_records, feedback, stream
 from tests.learning.test_learner import as_records, core
 
 SETTINGS = Settings(bootstrap_servers="nowhere:9092")
@@ -101,17 +101,7 @@ def held_back_always(learner_core: LearnerCore, count: int) -> None:
     """A serving model that answered every record right, and no regression allowed: every
     version the learner offers is held back (its own accuracy is below 1)."""
     _, y = stream(count, seed=11)
-    learner_core.see_predictions(
-        [
-            {
-                "id": f"f{i}",
-                "dataType": "synth",
-                "model": {"name": "offline", "version": 1},
-                "result": {"label": label},
-            }
-            for i, label in enumerate(y)
-        ]
-    )
+    learner_core.see_predictions(answered(y))
 
 
 def numbered(count: int) -> list[LocalRecord]:

@@ -88,10 +88,9 @@ async def test_every_version_an_active_route_sees_is_loaded_in_one_round() -> No
     assert load.closed == [f"a:{v}" for v in range(1, 6)]
 
 
-async def test_a_stand_in_failing_its_shape_load_is_failed_and_its_name_refolds() -> None:
-    """a:5 (a rollback from 9) fails when the route's check loads it: then 7, which served
-    after it, is stale behind 9, and 9 serves at the end: loaded, and 7 closed."""
-    records = log(
+def rollback_under_shadow() -> list[ControlRecord]:
+    """b; a:1, a:9, a:5 (a rollback); a shadow route b -> a; then a:7."""
+    return log(
         ("b", doc("b")),
         ("a", doc("a", version=1)),
         ("a", doc("a", version=9)),
@@ -99,6 +98,12 @@ async def test_a_stand_in_failing_its_shape_load_is_failed_and_its_name_refolds(
         (route_key("d"), route_value(mode="shadow", primary="b", shadows=["a"])),
         ("a", doc("a", version=7)),
     )
+
+
+async def test_a_stand_in_failing_its_shape_load_is_failed_and_its_name_refolds() -> None:
+    """a:5 (a rollback from 9) fails when the route's check loads it: then 7, which served
+    after it, is stale behind 9, and 9 serves at the end: loaded, and 7 closed."""
+    records = rollback_under_shadow()
     load = FakeLoad(broken={("a", 5)})
     actions = await plan_replay(records, load.loading, 1 << 20, NOW)
     assert load.calls == [("b", 1), ("a", 7), ("a", 5), ("a", 9)]
@@ -181,14 +186,7 @@ async def test_a_route_over_stand_ins_is_rejected_once_as_in_order(route: dict[s
 async def test_a_stand_in_that_fails_when_a_route_needs_its_shape_fails_as_in_order() -> None:
     """a:5 (a rollback) fails when the shadow route's check loads it: as in order, it is
     failed, 7 is then stale behind 9, and 9 serves with its shadow."""
-    records = log(
-        ("b", doc("b")),
-        ("a", doc("a", version=1)),
-        ("a", doc("a", version=9)),
-        ("a", doc("a", version=5, rollback=True)),
-        (route_key("d"), route_value(mode="shadow", primary="b", shadows=["a"])),
-        ("a", doc("a", version=7)),
-    )
+    records = rollback_under_shadow()
     in_order, lean = await both(records, broken={("a", 5)})
     assert lean.state() == in_order.state()
     assert lean.state()["routes"] == {"d": ("ShadowRouting", [("b", 1), ("a", 9)])}
