@@ -40,7 +40,10 @@ async def create_topics(bootstrap: str, *names: str, partitions: int = PARTITION
         await admin.close()
 
 
-async def preload(bootstrap: str, topic: str, values: list[bytes]) -> None:
+async def preload(
+    bootstrap: str, topic: str, values: list[bytes], key: bytes | None = None
+) -> None:
+    """``values`` through one producer, keyed ``key`` (default: ``r<i>``, one key each)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         enable_idempotence=False,
@@ -52,7 +55,7 @@ async def preload(bootstrap: str, topic: str, values: list[bytes]) -> None:
     try:
         futures = []
         for i, value in enumerate(values):
-            futures.append(await producer.send(topic, value, key=f"r{i}".encode()))
+            futures.append(await producer.send(topic, value, key=key or f"r{i}".encode()))
             if len(futures) >= 20_000:
                 await asyncio.gather(*futures)
                 futures.clear()

@@ -12,19 +12,17 @@ import time
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from service.control.descriptor import ModelDescriptor
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS, train_wine_onnx
 
-from .harness import create_topics, serve, uid
+from .harness import create_topics, preload, serve, uid
 from .workload import BenchModel
 
 
 async def publish_versions(bootstrap: str, control: str, model: BenchModel, versions: int) -> None:
-    """``versions`` copies of one descriptor, its version left to the service (1, 2, ...),
-    through one producer: sent all at once, then awaited."""
+    """``versions`` copies of one descriptor, its version left to the service (1, 2, ...)."""
     value = ModelDescriptor.model_validate(
         {
             "name": model.name,
@@ -35,20 +33,7 @@ async def publish_versions(bootstrap: str, control: str, model: BenchModel, vers
             "inputs": list(WINE_FIELDS),
         }
     ).to_json()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        enable_idempotence=False,
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-        acks=1,
-    )
-    await producer.start()
-    try:
-        key = model.name.encode()
-        futures = [await producer.send(control, value, key=key) for _ in range(versions)]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    await preload(bootstrap, control, [value] * versions, key=model.name.encode())
 
 
 async def replay_seconds(
