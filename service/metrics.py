@@ -13,6 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from service.control.events import EventStatus
 from service.errors import DecodeError, InvalidRecordError, NoModelError, ScoringError
 
+# Per-version counts kept for the snapshots, per name: an online learner publishes a version
+# every few thousand records, for weeks.
+VERSIONS_COUNTED = 32
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -165,6 +168,17 @@ class Metrics:
         self.totals.dlq += 1
         self.totals.dead_letters[reason] = self.totals.dead_letters.get(reason, 0) + 1
         self.dead_lettered.labels(reason).inc()
+
+    def forget_version(self, model: str, version: int) -> None:
+        """A version's model is closed: its own series leave the exposition (about 17 for its
+        latency histogram), so that Prometheus' series do not grow with every version ever
+        served; the per-name totals (``modelserve_records_scored_total``) go on. The
+        snapshots keep the counts of the newest versions of each name."""
+        with contextlib.suppress(KeyError):
+            self.scoring_seconds.remove(model, str(version))
+        counted = sorted(v for m, v in self.totals.by_model if m == model)
+        for old in counted[:-VERSIONS_COUNTED]:
+            del self.totals.by_model[(model, old)]
 
     def forget_partitions(self, partitions: list[tuple[str, int]]) -> None:
         """Revoked partitions' lag is another replica's to report now."""

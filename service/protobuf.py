@@ -7,14 +7,17 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError as ProtobufDecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
 
-from service.errors import DecodeError, DescriptorRejectedError
+from service.errors import DecodeError, DescriptorRejectedError, InvalidRecordError
 from service.proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto
 from service.proto.wine_record_pb2 import WineRecord
 from service.runtimes.catalog import RUNTIMES, UnknownModelTypeError
 
 CONTENT_TYPE = "application/x-protobuf"
 _WINE_FEATURES = [f.name for f in WineRecord.DESCRIPTOR.fields if f.number <= 11]
+_WINE_FIELD_NUMBERS = frozenset(f.number for f in WineRecord.DESCRIPTOR.fields)
+_WIRE_TYPES = {0: "varint", 1: "64-bit", 2: "length-delimited", 5: "32-bit"}
 
 
 def is_protobuf(content_type: str | None) -> bool:
@@ -64,12 +67,27 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
 
 
 def wine_record_fields(value: bytes) -> dict[str, Any]:
-    """A WineRecord as a record's fields: the eleven features and, when set, ``dataType``."""
+    """A WineRecord as a record's fields: the eleven features and, when set, ``dataType``.
+
+    proto3 leaves a 0.0 off the wire, so a feature that is absent is 0.0 (citric acid is 0.0
+    in real rows; Lightbend's server reads it so). But bytes that carry no feature at all, or
+    a field of the record with another wire type than its own, are not a wine: they are
+    refused, never answered as an all-zero one."""
     record = WineRecord()
     try:
         record.ParseFromString(value)
     except ProtobufDecodeError as exc:
         raise DecodeError(f"value is not a valid WineRecord: {exc}") from exc
+    for unknown in UnknownFieldSet(record):
+        # The parser keeps a known field of the wrong wire type aside as unknown.
+        if unknown.field_number in _WINE_FIELD_NUMBERS:
+            wire = _WIRE_TYPES.get(unknown.wire_type, str(unknown.wire_type))
+            raise DecodeError(
+                f"value is not a valid WineRecord: field {unknown.field_number} "
+                f"is sent as {wire}, not as its own type"
+            )
+    if not any(field.number <= 11 for field, _ in record.ListFields()):
+        raise InvalidRecordError("WineRecord carries no feature")
     fields: dict[str, Any] = {name: getattr(record, name) for name in _WINE_FEATURES}
     if record.dataType:
         fields["dataType"] = record.dataType

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
+from service.control.descriptor import ControlLimits
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.http.app import Health, create_app
@@ -49,11 +50,16 @@ class Service:
         self.settings = settings
         self.instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = Metrics()
-        self.registry = Registry(shadow_timeout_s=settings.shadow_timeout_ms / 1000.0)
+        self.registry = Registry(
+            shadow_timeout_s=settings.shadow_timeout_ms / 1000.0,
+            on_unload=self.metrics.forget_version,
+        )
         self.metrics.registry.register(RouteCollector(self.registry))
         self.metrics.registry.register(ModelCollector(self.registry))
         threads = max(1, (os.cpu_count() or 1) // settings.workers)
-        self.engine = Engine(self.registry, self.metrics, settings.default_data_type)
+        self.engine = Engine(
+            self.registry, self.metrics, settings.default_data_type, settings.max_json_depth
+        )
         producer = make_producer(settings)
         self.lifecycle = ModelLifecycle(
             self.registry,
@@ -61,7 +67,7 @@ class Service:
             EventPublisher(producer, settings.events_topic),
             self.metrics,
             self.instance,
-            settings.max_descriptor_bytes,
+            ControlLimits(settings.max_descriptor_bytes, settings.max_json_depth),
         )
         self.kafka = KafkaConnection(settings, producer)
         self.control = ControlReader(
@@ -91,6 +97,8 @@ class Service:
             Health(self.is_live, self.readiness),
             self.cluster,
             self.timeline,
+            max_request_bytes=settings.max_request_bytes,
+            max_json_depth=settings.max_json_depth,
         )
         self.http = HttpPart(
             make_server(app, settings.http_host, settings.http_port, settings.worker_socket)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, MAX_JSON_DEPTH_LIMIT
+
 
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
@@ -134,6 +136,20 @@ class Settings(BaseSettings):
     )
     max_descriptor_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="Largest control record accepted (bytes)."
+    )
+    max_json_depth: int = Field(
+        DEFAULT_MAX_JSON_DEPTH,
+        ge=2,
+        le=MAX_JSON_DEPTH_LIMIT,
+        description=(
+            "Deepest nesting of JSON accepted from outside (records, descriptors, routes, "
+            "feedback, request bodies); deeper is refused before it is read."
+        ),
+    )
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP request body accepted (bytes); larger is answered 413.",
     )
     max_artifact_bytes: int = Field(
         512 * 1024 * 1024, ge=1024, description="Largest model artifact accepted (bytes)."

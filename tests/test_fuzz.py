@@ -10,7 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.control.descriptor import parse_descriptor
+from service.control.descriptor import ControlLimits, parse_descriptor
 from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
@@ -118,7 +118,9 @@ def test_lifecycle_never_raises_and_never_serves_garbage(key: bytes | None, doc:
         events.append(event.model_dump(by_alias=True))
 
     registry = Registry()
-    lifecycle = ModelLifecycle(registry, Loader(Settings()), sink, Metrics(), "fuzz", 10**6)
+    lifecycle = ModelLifecycle(
+        registry, Loader(Settings()), sink, Metrics(), "fuzz", ControlLimits(10**6)
+    )
     asyncio.run(lifecycle.apply(key, orjson.dumps(doc)))
     assert registry.serving_count() == 0
     assert all(e["status"] in ("rejected", "failed") for e in events)

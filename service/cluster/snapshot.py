@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service import __version__
-from service.http.views import model_info, serving_state
+from service.http.views import model_infos, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.serving import utcnow
@@ -68,9 +68,12 @@ class ServingState(BaseModel):
 
 
 class ModelStatus(_Shape):
+    """A name's version as ``/models`` shows it; a descriptor refused before it had a version
+    or a dataType (invalid, say) shows neither."""
+
     name: str
-    version: int
-    data_type: str = Field(alias="dataType")
+    version: int | None
+    data_type: str | None = Field(alias="dataType")
     status: str
 
 
@@ -146,7 +149,7 @@ class SnapshotTaker:
 
     def take(self, state: SnapshotState = "running") -> StatsSnapshot:
         me, registry = self.identity, self._registry
-        infos = [model_info(registry, name) for name in registry.names()]
+        infos = model_infos(registry)
         states = {dt: serving_state(registry, dt) for dt in sorted(registry.routes())}
         return StatsSnapshot(
             instance=me.instance,
@@ -171,7 +174,6 @@ class SnapshotTaker:
                     status=i["status"],
                 )
                 for i in infos
-                if i is not None
             ],
             scored=[
                 ModelScored(

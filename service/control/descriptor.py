@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,10 +25,38 @@ from pydantic import (
 from service.errors import DescriptorRejectedError, sanitise
 from service.protobuf import descriptor_document, is_protobuf
 from service.runtimes.catalog import RUNTIMES
+from service.untrusted import (
+    DEFAULT_MAX_JSON_DEPTH,
+    UnreadableJson,
+    loads,
+    nested_deeper,
+    preview,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+_NAME = re.compile(NAME_PATTERN)
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
+# Versions are signed 64-bit integers: Kafka's and protobuf's int64, what JSON encoders and
+# Prometheus take whole. The service assigns at most this one.
+MAX_VERSION = 2**63 - 1
+
+
+def is_model_name(text: str) -> bool:
+    return _NAME.fullmatch(text) is not None
+
+
+def no_version_left(highest: int) -> str:
+    """Why a descriptor without a version is refused once the highest one is taken."""
+    return f"no version is left after {highest}: give one (with rollback) or retire the name"
+
+
+@dataclass(frozen=True)
+class ControlLimits:
+    """The bounds of a control record: its size, and how deep its JSON may nest."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
 
 
 class ModelDescriptor(BaseModel):
@@ -35,7 +65,7 @@ class ModelDescriptor(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
 
     name: ModelName
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
     description: str = Field("", max_length=4096)
     data_type: str = Field(alias="dataType", min_length=1, max_length=256)
     # One of the runtime catalog's types (service/runtimes/catalog.py), upper case.
@@ -129,27 +159,31 @@ def parse_descriptor(
     key: bytes | None,
     value: bytes,
     headers: Sequence[tuple[str, bytes]] = (),
-    max_bytes: int = 64 * 1024 * 1024,
+    limits: ControlLimits = ControlLimits(),  # frozen: one shared default is safe
 ) -> ModelDescriptor:
     """Decode and validate one control record. Raises DescriptorRejectedError with a
     sanitised, user-facing message on anything wrong."""
+    max_bytes, max_depth = limits.max_bytes, limits.max_json_depth
     if len(value) > max_bytes:
         raise DescriptorRejectedError(f"descriptor of {len(value)} bytes exceeds {max_bytes}")
     if is_protobuf(header_value(headers, "content-type")):
-        descriptor = validate_descriptor(descriptor_document(value))
+        doc = descriptor_document(value)
+        if nested_deeper(doc.get("metadata"), max_depth - 1):
+            raise DescriptorRejectedError(f"metadata is nested deeper than {max_depth} levels")
     else:
         try:
-            doc = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise DescriptorRejectedError(f"descriptor is not JSON: {exc}") from exc
+            doc = loads(value, max_depth)
+        except UnreadableJson as exc:
+            raise DescriptorRejectedError(f"descriptor is {exc}") from None
         if not isinstance(doc, dict):
             raise DescriptorRejectedError("descriptor must be a JSON object")
-        descriptor = validate_descriptor(doc)
+    descriptor = validate_descriptor(doc)
     if key is not None:
         key_text = key.decode("utf-8", errors="replace")
         if key_text != descriptor.name:
             raise DescriptorRejectedError(
-                f"record key {key_text!r} differs from descriptor name {descriptor.name!r}"
+                f"record key {preview(key_text, 140)} differs from descriptor name "
+                f"{descriptor.name!r}"
             )
     return descriptor
 

@@ -13,7 +13,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
-from service.control.descriptor import ModelDescriptor, parse_descriptor
+from service.control.descriptor import (
+    ControlLimits,
+    ModelDescriptor,
+    is_model_name,
+    parse_descriptor,
+)
 from service.control.events import EventStatus, ModelEvent
 from service.control.loader import Loaded, Loader
 from service.control.replay import (
@@ -30,7 +35,7 @@ from service.control.replay import (
     refusal_of,
 )
 from service.control.route_records import apply_route_record
-from service.errors import DescriptorRejectedError, ModelError
+from service.errors import DescriptorRejectedError, ModelError, sanitise
 from service.metrics import Metrics
 from service.routing.registry import NotLoaded, Registry
 from service.routing.route_book import RouteChange
@@ -50,7 +55,7 @@ class ModelLifecycle:
         publish_event: EventSink,
         metrics: Metrics,
         instance: str,
-        max_descriptor_bytes: int,
+        limits: ControlLimits,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._registry = registry
@@ -58,7 +63,7 @@ class ModelLifecycle:
         self._publish = publish_event
         self._metrics = metrics
         self._instance = instance
-        self._max_descriptor_bytes = max_descriptor_bytes
+        self._limits = limits
         self._clock = clock
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: set[asyncio.Task[None]] = set()
@@ -80,8 +85,22 @@ class ModelLifecycle:
         try:
             await self._apply(key, value, headers)
             await self._route_events()  # a model's change can move its dataType's route
+        except Exception as exc:
+            await self._unforeseen(key, exc)
         finally:
             self._offset = None
+
+    async def _unforeseen(self, key: bytes | None, exc: Exception) -> None:
+        """A record that made the service fail where it foresaw nothing: a bug, which must
+        cost that record (its rejected event, with the traceback in the log), never the
+        control plane of every replica that reads it."""
+        log.error("control record could not be applied", exc_info=exc)
+        name = key.decode("utf-8", errors="replace") if key is not None else None
+        error = f"the service could not apply it: {type(exc).__name__}"
+        try:
+            await self._refuse(name, "rejected", error, None)
+        except Exception:
+            log.exception("and its rejection could not be recorded")
 
     async def replay(self, records: Sequence[ControlRecord]) -> None:
         """The control records present at start, as one replay (control/replay.py): the
@@ -96,12 +115,20 @@ class ModelLifecycle:
         loading = Loading(
             self._loader.load, lambda done: done.shape, lambda done: done.model.close()
         )
-        actions = await plan_replay(records, loading, self._max_descriptor_bytes, self._clock())
+        try:
+            actions = await plan_replay(records, loading, self._limits, self._clock())
+        except Exception:
+            log.exception("the control replay could not be planned; applying it in order")
+            for record in records:
+                await self.apply(*record)
+            return
         for record, action in zip(records, actions, strict=True):
             self._offset = record.offset
             try:
                 await self._carry_out(record, action)
                 await self._route_events()
+            except Exception as exc:
+                await self._unforeseen(record.key, exc)
             finally:
                 self._offset = None
         assert not any(isinstance(m.model, NotLoaded) for m in self._registry.all_serving())
@@ -119,7 +146,7 @@ class ModelLifecycle:
 
     async def _apply(self, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         if key is not None and is_route_key(key):
-            apply_route_record(self._registry, key, value, self._max_descriptor_bytes)
+            apply_route_record(self._registry, key, value, self._limits)
             return
         name = key.decode("utf-8", errors="replace") if key is not None else None
         if value is None:
@@ -127,7 +154,7 @@ class ModelLifecycle:
                 await self._retire(name)
             return
         try:
-            descriptor = parse_descriptor(key, value, headers, self._max_descriptor_bytes)
+            descriptor = parse_descriptor(key, value, headers, self._limits)
         except DescriptorRejectedError as exc:
             await self._refuse(name, "rejected", str(exc), None)
             return
@@ -169,7 +196,11 @@ class ModelLifecycle:
     ) -> None:
         version = descriptor.version if descriptor else None
         data_type = descriptor.data_type if descriptor else None
-        if name is not None:
+        if name is not None and not is_model_name(name):
+            # A key no model can have: the event says what it was, nothing keeps it (a
+            # stream of junk keys must not grow /models).
+            name = sanitise(name, 256)
+        elif name is not None:
             self._registry.fail(name, status, error, descriptor)
         await self._event(name, version, data_type, status, error)
 

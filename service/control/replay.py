@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, NamedTuple, TypeVar
 
-from service.control.descriptor import ModelDescriptor, parse_descriptor
+from service.control.descriptor import (
+    MAX_VERSION,
+    ControlLimits,
+    ModelDescriptor,
+    no_version_left,
+    parse_descriptor,
+)
 from service.control.route_records import apply_route_record
 from service.errors import DescriptorRejectedError, ModelError
 from service.routing.registry import Registry, stale_version
@@ -112,11 +118,11 @@ class Loading(Generic[T]):
 
 
 async def plan_replay(
-    records: Sequence[ControlRecord], loading: Loading[T], max_bytes: int, now: datetime
+    records: Sequence[ControlRecord], loading: Loading[T], limits: ControlLimits, now: datetime
 ) -> list[Action[T]]:
     """What to do with each record (same order), for a registry that starts empty. Loads the
     serving versions, the walk-back, name after name, and the stand-ins a route check needs."""
-    plan = _Plan(records, max_bytes, now)
+    plan = _Plan(records, limits, now)
     loaded: dict[int, T] = {}
     shapes: dict[int, AnswerShape] = {}
     probed = 0
@@ -124,7 +130,7 @@ async def plan_replay(
         await plan.walk_back(loading, loaded)
         shapes.update((i, loading.shape(model)) for i, model in loaded.items())
         actions = plan.actions(loaded, shapes)
-        unknown = _rehearse(records, actions, shapes, max_bytes) if plan.has_routes else set()
+        unknown = _rehearse(records, actions, shapes, limits) if plan.has_routes else set()
         if not unknown:
             break
         # All a rehearsal looked at, not the first alone: a route over a learner looks at each
@@ -152,7 +158,7 @@ def _rehearse(
     records: Sequence[ControlRecord],
     actions: Sequence[Action[T]],
     shapes: dict[int, AnswerShape],
-    max_bytes: int,
+    limits: ControlLimits,
 ) -> set[int]:
     """The plan carried out on a scratch registry as ModelLifecycle.replay will (every version
     a stand-in, with its shape when known; a refusal touches no route): the indices of the
@@ -167,7 +173,7 @@ def _rehearse(
             registry.pass_over(action.descriptor, shapes.get(i))
         elif isinstance(action, AsIs) and record.key is not None:
             if is_route_key(record.key):
-                apply_route_record(registry, record.key, record.value, max_bytes)
+                apply_route_record(registry, record.key, record.value, limits)
             elif record.value is None:
                 registry.retire(record.key.decode("utf-8", errors="replace"))
     return unknown
@@ -184,7 +190,9 @@ class _Name:
 
 
 class _Plan:
-    def __init__(self, records: Sequence[ControlRecord], max_bytes: int, now: datetime) -> None:
+    def __init__(
+        self, records: Sequence[ControlRecord], limits: ControlLimits, now: datetime
+    ) -> None:
         self._size = len(records)
         self.descriptors: dict[int, ModelDescriptor] = {}  # by index, version assigned
         self._unreadable: dict[int, Refuse] = {}
@@ -192,11 +200,11 @@ class _Plan:
         self.failed: dict[int, Refuse] = {}  # loads the plan saw fail
         self._names: dict[str, _Name] = {}
         self.has_routes = False
-        self._read(records, max_bytes, now)
+        self._read(records, limits, now)
         for name in self._names.values():
             self._fold(name, 0, None)
 
-    def _read(self, records: Sequence[ControlRecord], max_bytes: int, now: datetime) -> None:
+    def _read(self, records: Sequence[ControlRecord], limits: ControlLimits, now: datetime) -> None:
         highest: dict[str, int] = {}
         for i, (key, value, headers, _) in enumerate(records):
             if key is not None and is_route_key(key):
@@ -208,7 +216,7 @@ class _Plan:
                     self._add(name, i, live=True)
                 continue
             try:
-                descriptor = parse_descriptor(key, value, headers, max_bytes)
+                descriptor = parse_descriptor(key, value, headers, limits)
             except DescriptorRejectedError as exc:
                 self._unreadable[i] = Refuse(name, "rejected", str(exc))
                 continue
@@ -217,6 +225,11 @@ class _Plan:
             version = descriptor.version
             if version is None:
                 version = highest.get(name, 0) + 1
+                if version > MAX_VERSION:  # as Registry.admit refuses it
+                    self._unreadable[i] = Refuse(
+                        name, "rejected", no_version_left(MAX_VERSION), descriptor
+                    )
+                    continue
             highest[name] = max(highest.get(name, 0), version)
             self.descriptors[i] = descriptor.with_version(version)
             expires_at = descriptor.expires_at

@@ -5,20 +5,23 @@ published as ``kind: route`` events by the lifecycle."""
 
 from __future__ import annotations
 
+from service.control.descriptor import ControlLimits
 from service.routing.registry import Registry
 from service.routing.route_spec import ROUTE_KEY_PREFIX, RouteRejectedError, parse_route
 
 
-def apply_route_record(registry: Registry, key: bytes, value: bytes | None, max_bytes: int) -> None:
+def apply_route_record(
+    registry: Registry, key: bytes, value: bytes | None, limits: ControlLimits
+) -> None:
     data_type = key.decode("utf-8", errors="replace")[len(ROUTE_KEY_PREFIX) :]
     if value is None:
         registry.remove_route(data_type)
         return
-    if len(value) > max_bytes:
-        registry.reject_route(data_type, f"route of {len(value)} bytes exceeds {max_bytes}")
+    if len(value) > limits.max_bytes:
+        registry.reject_route(data_type, f"route of {len(value)} bytes exceeds {limits.max_bytes}")
         return
     try:
-        spec = parse_route(key, value)
+        spec = parse_route(key, value, limits.max_json_depth)
     except RouteRejectedError as exc:
         registry.reject_route(data_type, str(exc))
         return

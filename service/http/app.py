@@ -3,6 +3,7 @@ nothing here is global and tests can build one over any state."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -10,20 +11,25 @@ from typing import Any, Literal
 import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.cluster.view import cluster_state
+from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.cluster_views import add_cluster_routes
 from service.http.dashboard import add_dashboard
 from service.http.route_views import all_routes, route_info
-from service.http.views import model_info, serving_state
+from service.http.views import model_info, model_infos, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.serving import utcnow
 from service.scoring.engine import Engine
 from service.scoring.predictions import prediction_document
 from service.scoring.records import LocalRecord
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
+
+log = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_PREDICT_RECORDS = 10_000
@@ -49,15 +55,18 @@ def create_app(
     health: Health,
     cluster: ClusterStats | None = None,
     timeline: Timeline | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
 ) -> FastAPI:
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
     add_dashboard(app)
     if cluster is not None and timeline is not None:
         add_cluster_routes(app, cluster, timeline)
 
     @app.get("/models")
     async def list_models() -> dict[str, Any]:
-        return {"models": [model_info(registry, name) for name in registry.names()]}
+        return {"models": model_infos(registry)}
 
     @app.get("/models/{name}")
     async def get_model(name: str) -> dict[str, Any]:
@@ -118,9 +127,15 @@ def create_app(
         the error with 404 (no model) / 422 (bad record) / 500 (scoring); a list answers
         one item per record, each a prediction or ``{"error", "reason"}``."""
         try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+            raw = await request.body()
+        except ClientDisconnect:
+            # The client went away mid-body: nobody is left to answer, and nothing was read.
+            log.debug("client left during the body of POST /predict/%s", data_type)
+            return Response(status_code=400)
+        try:
+            body = loads(raw, max_json_depth)
+        except UnreadableJson as exc:
+            raise HTTPException(400, f"body is {exc}") from None
         single = isinstance(body, dict)
         items = [body] if single else body
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-
 from service.errors import RecordError
 from service.runtimes.base import label_text
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
 Kind = Literal["classifier", "regressor"]
 
@@ -39,6 +38,7 @@ def parse_feedback(
     data_type: str,
     inputs: Sequence[str],
     classes: Sequence[str] | None = None,
+    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
 ) -> Feedback | None:
     """The record's feedback, or None when it is for another dataType. Raises
     InvalidFeedbackError for anything it cannot learn from, such as a label not among
@@ -46,9 +46,9 @@ def parse_feedback(
     if value is None:
         raise InvalidFeedbackError("feedback has no value")
     try:
-        document = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidFeedbackError(f"feedback is not JSON: {exc}") from exc
+        document = loads(value, max_depth)
+    except UnreadableJson as exc:
+        raise InvalidFeedbackError(f"feedback is {exc}") from None
     if not isinstance(document, dict):
         raise InvalidFeedbackError("feedback must be a JSON object")
     other = document.get("dataType")
@@ -56,7 +56,9 @@ def parse_feedback(
         return None
     truth = _truth(document, kind)
     if classes is not None and truth not in classes:
-        raise InvalidFeedbackError(f"label {truth!r:.40} is not one of the classes {list(classes)}")
+        raise InvalidFeedbackError(
+            f"label {preview(truth)} is not one of the classes {list(classes)}"
+        )
     record_id = document.get("id")
     if record_id is not None and not isinstance(record_id, str | int):
         raise InvalidFeedbackError("id must be a string")
@@ -79,7 +81,7 @@ def features_row(fields: dict[str, Any], inputs: Sequence[str]) -> list[float]:
     for name in inputs:
         value = fields.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidFeedbackError(f"feature {name!r} is not a number: {value!r:.40}")
+            raise InvalidFeedbackError(f"feature {name!r} is not a number: {preview(value)}")
         if not math.isfinite(value):
             raise InvalidFeedbackError(f"feature {name!r} is not finite")
         row.append(float(value))

@@ -31,6 +31,7 @@ from service.learning.restore import METADATA_KEY, Restored
 from service.learning.windows import RecentById
 from service.routing.serving import iso, utcnow
 from service.scoring.records import SourceRecord, decode_record
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class LearnerCore:
     offsets: dict[int, int] = field(default_factory=dict)
     versions: list[Published] = field(default_factory=list)
     default_data_type: str | None = None  # MODELSERVE_DEFAULT_DATA_TYPE, for data records
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH  # MODELSERVE_MAX_JSON_DEPTH, for every record
     # Records learned since the last version was judged: a version is due by them, so that
     # after a hold-back or a failed publish the next is offered --publish-every records
     # later, not at once.
@@ -91,7 +93,7 @@ class LearnerCore:
         """Data records of our dataType, by id, for feedback that names only an id."""
         for record in records:
             try:
-                decoded = decode_record(record, self.default_data_type)
+                decoded = decode_record(record, self.default_data_type, self.max_json_depth)
             except Exception:  # the service dead-letters it; nothing to join here
                 continue
             if decoded.data_type == self.options.data_type:
@@ -101,16 +103,23 @@ class LearnerCore:
         """What the serving models answered, by record id: the live quality of whatever
         serves, learned or not."""
         for p in values:
-            if p.get("dataType") != self.options.data_type or "id" not in p:
-                continue
-            model, result = p.get("model") or {}, p.get("result") or {}
-            answer = result.get("label", result.get("value"))
-            if answer is None or "version" not in model:
-                continue
-            key = (str(model.get("name")), int(model["version"]))
-            self.serving = key
-            truth: Truth = str(answer) if self.model.kind == "classifier" else float(answer)
-            self.predictions.put(str(p["id"]), (key[0], key[1], truth))
+            try:
+                self._see_prediction(p)
+            except (TypeError, ValueError, AttributeError, OverflowError):
+                continue  # not one of the service's predictions: anyone can write the topic
+
+    def _see_prediction(self, p: dict[str, Any]) -> None:
+        if p.get("dataType") != self.options.data_type or not isinstance(p.get("id"), str):
+            return
+        model, result = p.get("model") or {}, p.get("result") or {}
+        answer = result.get("label", result.get("value"))
+        version = model.get("version")
+        if answer is None or not isinstance(version, int) or isinstance(version, bool):
+            return
+        key = (str(model.get("name")), version)
+        truth: Truth = str(answer) if self.model.kind == "classifier" else float(answer)
+        self.serving = key
+        self.predictions.put(p["id"], (key[0], key[1], truth))
 
     # -- feedback ---------------------------------------------------------------------------
 
@@ -126,12 +135,21 @@ class LearnerCore:
             except InvalidFeedbackError as exc:
                 self.counts.invalid += 1
                 invalid.append((record, str(exc)))
+            except Exception as exc:  # a bug one record reaches costs that record, not the learner
+                log.exception("feedback at offset %d could not be learned from", record.offset)
+                self.counts.invalid += 1
+                invalid.append((record, f"could not learn from it: {type(exc).__name__}"))
         return invalid
 
     def _learn_one(self, record: SourceRecord) -> None:
         model = self.model
         feedback = parse_feedback(
-            record.value, model.kind, self.options.data_type, self.options.inputs, model.classes
+            record.value,
+            model.kind,
+            self.options.data_type,
+            self.options.inputs,
+            model.classes,
+            self.max_json_depth,
         )
         if feedback is None:
             self.counts.other_data_type += 1

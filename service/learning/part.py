@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from service.http.server import HttpPart, make_server
@@ -27,6 +26,7 @@ from service.learning.windows import RecentById
 from service.scoring.predictions import dead_letter_headers
 from service.settings import Settings
 from service.tools.publishing import ControlPublisher
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class Learner:
             RecentById(settings.feedback_join_records, settings.feedback_join_seconds),
             RecentById(settings.feedback_join_records, settings.feedback_join_seconds),
             default_data_type=settings.default_data_type,
+            max_json_depth=settings.max_json_depth,
         )
         log.info(
             "learner %s starts at version %s, %d records learned, feedback offsets %s",
@@ -250,7 +251,7 @@ class _ResumeAt(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _json(value: bytes | None) -> dict[str, Any]:
     try:
-        parsed = orjson.loads(value or b"null")
-    except orjson.JSONDecodeError:
+        parsed = loads(value or b"null", DEFAULT_MAX_JSON_DEPTH)  # predictions: shallow
+    except UnreadableJson:
         return {}
     return parsed if isinstance(parsed, dict) else {}

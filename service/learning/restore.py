@@ -14,12 +14,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from service.kafka.clients import open_topic_reader
 from service.learning.catchup import read_to_end
 from service.learning.state import InvalidStateError, LearnerMetadata, check_state, checked
 from service.settings import Settings
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,9 @@ async def latest_of(settings: Settings, name: str) -> Restored:
     if found is None:  # never published, or retired: start afresh
         return Restored()
     try:
-        descriptor = orjson.loads(found)
-    except orjson.JSONDecodeError as exc:
-        raise CannotResumeError(f"the latest record of {name} is not JSON: {exc}") from exc
+        descriptor = loads(found, DEFAULT_MAX_JSON_DEPTH)
+    except UnreadableJson as exc:
+        raise CannotResumeError(f"the latest record of {name} is {exc}") from None
     return restored_from(descriptor)
 
 

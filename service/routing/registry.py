@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from service.control.descriptor import ModelDescriptor
+from service.control.descriptor import MAX_VERSION, ModelDescriptor, no_version_left
 from service.errors import DescriptorRejectedError
 from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
 from service.routing.route_book import RouteBook, RouteChange
@@ -53,9 +53,15 @@ class NotLoaded:
 
 class Registry:
     def __init__(
-        self, clock: Callable[[], datetime] = utcnow, shadow_timeout_s: float = 5.0
+        self,
+        clock: Callable[[], datetime] = utcnow,
+        shadow_timeout_s: float = 5.0,
+        on_unload: Callable[[str, int], None] | None = None,
     ) -> None:
         self._clock = clock
+        # Told (name, version) when a version's model is closed, after its last batch: what
+        # is kept per version (metric series) can go then.
+        self._on_unload = on_unload
         self._models: dict[str, ModelEntry] = {}
         self._routes: dict[str, Route] = {}
         self._installs = 0
@@ -80,6 +86,8 @@ class Registry:
         entry = self._models.get(descriptor.name)
         if descriptor.version is None:
             highest = entry.highest_version() if entry else 0
+            if highest >= MAX_VERSION:
+                raise DescriptorRejectedError(no_version_left(highest))
             descriptor = descriptor.with_version(highest + 1)
         assert descriptor.version is not None
         serving = entry.serving if entry else None
@@ -103,7 +111,7 @@ class Registry:
         """The atomic swap: from now on the dataType's records go to the new model (alone, or
         in its place in the dataType's route; a model a route does not name stands by). This
         name's previous version is marked superseded and closed after its in-flight batches."""
-        new = ServingModel(descriptor, model, sha256, shape)
+        new = ServingModel(descriptor, model, sha256, shape, self._on_unload)
         entry = self._entry(descriptor.name)
         old = entry.serving
         if old is not None:

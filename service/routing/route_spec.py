@@ -25,6 +25,7 @@ from pydantic import (
 
 from service.errors import DescriptorRejectedError
 from service.runtimes.base import AnswerShape
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
 ROUTE_KEY_PREFIX = "route:"
 MODES = ("shadow", "canary", "ensemble", "speculative")
@@ -216,18 +217,19 @@ def is_route_key(key: bytes | None) -> bool:
     return key is not None and key.startswith(ROUTE_KEY_PREFIX.encode())
 
 
-def parse_route(key: bytes, value: bytes) -> RouteSpec:
+def parse_route(key: bytes, value: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> RouteSpec:
     """The route a control record declares; RouteRejectedError says why not, in one line."""
     data_type = key.decode("utf-8", errors="replace")[len(ROUTE_KEY_PREFIX) :]
     try:
-        document = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise RouteRejectedError(f"route is not JSON: {exc}") from exc
+        document = loads(value, max_depth)
+    except UnreadableJson as exc:
+        raise RouteRejectedError(f"route is {exc}") from None
     if not isinstance(document, dict):
         raise RouteRejectedError("route must be a JSON object")
     mode = document.get("mode")
-    if mode not in MODES:
-        raise RouteRejectedError(f"unknown route mode {mode!r} (one of {', '.join(MODES)})")
+    if not isinstance(mode, str) or mode not in MODES:
+        shown = preview(mode)
+        raise RouteRejectedError(f"unknown route mode {shown} (one of {', '.join(MODES)})")
     try:
         spec = _ADAPTER.validate_python(document)
     except ValidationError as exc:

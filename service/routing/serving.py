@@ -5,6 +5,7 @@ score, and a displaced model is closed after its last in-flight batch lets go.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -60,8 +61,10 @@ class ServingModel:
         model: Model,
         sha256: str,
         shape: AnswerShape | None = None,
+        on_close: Callable[[str, int], None] | None = None,
     ) -> None:
         assert descriptor.version is not None
+        self._on_close = on_close  # told (name, version) once the model is closed
         self.descriptor = descriptor
         self.name = descriptor.name
         self.version: int = descriptor.version
@@ -99,3 +102,5 @@ class ServingModel:
             self.model.close()
         except Exception:  # closing must never take the service down
             log.exception("closing model %s failed", self.label)
+        if self._on_close is not None:
+            self._on_close(self.name, self.version)

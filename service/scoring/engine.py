@@ -22,6 +22,7 @@ from service.scoring.features import build_features
 from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.predictions import publishable_results
 from service.scoring.records import DecodedGroup, SourceRecord, decode_batch
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,17 @@ class ScoredBatch:
 
 
 class Engine:
-    def __init__(self, registry: Registry, metrics: Metrics, default_data_type: str | None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        metrics: Metrics,
+        default_data_type: str | None,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+    ) -> None:
         self._registry = registry
         self._metrics = metrics
         self._default_data_type = default_data_type
+        self._max_json_depth = max_json_depth
 
     def has_model(self, data_type: str) -> bool:
         return self._registry.route_for(data_type) is not None
@@ -55,7 +63,7 @@ class Engine:
 
     async def _score(self, records: Sequence[SourceRecord], shadows: bool) -> ScoredBatch:
         outcomes: list[Outcome | None] = [None] * len(records)
-        groups, errors = decode_batch(records, self._default_data_type)
+        groups, errors = decode_batch(records, self._default_data_type, self._max_json_depth)
         for i, error in errors.items():
             outcomes[i] = Outcome(records[i], error=error)
         scored = ScoredBatch([])
@@ -67,7 +75,16 @@ class Engine:
                     outcomes[i] = Outcome(records[i], error=no_model)
                 continue
             batch = RouteBatch(data_type, group.fields, _keys(group, records), shadows)
-            answers = await route.answer(batch, _Runner(self, data_type))
+            try:
+                answers = await route.answer(batch, _Runner(self, data_type))
+            except Exception as exc:
+                # A bug that one group's records reach must cost those records (dead letters
+                # that say so), never the loop that serves every dataType.
+                log.exception("scoring a batch of dataType %r failed", data_type)
+                failed = ScoringError(f"the service could not score it: {type(exc).__name__}")
+                for i in group.positions:
+                    outcomes[i] = Outcome(records[i], error=failed, model=route.primary)
+                continue
             self._metrics.record_answered(self._fill(answers, group, records, outcomes, data_type))
             for after in answers.after:
                 scored.sides.append(
@@ -86,16 +103,18 @@ class Engine:
         features, good, errors = build_features(rows, serving.binder)
         if not good:
             return MemberScores(serving, [errors[k] for k in range(n)])
+        size = features.shape[0]
         serving.acquire()
         try:
             started = time.perf_counter()
             results, result = await self._predict(serving, features)
             elapsed = time.perf_counter() - started
+            # Counted before the model is let go: a displaced version's series are dropped
+            # when its last batch lets go, and must not come back after.
+            serving.stats.record_batch(size, elapsed * 1000.0)
+            self._metrics.record_batch(serving.name, serving.version, data_type, size, elapsed)
         finally:
             serving.release()
-        size = features.shape[0]
-        serving.stats.record_batch(size, elapsed * 1000.0)
-        self._metrics.record_batch(serving.name, serving.version, data_type, size, elapsed)
         if len(good) == n:
             return MemberScores(serving, results, result, None, elapsed * 1000.0)
         rows_out: list[bytes | RecordError] = [ScoringError("not scored")] * n

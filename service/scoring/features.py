@@ -14,6 +14,7 @@ import numpy as np
 
 from service.errors import InvalidRecordError, RecordError
 from service.runtimes.base import FloatMatrix
+from service.untrusted import preview
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
@@ -123,7 +124,7 @@ def _number(value: Any, field: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidRecordError(f"feature {field!r} is not a number: {value!r:.40}") from None
+        raise InvalidRecordError(f"feature {field!r} is not a number: {preview(value)}") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise InvalidRecordError(f"feature {field!r} is not finite")
     return number

@@ -7,25 +7,34 @@ in turn. The dashboard page is served here too."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from service.cluster.merge import merge_states, merge_stats
 from service.cluster.timeline import merge_timelines
 from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
+from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.dashboard import add_dashboard
 from service.supervisor.exposition import MonotonicExposition
 from service.supervisor.worker_clients import Answer, WorkerClients
+
+log = logging.getLogger(__name__)
 
 HOP_HEADERS = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"}
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def create_supervisor_app(workers: WorkerClients, instance: str) -> FastAPI:
+def create_supervisor_app(
+    workers: WorkerClients, instance: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+) -> FastAPI:
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
+    # Bodies are bounded here too: the supervisor holds a body whole before passing it on.
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
     started = time.monotonic()
     expositions = MonotonicExposition()
     add_dashboard(app)
@@ -101,7 +110,11 @@ def create_supervisor_app(workers: WorkerClients, instance: str) -> FastAPI:
         query = request.scope.get("query_string", b"")
         url = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
         headers = [(k, v) for k, v in request.headers.raw if k.lower() not in HOP_HEADERS]
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            log.debug("client left during the body of %s %s", request.method, url)
+            return Response(status_code=400)
         answer = await workers.any(workers.build(request.method, url, body, headers))
         if answer is None:
             raise HTTPException(503, "no worker answered")

@@ -32,7 +32,7 @@ async def _supervise(settings: Settings, instance: str) -> None:
         processes = WorkerProcesses(settings, instance, folder)
         sockets = [socket_path(folder, i) for i in range(settings.workers)]
         workers = WorkerClients(unix_transports(sockets))
-        app = create_supervisor_app(workers, instance)
+        app = create_supervisor_app(workers, instance, settings.max_request_bytes)
         http = HttpPart(make_server(app, settings.http_host, settings.http_port))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

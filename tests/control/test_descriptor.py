@@ -4,7 +4,7 @@ import hashlib
 import orjson
 import pytest
 
-from service.control.descriptor import ModelDescriptor, parse_descriptor
+from service.control.descriptor import ControlLimits, ModelDescriptor, parse_descriptor
 from service.errors import DescriptorRejectedError
 
 ARTIFACT = b"model-bytes"
@@ -86,7 +86,7 @@ def test_key_must_match_name() -> None:
 
 def test_size_limit() -> None:
     with pytest.raises(DescriptorRejectedError, match="exceeds"):
-        parse_descriptor(b"wine-rf", orjson.dumps(doc()), max_bytes=10)
+        parse_descriptor(b"wine-rf", orjson.dumps(doc()), limits=ControlLimits(max_bytes=10))
 
 
 def test_rejection_text_is_sanitised_and_does_not_echo_input() -> None:

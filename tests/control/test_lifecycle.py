@@ -9,6 +9,7 @@ import onnxruntime as ort
 import orjson
 import pytest
 
+from service.control.descriptor import ControlLimits
 from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
@@ -25,7 +26,12 @@ class Harness:
         self.registry = Registry()
         self.events: list[dict[str, Any]] = []
         self.lifecycle = ModelLifecycle(
-            self.registry, Loader(settings or Settings()), self._sink, Metrics(), "test", 10**8
+            self.registry,
+            Loader(settings or Settings()),
+            self._sink,
+            Metrics(),
+            "test",
+            ControlLimits(10**8),
         )
 
     async def _sink(self, event: ModelEvent) -> None:

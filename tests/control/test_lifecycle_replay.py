@@ -15,7 +15,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.control.descriptor import ModelDescriptor
+from service.control.descriptor import ControlLimits, ModelDescriptor
 from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loaded, Loader, warm_up
@@ -95,7 +95,7 @@ class Run:
         self.unseen: list[str] = []
         self.registry.book.unknown_shape = lambda member: self.unseen.append(member.label)
         self.lifecycle = ModelLifecycle(
-            self.registry, loader, self._sink, Metrics(), "test", 1 << 20, clock
+            self.registry, loader, self._sink, Metrics(), "test", ControlLimits(1 << 20), clock
         )
 
     async def _sink(self, event: ModelEvent) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from service.control.descriptor import ModelDescriptor
+from service.control.descriptor import ControlLimits, ModelDescriptor
 from service.control.replay import (
     Action,
     AsIs,
@@ -88,7 +88,7 @@ def shape(actions: list[Action[str]]) -> list[tuple[Any, ...]]:
 
 
 async def plan(records: list[ControlRecord], load: FakeLoad) -> list[tuple[Any, ...]]:
-    return shape(await plan_replay(records, load.loading, 1 << 20, NOW))
+    return shape(await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW))
 
 
 async def test_fifty_versions_load_only_the_last() -> None:
@@ -214,7 +214,7 @@ async def test_names_are_planned_apart() -> None:
         for i, name in enumerate(["a", "b", "a", "b", "a"])
     ]
     load = FakeLoad(broken={("b", 2)})
-    actions = await plan_replay(records, load.loading, 1 << 20, NOW)
+    actions = await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW)
     assert load.calls == [("a", 3), ("b", 2), ("b", 1)]
     kinds = [type(a).__name__ for a in actions]
     assert kinds == ["PassOver", "Serve", "PassOver", "Refuse", "Serve"]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import orjson
 
-from service.control.descriptor import ModelDescriptor
+from service.control.descriptor import ControlLimits, ModelDescriptor
 from service.control.loader import warm_up
 from service.control.route_records import apply_route_record
 from service.routing.registry import Registry
@@ -97,7 +97,7 @@ def install(
 def declare(registry: Registry, data_type: str = "d", **route: object) -> None:
     """A route record, as the control plane applies it (an invalid one is rejected)."""
     value = orjson.dumps({"kind": "route", "dataType": data_type, **route})
-    apply_route_record(registry, route_key(data_type).encode(), value, 1 << 20)
+    apply_route_record(registry, route_key(data_type).encode(), value, ControlLimits(1 << 20))
 
 
 def records(

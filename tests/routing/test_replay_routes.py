@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from service.control.descriptor import ControlLimits
 from service.control.replay import Action, ControlRecord, PassOver, Refuse, plan_replay
 from service.routing.route_spec import route_key
 from tests.control.test_lifecycle_replay import both, doc, lean_events
@@ -44,7 +45,7 @@ async def test_a_stand_in_a_shadow_route_checks_is_loaded_for_its_shape_then_clo
         ("a", doc("a")),
     )
     load = FakeLoad(classifiers={"a:1"})
-    actions = await plan_replay(records, load.loading, 1 << 20, NOW)
+    actions = await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW)
     assert load.calls == [("a", 2), ("b", 1), ("a", 1)]
     assert load.closed == ["a:1"]
     assert labelled(actions) == [
@@ -66,7 +67,7 @@ async def test_a_canary_route_and_a_route_that_never_sees_its_members_load_nothi
         ("a", doc("a")),
     )
     load = FakeLoad()
-    actions = await plan_replay(records, load.loading, 1 << 20, NOW)
+    actions = await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW)
     assert load.calls == [("a", 3), ("b", 1)]
     assert [a[0] for a in labelled(actions)] == [
         "AsIs", "PassOver", "Serve", "PassOver", "AsIs", "Serve"
@@ -83,7 +84,7 @@ async def test_every_version_an_active_route_sees_is_loaded_in_one_round() -> No
         *[("a", doc("a")) for _ in range(5)],
     )
     load = FakeLoad()
-    await plan_replay(records, load.loading, 1 << 20, NOW)
+    await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW)
     assert load.calls == [("b", 1), ("a", 6), *[("a", v) for v in range(1, 6)]]
     assert load.closed == [f"a:{v}" for v in range(1, 6)]
 
@@ -105,7 +106,7 @@ async def test_a_stand_in_failing_its_shape_load_is_failed_and_its_name_refolds(
     after it, is stale behind 9, and 9 serves at the end: loaded, and 7 closed."""
     records = rollback_under_shadow()
     load = FakeLoad(broken={("a", 5)})
-    actions = await plan_replay(records, load.loading, 1 << 20, NOW)
+    actions = await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW)
     assert load.calls == [("b", 1), ("a", 7), ("a", 5), ("a", 9)]
     assert load.closed == ["a:7"]
     assert labelled(actions) == [
