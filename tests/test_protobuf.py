@@ -11,8 +11,9 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from service.control.descriptor import parse_descriptor
-from service.errors import DecodeError, DescriptorRejectedError
+from service.errors import DecodeError, DescriptorRejectedError, InvalidRecordError
 from service.proto.model_descriptor_pb2 import ModelDescriptor as Proto
+from service.proto.wine_record_pb2 import WineRecord
 from service.protobuf import encode_wine_record, wine_record_fields
 from service.scoring.records import LocalRecord, decode_record
 from service.wine import WINE_FIELDS
@@ -143,3 +144,33 @@ def test_wine_records() -> None:
     assert decoded.data_type == "wine" and decoded.record_id == "r1" and decoded.fields["pH"] == 8.5
     with pytest.raises(DecodeError, match="WineRecord"):
         decode_record(LocalRecord(b"\xff\xff", headers=tuple(PROTOBUF)), "wine")
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "fragment"),
+    [
+        (b"", InvalidRecordError, "no feature"),
+        (WineRecord(dataType="wine").SerializeToString(), InvalidRecordError, "no feature"),
+        (WineRecord(ts=5).SerializeToString(), InvalidRecordError, "no feature"),
+        (b"\x08\x01", DecodeError, "field 1 is sent as varint"),
+        (b"\x62\x05ab", DecodeError, "WineRecord"),  # dataType cut short
+        (
+            WineRecord(alcohol=9.5).SerializeToString() + b"\x0d\x00\x00\x00\x00",
+            DecodeError,
+            "32-bit",
+        ),
+    ],
+)
+def test_protobuf_junk_is_never_read_as_an_all_zero_wine(
+    raw: bytes, error: type[Exception], fragment: str
+) -> None:
+    with pytest.raises(error, match=fragment):
+        decode_record(LocalRecord(raw, headers=tuple(PROTOBUF)), "wine")
+
+
+def test_a_wine_with_absent_features_reads_them_as_zero() -> None:
+    """proto3 leaves 0.0 off the wire: citric acid 0.0 is a real wine's."""
+    fields = wine_record_fields(WineRecord(alcohol=9.5, pH=3.2).SerializeToString())
+    assert fields["alcohol"] == 9.5 and fields["citric_acid"] == 0.0
+    # A field number the schema does not know (a newer producer's) is passed over.
+    assert wine_record_fields(WineRecord(alcohol=9.5).SerializeToString() + b"\x78\x01")

@@ -1,7 +1,11 @@
 """A bound on request bodies, kept while they are read: a declared ``Content-Length`` over the
 bound is answered 413 before a byte of the body is read, and a body sent without one (chunked)
 is cut off with a 413 as soon as what arrived passes the bound. Reading first and measuring
-after would let a few large requests at once take the process's memory."""
+after would let a few large requests at once take the process's memory.
+
+The rest of a refused body is read and dropped (up to a bound) before the answer: a server that
+closes a connection with unread bytes makes the kernel reset it, and the client then sees a
+broken connection instead of the 413."""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# How much of a refused body is read and dropped so that the 413 reaches the client; past
+# it, the connection is closed.
+DRAIN_BYTES = 64 * 1024 * 1024
 
 
 class _BodyTooLarge(Exception):
@@ -28,6 +35,7 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
+            await _drain(receive, declared)
             await self._refuse(send)
             return
         received = 0
@@ -51,6 +59,7 @@ class BodyLimit:
             await self.app(scope, bounded_receive, watched_send)
         except _BodyTooLarge:
             if not started:
+                await _drain(receive, DRAIN_BYTES)
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
@@ -67,6 +76,18 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive, expected: int) -> None:
+    """Read and drop what is left of the body, while it is no more than ``DRAIN_BYTES``."""
+    if expected > DRAIN_BYTES:
+        return
+    dropped = 0
+    while dropped <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        dropped += len(message.get("body", b""))
 
 
 def _content_length(scope: Scope) -> int | None:

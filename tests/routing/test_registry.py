@@ -99,3 +99,26 @@ def test_history_keeps_the_newest_versions_of_a_prolific_name() -> None:
     assert entry is not None and len(entry.versions) == MAX_HISTORY
     assert entry.versions[0].version == 101 and entry.highest_version() == MAX_HISTORY + 100
     assert registry.admit(descriptor("m")).version == MAX_HISTORY + 101
+
+
+def test_versions_stop_at_the_int64_limit_with_a_rejection() -> None:
+    registry = Registry()
+    top = registry.admit(descriptor("m", version=2**63 - 1))
+    registry.install(top, Stub(), "0" * 64)
+    with pytest.raises(DescriptorRejectedError, match="no version is left after"):
+        registry.admit(descriptor("m"))
+    with pytest.raises(ValueError, match="less than or equal"):
+        descriptor("m", version=2**63)
+
+
+def test_a_version_is_reported_unloaded_once_its_last_batch_lets_go() -> None:
+    unloaded: list[tuple[str, int]] = []
+    registry = Registry(on_unload=lambda name, version: unloaded.append((name, version)))
+    first = registry.install(registry.admit(descriptor("m")), Stub(), "0" * 64)
+    first.acquire()  # a batch in flight
+    registry.install(registry.admit(descriptor("m")), Stub(), "0" * 64)
+    assert unloaded == []
+    first.release()
+    assert unloaded == [("m", 1)]
+    registry.retire("m")
+    assert unloaded == [("m", 1), ("m", 2)]
