@@ -38,6 +38,8 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     ({**BASE, "name": "bad name"}, False),
     ({**BASE, "modelType": "keras"}, False),
     ({**BASE, "version": 0}, False),
+    ({**BASE, "version": 2**63 - 1}, True),
+    ({**BASE, "version": 2**63}, False),
     ({**BASE, "sha256": "xyz"}, False),
     ({**BASE, "inputs": []}, False),
     ({**BASE, "unknown": 1}, False),
