@@ -27,6 +27,7 @@ from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
 from service.cluster.view import Seen
 from service.kafka.clients import assign_whole_topic
 from service.routing.serving import utcnow
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,13 @@ class ClusterStats:
             self._latest.pop(key.decode(errors="replace"), None)
             return
         try:
-            snapshot = StatsSnapshot.model_validate_json(value)
-        except ValidationError as exc:  # a foreign or broken writer: not this view's concern
-            log.warning("stats record %r is not a snapshot: %s", key, exc.errors()[:1])
+            snapshot = StatsSnapshot.model_validate(loads(value, DEFAULT_MAX_JSON_DEPTH))
+        except UnreadableJson as exc:  # a foreign or broken writer: not this view's concern
+            log.warning("stats record %s is not a snapshot: %s", preview(key), exc)
+            return
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[:1]
+            log.warning("stats record %s is not a snapshot: %s", preview(key), first)
             return
         now = utcnow()
         self._latest[snapshot.key] = Seen(
