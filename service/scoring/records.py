@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -13,7 +12,7 @@ import orjson
 
 from service.errors import DecodeError, InvalidRecordError, RecordError
 from service.protobuf import is_protobuf, wine_record_fields
-from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
+from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, json_depth, loads
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -141,19 +140,20 @@ def decode_batch(
         return _decode_each(records, default_data_type, max_depth)
     values = list(map(_value_of, records))
     try:
-        # No record has more brackets than the depth limit, so none nests deeper: the
-        # bound costs two counts per record, in C. Otherwise each record is measured.
-        if (
-            values
-            and max(map(bytes.count, values, repeat(b"[")))
-            + max(map(bytes.count, values, repeat(b"{")))
-            > max_depth
-        ):
-            return _decode_each(records, default_data_type, max_depth)
-        docs: list[Any] = list(map(orjson.loads, values))
+        # The depth bound, for the whole batch in two C-level counts: a record nests no
+        # deeper than it has brackets, and once every record is known to be an object (one
+        # bracket at least, checked below) none has more than the batch's brackets less one
+        # for each other record. Otherwise each record is measured on its own.
+        joined = b"".join(values)
+        brackets = joined.count(b"[") + joined.count(b"{")
+        docs: list[Any] = list(map(orjson.loads, values))  # orjson, in C, stops at 1024
     except (orjson.JSONDecodeError, TypeError):  # not JSON, no value, not bytes
         return _decode_each(records, default_data_type, max_depth)
     if docs and set(map(type, docs)) != {dict}:
+        return _decode_each(records, default_data_type, max_depth)
+    if brackets - (len(docs) - 1) > max_depth and any(
+        json_depth(value, max_depth) > max_depth for value in values
+    ):
         return _decode_each(records, default_data_type, max_depth)
     data_types = [doc.get("dataType") for doc in docs]
     try:
