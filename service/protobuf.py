@@ -60,7 +60,10 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
     if message.fieldMap:
         doc["fieldMap"] = dict(message.fieldMap)
     if message.HasField("metadata"):
-        doc["metadata"] = MessageToDict(message.metadata)
+        try:
+            doc["metadata"] = MessageToDict(message.metadata)
+        except ValueError as exc:  # NaN or an infinity: not JSON
+            raise DescriptorRejectedError(f"metadata is not JSON: {exc}") from None
     if message.rollback:
         doc["rollback"] = True
     return doc

@@ -84,8 +84,10 @@ def preview(value: Any, limit: int = 40) -> str:
     """A value as a message shows it, at most about ``limit`` characters, computed without
     formatting the whole of it (a long text is cut first; containers are described)."""
     if isinstance(value, str):
-        shown = repr(value[:limit])
-        return shown + "…" if len(value) > limit else shown
+        shown = repr(value[:limit])  # escapes can make each character up to 10
+        if len(value) > limit or len(shown) > limit + 2:
+            return shown[: limit + 2] + "…"
+        return shown
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, int):
