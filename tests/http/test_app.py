@@ -6,9 +6,11 @@ from typing import Any
 
 import httpx
 import onnxruntime as ort
+from fastapi import FastAPI
 
 from service.control.descriptor import ModelDescriptor
 from service.http.app import Health, create_app
+from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.runtimes.onnx import OnnxModel
@@ -18,6 +20,15 @@ from tests.models import ModelFiles
 
 
 def build(model_files: ModelFiles, ready: bool = True) -> tuple[httpx.AsyncClient, Registry]:
+    app, registry = wine_app(model_files, ready)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return client, registry
+
+
+def wine_app(
+    model_files: ModelFiles, ready: bool = True, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+) -> tuple[FastAPI, Registry]:
+    """The app over a registry serving the wine forest (version 4)."""
     registry, metrics = Registry(), Metrics()
     artifact = model_files.forest_onnx.read_bytes()
     descriptor = ModelDescriptor.model_validate(
@@ -32,9 +43,9 @@ def build(model_files: ModelFiles, ready: bool = True) -> tuple[httpx.AsyncClien
         metrics,
         Engine(registry, metrics, None),
         Health(live=lambda: True, ready=lambda: {"controlCaughtUp": ready, "dataAssigned": True}),
+        max_request_bytes=max_request_bytes,
     )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-    return client, registry
+    return app, registry
 
 
 def record(model_files: ModelFiles, i: int = 0) -> dict[str, Any]:
