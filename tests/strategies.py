@@ -14,15 +14,16 @@ tricky_text = st.text(
 
 
 def json_values(max_size: int = 4, max_leaves: int = 30) -> st.SearchStrategy[Any]:
-    return st.recursive(
+    def containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.lists(children, max_size=max_size) | st.dictionaries(
+            tricky_text, children, max_size=max_size
+        )
+
+    scalars = (
         st.none()
         | st.booleans()
         | st.integers(-(2**63), 2**63 - 1)
         | st.floats(allow_nan=False, allow_infinity=False)
-        | tricky_text,
-        lambda children: (
-            st.lists(children, max_size=max_size)
-            | st.dictionaries(tricky_text, children, max_size=max_size)
-        ),
-        max_leaves=max_leaves,
+        | tricky_text
     )
+    return st.recursive(scalars, containers, max_leaves=max_leaves)
