@@ -13,6 +13,13 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The largest record batch the service's output topics take. A data record may be as large
+# as its topic allows (the broker's default is 1 MiB), and its dead letter carries it whole
+# plus headers, its prediction its id plus the answer: at the same limit, one record near it
+# would be refused on the way out for ever, and stop its partition. Twice the default, with
+# room for what the service adds.
+OUTPUT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 64 * 1024
+
 
 def wanted_topics(settings: Settings) -> dict[str, int]:
     """Topic → partitions. The control log has one partition so that descriptors keep their
@@ -54,6 +61,10 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
             "retention.bytes": "-1",
             # Descriptors carry models inline; the broker default (1 MB) is too small.
             "max.message.bytes": str(settings.max_descriptor_bytes + 1024),
+        },
+        **{
+            topic: {"max.message.bytes": str(OUTPUT_MAX_MESSAGE_BYTES)}
+            for topic in (settings.output_topic, settings.shadow_topic, settings.dlq_topic)
         },
         # The latest snapshot per process is all the cluster view reads; a process gone for a
         # day (its last snapshot older than the retention) drops out of it. Segments roll
