@@ -108,6 +108,11 @@ class OnnxModel:
         self._label_output = label.name if label is not None else None
         self._proba_output = proba.name if proba is not None else None
         self._proba_is_map = proba is not None and proba.type.startswith("seq(map")
+        # The precision the probabilities were computed in, kept so that the checks judge
+        # their sum at it (a float32 sum over thousands of trees is off 1 by rounding).
+        self._proba_dtype = (
+            np.float32 if proba is not None and "tensor(float)" in proba.type else np.float64
+        )
         if label is not None or proba is not None:
             self.kind = "classifier"
         elif len(outputs) == 1 and outputs[0].type in ("tensor(float)", "tensor(double)"):
@@ -152,10 +157,11 @@ class OnnxModel:
             if self._proba_is_map:
                 # ZipMap output: one {class: p} dict per row; its keys are the class labels.
                 keys = list(raw[0].keys()) if raw else []
-                probabilities = np.array([[row[k] for k in keys] for row in raw], np.float64)
+                rows = [[row[k] for k in keys] for row in raw]
+                probabilities = np.array(rows, self._proba_dtype)
                 classes = classes or [str(k) for k in keys]
             else:
-                probabilities = np.asarray(raw, dtype=np.float64).reshape(size, -1)
+                probabilities = np.asarray(raw, dtype=self._proba_dtype).reshape(size, -1)
                 classes = classes or [str(i) for i in range(probabilities.shape[1])]
         if self._labels is not None and probabilities is not None:
             labels = labels_from_indices(probabilities, self._labels)
