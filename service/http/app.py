@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.cluster.view import cluster_state
+from service.errors import NoModelError
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.cluster_views import add_cluster_routes
 from service.http.dashboard import add_dashboard
@@ -123,9 +124,12 @@ def create_app(
 
     @app.post("/predict/{data_type}")
     async def predict(data_type: str, request: Request) -> Response:
-        """One record (object) or many (array). A single record answers its prediction, or
-        the error with 404 (no model) / 422 (bad record) / 500 (scoring); a list answers
-        one item per record, each a prediction or ``{"error", "reason"}``."""
+        """One record (object) or many (array). What concerns the request as a whole is its
+        status, for one record or many alike: 400 (not JSON, too deep, not records), 413 (too
+        large or too many), 404 (no model serves the dataType). Then one record answers its
+        prediction, or its error with 422 (bad record) / 500 (scoring); a list answers 200
+        with one item per record, each a prediction or ``{"id", "error", "reason"}``. A
+        record without an ``id`` is answered with ``"id": null``."""
         try:
             raw = await request.body()
         except ClientDisconnect:
@@ -142,15 +146,21 @@ def create_app(
             raise HTTPException(400, "body must be a JSON object or an array of objects")
         if len(items) > MAX_PREDICT_RECORDS:
             raise HTTPException(413, f"at most {MAX_PREDICT_RECORDS} records per request")
+        if not engine.has_model(data_type):
+            no_model = NoModelError(f"no model is serving dataType {data_type!r}")
+            body = {"error": str(no_model), "reason": no_model.reason}
+            return OrjsonResponse(body, status_code=404)
         records = [LocalRecord(orjson.dumps({**item, "dataType": data_type})) for item in items]
         outcomes = await engine.score(records)
         answers: list[dict[str, Any]] = []
-        for outcome in outcomes:
+        for item, outcome in zip(items, outcomes, strict=True):
+            given = _given_id(item)
             if outcome.result_json is not None:
-                answers.append(prediction_document(outcome, with_source=False))
+                answers.append({**prediction_document(outcome, with_source=False), "id": given})
             else:
                 assert outcome.error is not None
-                answers.append({"error": str(outcome.error), "reason": outcome.error.reason})
+                error = outcome.error
+                answers.append({"id": given, "error": str(error), "reason": error.reason})
         if not single:
             return OrjsonResponse(answers)
         answer = answers[0]
@@ -160,3 +170,14 @@ def create_app(
         return OrjsonResponse(answer, status_code=status)
 
     return app
+
+
+def _given_id(item: dict[str, Any]) -> str | None:
+    """The record's own ``id`` as its prediction shows it (text), or None when it gave none:
+    a request has no key or offset to stand in for one."""
+    given = item.get("id")
+    if isinstance(given, str):
+        return given
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        return str(given)
+    return None

@@ -118,6 +118,26 @@ async def test_predict_shapes(model_files: ModelFiles) -> None:
         assert (await client.post("/predict/wine", json={"pH": "acid"})).status_code == 422
 
 
+async def test_one_record_and_many_answer_alike(model_files: ModelFiles) -> None:
+    """What concerns the whole request is its status in both forms (no model: 404); what
+    concerns a record is its own answer (one record: its status; a list: 200, an item each);
+    a record without an id is answered with id null, never an invented one."""
+    client, _ = build(model_files)
+    good, bad = record(model_files), {"pH": "acid"}
+    async with client:
+        for body in (good, [good]):
+            answer = await client.post("/predict/beer", json=body)
+            assert answer.status_code == 404 and answer.json()["reason"] == "no-model"
+        one = await client.post("/predict/wine", json=good)
+        assert one.status_code == 200 and one.json()["id"] is None
+        listed = await client.post("/predict/wine", json=[good, {**bad, "id": 7}, bad])
+        assert listed.status_code == 200
+        first, second, third = listed.json()
+        assert first["id"] is None and first["result"] == one.json()["result"]
+        assert second["id"] == "7" and second["reason"] == "invalid-record"
+        assert third["id"] is None and "missing feature" in third["error"]
+
+
 async def test_readiness_reflects_the_checks(model_files: ModelFiles) -> None:
     client, _ = build(model_files, ready=False)
     async with client:
