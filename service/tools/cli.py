@@ -47,7 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service (settings from MODELSERVE_* variables)")
     serve.set_defaults(run=_serve)
 
-    pub = sub.add_parser("publish", help="publish a model file as a ModelDescriptor")
+    pub = sub.add_parser(
+        "publish",
+        help="publish a model file as a ModelDescriptor",
+        description=(
+            "Publish a model file as a ModelDescriptor on the control topic. A model input is "
+            "fed by the record field --field-map names for it, else the field of the same "
+            "name, else the field whose name is the same but for case, spaces, '-' and '_' "
+            "(for every model type)."
+        ),
+        epilog=(
+            "environment: MODELSERVE_BOOTSTRAP_SERVERS (the Kafka to publish to, default "
+            "localhost:9092), MODELSERVE_CONTROL_TOPIC (models) and MODELSERVE_EVENTS_TOPIC "
+            "(model-events, read by --wait); MODELSERVE_PICKLE_KEY signs PICKLE models (the "
+            "service must hold the same key). A model inline must fit the broker's message "
+            "limit (1 MiB by default; the service creates its control topic with "
+            "MODELSERVE_MAX_DESCRIPTOR_BYTES): publish a larger one with --location."
+        ),
+    )
     pub.add_argument("path", type=Path)
     pub.add_argument("--name", required=True)
     pub.add_argument("--data-type", required=True)
@@ -62,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--version", type=int)
     pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
     pub.add_argument("--labels", help="class labels in the model's column order, comma-separated")
+    pub.add_argument(
+        "--field-map",
+        type=field_pairs,
+        metavar="INPUT=FIELD,..",
+        help="which record field feeds a model input, where their names differ",
+    )
     pub.add_argument("--location", help="publish by reference: the URI the service fetches")
     pub.add_argument("--description", default="")
     pub.add_argument("--expires-at", type=datetime.fromisoformat, help="RFC 3339 timestamp")
@@ -178,6 +201,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         metadata=args.metadata,
         pickle_key=settings.pickle_key,
         rollback=args.rollback,
+        field_map=args.field_map,
     )
 
     async def run() -> int:
@@ -275,3 +299,16 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def field_pairs(text: str) -> dict[str, str]:
+    """``input=field,..`` as a fieldMap."""
+    pairs: dict[str, str] = {}
+    for part in text.split(","):
+        model_input, equals, record_field = (side.strip() for side in part.partition("="))
+        if not (model_input and equals and record_field):
+            raise argparse.ArgumentTypeError(f"expected input=field pairs, got {part!r}")
+        if model_input in pairs:
+            raise argparse.ArgumentTypeError(f"input {model_input!r} is mapped twice")
+        pairs[model_input] = record_field
+    return pairs

@@ -50,6 +50,7 @@ def build_descriptor(
     metadata: dict[str, Any] | None = None,
     pickle_key: str | None = None,
     rollback: bool = False,
+    field_map: dict[str, str] | None = None,
 ) -> ModelDescriptor:
     """By value (the file's bytes inline) unless ``location`` is given, in which case the
     file is only read for its sha256 and the service fetches the artifact itself."""
@@ -67,6 +68,7 @@ def build_descriptor(
         "metadata": metadata or {},
         "sha256": hashlib.sha256(artifact).hexdigest(),
         "rollback": rollback,
+        "fieldMap": field_map,
     }
     if location is not None:
         fields["location"] = location

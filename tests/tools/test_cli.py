@@ -12,7 +12,8 @@ import pytest
 from service.http.views import model_info
 from service.server import Service
 from service.settings import Settings
-from service.tools.cli import main
+from service.tools.cli import build_parser, main
+from service.tools.publishing import build_descriptor
 from service.wine import WINE_FIELDS
 from tests.kafka_helpers import header, read_until
 from tests.models import ModelFiles
@@ -112,3 +113,22 @@ def test_publish_refuses_what_it_cannot_type(tmp_path: Path) -> None:
     odd = tmp_path / "model.bin"
     odd.write_bytes(b"x")
     assert main(["publish", str(odd), "--name", "m", "--data-type", "d"]) == 2
+
+
+def test_publish_says_where_it_publishes_and_takes_a_field_map(
+    capsys: pytest.CaptureFixture[str], model_files: ModelFiles
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["publish", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for said in ("MODELSERVE_BOOTSTRAP_SERVERS", "MODELSERVE_PICKLE_KEY", "--field-map"):
+        assert said in text
+    publish = ["publish", str(model_files.forest_onnx), "--name", "m", "--data-type", "d"]
+    args = build_parser().parse_args([*publish, "--field-map", "alcohol=ALC, pH=ph"])
+    assert args.field_map == {"alcohol": "ALC", "pH": "ph"}
+    descriptor = build_descriptor(
+        model_files.forest_onnx, "m", "d", field_map=args.field_map, inputs=list(WINE_FIELDS)
+    )
+    assert orjson.loads(descriptor.to_json())["fieldMap"] == {"alcohol": "ALC", "pH": "ph"}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*publish, "--field-map", "alcohol"])
