@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from service.runtimes.base import BatchResult, RuntimeInfo
+from service.untrusted import preview
 
 PROBABILITY_SUM_TOLERANCE = 1e-6
 # Probabilities computed in float32 (onnxruntime's tree ensembles) are each a float32 sum over
@@ -46,6 +47,9 @@ def row_problems(result: BatchResult) -> dict[int, str]:
         classes = list(result.classes or range(matrix.shape[1]))
         for i in np.flatnonzero(~good).tolist():
             problems.setdefault(i, _probability_problem(matrix[i], classes, float(sums[i])))
+        if result.labels is not None and result.classes:
+            for i, why in _labels_outside(result.labels, result.classes).items():
+                problems.setdefault(i, why)
     elif result.kind == "regressor" and result.values is not None:
         values = np.asarray(result.values, dtype=np.float64).reshape(result.size, -1)
         for i in np.flatnonzero(~np.isfinite(values).all(axis=1)).tolist():
@@ -55,6 +59,24 @@ def row_problems(result: BatchResult) -> dict[int, str]:
             if not _all_finite(outputs):
                 problems.setdefault(i, "returned outputs that are NaN, infinite or missing")
     return problems
+
+
+def _labels_outside(labels: Sequence[Any], classes: Sequence[Any]) -> dict[int, str]:
+    """Rows whose label is not one of the probability keys: a label and probabilities that
+    disagree are never published. A batch has few distinct labels, so the usual batch costs
+    one set per batch."""
+    known = {str(c) for c in classes}
+    try:
+        if {str(label) for label in set(labels)} <= known:
+            return {}
+    except TypeError:  # unhashable labels: row by row
+        pass
+    shown = ", ".join(sorted(known)[:10])
+    return {
+        i: f"answered the label {preview(label)}, which is not among its classes ({shown})"
+        for i, label in enumerate(labels)
+        if str(label) not in known
+    }
 
 
 def refusal(runtime: RuntimeInfo, why: str) -> str:

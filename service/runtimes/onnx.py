@@ -43,7 +43,7 @@ class OnnxModel:
         labels: Sequence[str] | None,
         intra_op_threads: int = 1,
     ) -> None:
-        refuse_external_data(artifact)
+        proto = refuse_external_data(artifact)
         options = ort.SessionOptions()
         # One scoring process per core: more threads per session only fight each other.
         options.intra_op_num_threads = intra_op_threads
@@ -60,6 +60,10 @@ class OnnxModel:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadError(f"onnxruntime cannot load the model: {exc}") from exc
         self._labels = list(labels) if labels else None
+        # Without `labels`, the probability columns are named by the classes the model
+        # declares, so that they agree with its label output (never "0", "1" beside "<=50K").
+        self._model_classes = model_class_labels(proto)
+        del proto
         self._bind_inputs(inputs)
         self._bind_outputs()
 
@@ -162,6 +166,9 @@ class OnnxModel:
                 classes = classes or [str(k) for k in keys]
             else:
                 probabilities = np.asarray(raw, dtype=self._proba_dtype).reshape(size, -1)
+                declared = self._model_classes
+                if not classes and declared and len(declared) == probabilities.shape[1]:
+                    classes = declared
                 classes = classes or [str(i) for i in range(probabilities.shape[1])]
         if self._labels is not None and probabilities is not None:
             labels = labels_from_indices(probabilities, self._labels)
@@ -185,9 +192,10 @@ class OnnxModel:
         del self._session
 
 
-def refuse_external_data(artifact: bytes) -> None:
+def refuse_external_data(artifact: bytes) -> Any:
     """ONNX tensors may keep their data in files named by the model (external data); a model
-    arriving as bytes must not make the service read files of its choosing."""
+    arriving as bytes must not make the service read files of its choosing. Returns the
+    parsed model."""
     import onnx
 
     try:
@@ -200,6 +208,27 @@ def refuse_external_data(artifact: bytes) -> None:
                 f"tensor {tensor.name!r} refers to external data; only self-contained ONNX "
                 "models are accepted"
             )
+    return proto
+
+
+# How the ai.onnx.ml operators name their classes, in the order of the probability columns
+# (ZipMap names the map keys; the classifiers their outputs' columns): TreeEnsembleClassifier
+# and ZipMap say int64s, LinearClassifier and SVMClassifier ints.
+_INTEGER_CLASS_LABELS = ("classlabels_int64s", "classlabels_ints")
+
+
+def model_class_labels(proto: Any) -> list[str] | None:
+    """The class names the model itself declares (a classifier node's or a ZipMap's
+    ``classlabels_*`` attribute, as text), or None when it declares none."""
+    for node in proto.graph.node:
+        if node.domain != "ai.onnx.ml":
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "classlabels_strings" and attribute.strings:
+                return [value.decode("utf-8", errors="replace") for value in attribute.strings]
+            if attribute.name in _INTEGER_CLASS_LABELS and attribute.ints:
+                return [str(value) for value in attribute.ints]
+    return None
 
 
 def _all_tensors(graph: Any) -> Iterator[Any]:
