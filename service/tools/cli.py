@@ -8,15 +8,14 @@ import contextlib
 import os
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import orjson
 
 from service.logs import configure_logging
-from service.runtimes.catalog import RUNTIMES
 from service.settings import Settings
 from service.tools.learning_cli import add_learn_parser
+from service.tools.publishing_cli import add_publish_parser
 from service.tools.routing_cli import model_names, model_weights, route_from_args
 from service.tools.status_cli import add_status_parser
 
@@ -47,52 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service (settings from MODELSERVE_* variables)")
     serve.set_defaults(run=_serve)
 
-    pub = sub.add_parser(
-        "publish",
-        help="publish a model file as a ModelDescriptor",
-        description=(
-            "Publish a model file as a ModelDescriptor on the control topic. A model input is "
-            "fed by the record field --field-map names for it, else the field of the same "
-            "name, else the field whose name is the same but for case, spaces, '-' and '_' "
-            "(for every model type)."
-        ),
-        epilog=(
-            "environment: MODELSERVE_BOOTSTRAP_SERVERS (the Kafka to publish to, default "
-            "localhost:9092), MODELSERVE_CONTROL_TOPIC (models) and MODELSERVE_EVENTS_TOPIC "
-            "(model-events, read by --wait); MODELSERVE_PICKLE_KEY signs PICKLE models (the "
-            "service must hold the same key). A model inline must fit the broker's message "
-            "limit (1 MiB by default; the service creates its control topic with "
-            "MODELSERVE_MAX_DESCRIPTOR_BYTES): publish a larger one with --location."
-        ),
-    )
-    pub.add_argument("path", type=Path)
-    pub.add_argument("--name", required=True)
-    pub.add_argument("--data-type", required=True)
-    pub.add_argument(
-        "--type",
-        choices=[runtime.model_type.lower() for runtime in RUNTIMES],
-        help="default: from the extension; "
-        + "; ".join(
-            f"{r.model_type.lower()} ({' '.join(r.extensions)}): {r.description}" for r in RUNTIMES
-        ),
-    )
-    pub.add_argument("--version", type=int)
-    pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
-    pub.add_argument("--labels", help="class labels in the model's column order, comma-separated")
-    pub.add_argument(
-        "--field-map",
-        type=field_pairs,
-        metavar="INPUT=FIELD,..",
-        help="which record field feeds a model input, where their names differ",
-    )
-    pub.add_argument("--location", help="publish by reference: the URI the service fetches")
-    pub.add_argument("--description", default="")
-    pub.add_argument("--expires-at", type=datetime.fromisoformat, help="RFC 3339 timestamp")
-    pub.add_argument("--metadata", type=orjson.loads, help="a JSON object shown by /models")
-    pub.add_argument("--rollback", action="store_true", help="allow an older version")
-    pub.add_argument("--wait", action="store_true", help="wait for the service's verdict")
-    pub.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
-    pub.set_defaults(run=_publish)
+    add_publish_parser(sub)
 
     ret = sub.add_parser("retire", help="retire a model (a tombstone on the control topic)")
     ret.add_argument("name")
@@ -184,44 +138,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    from service.tools.publishing import build_descriptor, publish, wait_for_event
-
-    descriptor = build_descriptor(
-        args.path,
-        args.name,
-        args.data_type,
-        model_type=args.type,
-        version=args.version,
-        inputs=_list(args.inputs),
-        labels=_list(args.labels),
-        location=args.location,
-        description=args.description,
-        expires_at=args.expires_at,
-        metadata=args.metadata,
-        pickle_key=settings.pickle_key,
-        rollback=args.rollback,
-        field_map=args.field_map,
-    )
-
-    async def run() -> int:
-        offset = await publish(settings, descriptor)
-        print(
-            f"published {descriptor.name} ({descriptor.model_type}) for dataType "
-            f"{descriptor.data_type} to {settings.control_topic}"
-        )
-        if not args.wait:
-            return 0
-        event = await wait_for_event(settings, descriptor.name, offset, timeout_s=args.timeout)
-        if event is None:
-            print(f"no verdict within {args.timeout:.0f}s", file=sys.stderr)
-            return 1
-        print(orjson.dumps(event).decode())
-        return 0 if event["status"] == "loaded" else 1
-
-    return asyncio.run(run())
-
-
 def _retire(args: argparse.Namespace, settings: Settings) -> int:
     from service.tools.publishing import retire
 
@@ -295,20 +211,3 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
     return 0
-
-
-def _list(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
-
-
-def field_pairs(text: str) -> dict[str, str]:
-    """``input=field,..`` as a fieldMap."""
-    pairs: dict[str, str] = {}
-    for part in text.split(","):
-        model_input, equals, record_field = (side.strip() for side in part.partition("="))
-        if not (model_input and equals and record_field):
-            raise argparse.ArgumentTypeError(f"expected input=field pairs, got {part!r}")
-        if model_input in pairs:
-            raise argparse.ArgumentTypeError(f"input {model_input!r} is mapped twice")
-        pairs[model_input] = record_field
-    return pairs
