@@ -2,7 +2,7 @@
 control topic, feedback, HTTP): JSON nested deeper than a limit is refused before anything
 walks it, and values are shown in messages and logs cut to a length before they are formatted.
 
-Why both: a value nested a thousand deep parses (orjson stops at 1024) but breaks every
+Why both: a value nested a thousand deep parses (orjson, in C, stops at 1024) but breaks every
 recursive walk after it (``repr``, ``str``, a re-encoding, pydantic), and one such walk in a
 shared loop stopped all scoring. A huge value costs time and memory to ``repr`` in full only
 to be cut afterwards."""
@@ -24,6 +24,7 @@ MAX_JSON_DEPTH_LIMIT = 200
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPENERS = (ord("["), ord("{"))
 _CLOSERS = (ord("]"), ord("}"))
+_SCAN_CHUNK = 1 << 20
 
 
 class UnreadableJson(ValueError):
@@ -33,33 +34,42 @@ class UnreadableJson(ValueError):
 
 def loads(data: bytes | bytearray | memoryview | str, max_depth: int) -> Any:
     """``orjson.loads``, refusing JSON nested deeper than ``max_depth`` (an object or array
-    is one level) before it is parsed."""
+    is one level) before anything in Python walks it. orjson parses first: in C, in linear
+    time, and it stops at 1024 levels itself; only valid JSON is then measured."""
     if isinstance(data, str):
         data = data.encode("utf-8", errors="surrogatepass")
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # orjson's own bound, far past ours
+            raise UnreadableJson(f"nested deeper than {max_depth} levels") from None
+        raise UnreadableJson(f"not JSON: {exc}") from None
     if json_depth(data, max_depth) > max_depth:
         raise UnreadableJson(f"nested deeper than {max_depth} levels")
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UnreadableJson(f"not JSON: {exc}") from None
+    return value
 
 
 def json_depth(data: bytes | bytearray | memoryview, at_least: int = 0) -> int:
-    """How deep the JSON text nests (0 for a scalar). When the text has no more brackets than
-    ``at_least`` it cannot nest deeper than that, and their count is returned without a scan:
-    the usual record (one object of scalars) costs two C-level counts."""
+    """How deep the JSON text nests (0 for a scalar), for text that is valid JSON. When the
+    text has no more brackets than ``at_least`` it cannot nest deeper than that, and their
+    count is returned without a scan: the usual record (one object of scalars) costs two
+    C-level counts."""
     raw = bytes(data)
     brackets = raw.count(b"[") + raw.count(b"{")
     if brackets <= at_least:
         return brackets
-    # Brackets inside strings are text: the strings go first (valid JSON makes this exact;
-    # for invalid JSON the parser refuses it anyway, in C, at its own limit).
+    # Brackets inside strings are text: the strings go first. In valid JSON every string
+    # ends, so the pattern never backtracks over the rest (on text that is not JSON it can
+    # take quadratic time: the parser refuses that first).
     text = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
-    positions = np.flatnonzero(np.isin(text, _OPENERS + _CLOSERS))
-    if positions.size == 0:
-        return 0
-    steps = np.where(np.isin(text[positions], _OPENERS), 1, -1).astype(np.int32)
-    return int(max(0, np.cumsum(steps).max()))
+    deepest, depth = 0, 0
+    for start in range(0, text.size, _SCAN_CHUNK):  # bounded memory, whatever the size
+        chunk = text[start : start + _SCAN_CHUNK]
+        steps = np.isin(chunk, _OPENERS).astype(np.int32) - np.isin(chunk, _CLOSERS)
+        levels = np.cumsum(steps, dtype=np.int32) + depth
+        deepest = max(deepest, int(levels.max()))
+        depth = int(levels[-1])
+    return deepest
 
 
 def nested_deeper(value: Any, max_depth: int) -> bool:

@@ -169,3 +169,20 @@ def test_preview_of_the_extremes() -> None:
     assert preview(10**5000) == "<integer of 16610 bits>"
     assert preview("[" * 10**6).startswith("'[[[") and len(preview("[" * 10**6)) <= 60
     assert preview(deep_list(5000)) == "<list of 1 items>"
+
+
+def test_text_that_is_not_json_is_never_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review found the string pattern quadratic on an unterminated string (a 32 KB value
+    held the event loop 6.5 s): text that is not JSON must be refused by the parser (in C,
+    in linear time) before the scan, which runs on valid JSON only, where it is linear."""
+    import service.untrusted as untrusted
+
+    def scan(data: bytes, at_least: int = 0) -> int:
+        raise AssertionError("scanned text that is not JSON")
+
+    monkeypatch.setattr(untrusted, "json_depth", scan)
+    crafted = b"[" * 65 + b'"' + b'\\"' * 20_000
+    with pytest.raises(UnreadableJson, match="not JSON"):
+        untrusted.loads(crafted, 64)
+    with pytest.raises(UnreadableJson, match="nested deeper than 64"):
+        untrusted.loads(b"[" * 2000 + b"]" * 2000, 64)  # past the parser's own limit
