@@ -40,6 +40,7 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lo
 # Versions are signed 64-bit integers: Kafka's and protobuf's int64, what JSON encoders and
 # Prometheus take whole. The service assigns at most this one.
 MAX_VERSION = 2**63 - 1
+MAX_ITEMS = 100_000  # inputs, labels, fieldMap entries
 
 
 def is_model_name(text: str) -> bool:
@@ -73,9 +74,10 @@ class ModelDescriptor(BaseModel):
     data: bytes | None = None
     location: str | None = Field(None, max_length=4096)
     sha256: Sha256Hex | None = None
-    inputs: list[str] | None = None
-    field_map: dict[str, str] | None = Field(None, alias="fieldMap")
-    labels: list[str] | None = None
+    # Bounded, so that a refusal is cheap: validation says one error per bad item.
+    inputs: list[str] | None = Field(None, max_length=MAX_ITEMS)
+    field_map: dict[str, str] | None = Field(None, alias="fieldMap", max_length=MAX_ITEMS)
+    labels: list[str] | None = Field(None, max_length=MAX_ITEMS)
     expires_at: datetime | None = Field(None, alias="expiresAt")
     signature: str | None = Field(None, max_length=256)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -144,6 +146,15 @@ class ModelDescriptor(BaseModel):
         return orjson.dumps(doc)
 
 
+# Field names and their camelCase aliases: what a descriptor may hold.
+_FIELD_NAMES = frozenset(
+    name
+    for field_name, field in ModelDescriptor.model_fields.items()
+    for name in (field_name, field.alias)
+    if name
+)
+
+
 def header_value(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
     """The last value of a Kafka header, decoded; None when absent or not UTF-8."""
     for key, raw in reversed(headers):
@@ -189,6 +200,10 @@ def parse_descriptor(
 
 
 def validate_descriptor(doc: dict[str, Any]) -> ModelDescriptor:
+    unknown = doc.keys() - _FIELD_NAMES
+    if unknown:  # said before validation, which would build an error per key
+        shown = ", ".join(preview(key) for key in sorted(unknown)[:5])
+        raise DescriptorRejectedError(f"invalid descriptor: unknown field(s) {shown}")
     try:
         return ModelDescriptor.model_validate(doc)
     except ValidationError as exc:

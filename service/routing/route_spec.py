@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import orjson
 from pydantic import (
@@ -29,6 +29,9 @@ from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, pre
 
 ROUTE_KEY_PREFIX = "route:"
 MODES = ("shadow", "canary", "ensemble", "speculative")
+# Members a route may name: each costs a model call per batch; and a bound keeps a refusal's
+# event and its validation cheap (one error per bad member otherwise).
+MAX_MEMBERS = 64
 # A model name (the descriptor's pattern); a colon never appears in one, so route keys and
 # model keys cannot collide on the control topic.
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
@@ -74,7 +77,9 @@ class ShadowRoute(_Spec):
 
     mode: Literal["shadow"]
     primary: ModelName = Field(description="The model that answers.")
-    shadows: list[ModelName] = Field(min_length=1, description="Models scored beside it.")
+    shadows: list[ModelName] = Field(
+        min_length=1, max_length=MAX_MEMBERS, description="Models scored beside it."
+    )
     sample: float = Field(1.0, gt=0, le=1, description="Share of records shadowed (by key).")
 
     @field_validator("shadows")
@@ -104,6 +109,7 @@ class CanaryRoute(_Spec):
     mode: Literal["canary"]
     weights: dict[ModelName, float] = Field(
         min_length=1,
+        max_length=MAX_MEMBERS,
         description="Model name → relative share of records (> 0).",
         json_schema_extra={
             "patternProperties": {NAME_PATTERN: {"type": "number", "exclusiveMinimum": 0}},
@@ -128,7 +134,9 @@ class EnsembleRoute(_Spec):
     """Every member scores every record; their answers combine into one."""
 
     mode: Literal["ensemble"]
-    members: list[ModelName] = Field(min_length=2, description="The models combined.")
+    members: list[ModelName] = Field(
+        min_length=2, max_length=MAX_MEMBERS, description="The models combined."
+    )
     combine: Literal["vote", "mean"] = Field(
         "vote", description="vote: majority label; mean: mean probabilities or values."
     )
@@ -168,7 +176,9 @@ class SpeculativeRoute(_Spec):
     """Candidates score concurrently; at the deadline the decider picks among the finished."""
 
     mode: Literal["speculative"]
-    candidates: list[ModelName] = Field(min_length=2, description="The models raced.")
+    candidates: list[ModelName] = Field(
+        min_length=2, max_length=MAX_MEMBERS, description="The models raced."
+    )
     deadline_ms: int = Field(
         alias="deadlineMs", gt=0, le=60_000, description="Per batch, from its scoring start."
     )
@@ -197,6 +207,16 @@ RouteSpec = Annotated[
     ShadowRoute | CanaryRoute | EnsembleRoute | SpeculativeRoute, Field(discriminator="mode")
 ]
 _ADAPTER: TypeAdapter[RouteSpec] = TypeAdapter(RouteSpec)
+# Each mode's field names (and their aliases), to refuse unknown keys before validation.
+_FIELDS = {
+    get_args(spec.model_fields["mode"].annotation)[0]: {
+        name
+        for field_name, field in spec.model_fields.items()
+        for name in (field_name, field.alias)
+        if name
+    }
+    for spec in (ShadowRoute, CanaryRoute, EnsembleRoute, SpeculativeRoute)
+}
 
 
 def _same_kind(
@@ -230,6 +250,10 @@ def parse_route(key: bytes, value: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPT
     if not isinstance(mode, str) or mode not in MODES:
         shown = preview(mode)
         raise RouteRejectedError(f"unknown route mode {shown} (one of {', '.join(MODES)})")
+    unknown = document.keys() - _FIELDS[mode]
+    if unknown:  # said before validation, which would build an error per key
+        shown = ", ".join(preview(key) for key in sorted(unknown)[:5])
+        raise RouteRejectedError(f"unknown field(s) for a {mode} route: {shown}")
     try:
         spec = _ADAPTER.validate_python(document)
     except ValidationError as exc:

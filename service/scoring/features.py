@@ -17,6 +17,7 @@ from service.runtimes.base import FloatMatrix
 from service.untrusted import preview
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
+MAX_CACHED_LAYOUT_CHARS = 16 * 1024
 
 
 def normalise_name(name: str) -> str:
@@ -40,7 +41,9 @@ class FieldBinder:
         found = self._cache.get(keys)
         if found is None:
             found = self._resolve(keys)
-            if len(self._cache) < 1024:
+            # Bounded in layouts and in their size: a producer's layout is a few hundred
+            # characters of names; records with huge or ever-new names are resolved each time.
+            if len(self._cache) < 1024 and sum(map(len, keys)) <= MAX_CACHED_LAYOUT_CHARS:
                 self._cache[keys] = found
         return found
 

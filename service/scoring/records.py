@@ -97,17 +97,24 @@ def decode_record(
     return DecodedRecord(fields, data_type, _record_id(fields, record))
 
 
+# An id is written into every output of its record (escaped, up to six bytes a character): a
+# bound keeps an output within what the output topics take however large its input was.
+MAX_ID_CHARS = 1024
+
+
 def _record_id(fields: dict[str, Any], record: SourceRecord) -> str:
     record_id = fields.get("id")
     if isinstance(record_id, str):
+        if len(record_id) > MAX_ID_CHARS:
+            raise InvalidRecordError(f"id is longer than {MAX_ID_CHARS} characters")
         return record_id
     if isinstance(record_id, int | float) and not isinstance(record_id, bool):
         return str(record_id)
     if record_id is not None:
         raise InvalidRecordError(f"id must be a string or a number, not a {_json_type(record_id)}")
-    if record.key is not None:
+    if record.key is not None and len(record.key) <= MAX_ID_CHARS:
         return record.key.decode("utf-8", errors="replace")
-    return source_of(record)
+    return source_of(record)  # no key, or one too long to repeat in every output
 
 
 @dataclass(slots=True)

@@ -109,3 +109,11 @@ def test_wire_form_round_trips() -> None:
     original = parse(doc(version=2, inputs=["a"], metadata={"k": [1, 2]}))
     again = parse_descriptor(b"wine-rf", original.to_json())
     assert again == original
+
+
+def test_unknown_fields_and_huge_lists_are_refused_before_validation_spends_on_them() -> None:
+    many = doc() | {f"x{i}": i for i in range(100_000)}
+    with pytest.raises(DescriptorRejectedError, match=r"unknown field\(s\) 'x0'"):
+        parse(many)
+    with pytest.raises(DescriptorRejectedError, match="inputs: List should have at most"):
+        parse(doc(inputs=list(range(1_000_000))))

@@ -104,3 +104,22 @@ def test_nested_values_are_invalid_not_extra_dimensions() -> None:
         [{"a": [False], "b": [1]}, {"a": 1, "b": 2}], FieldBinder(["a", "b"], None)
     )
     assert good == [1] and list(errors) == [0] and matrix.shape == (1, 2)
+
+
+def test_ids_are_bounded_so_an_output_stays_near_its_input() -> None:
+    """An id is written into every output of its record: a long own id is refused, and a
+    long key (still the output's key) is not repeated as the id."""
+    with pytest.raises(InvalidRecordError, match="longer than 1024"):
+        decode_record(rec({"dataType": "wine", "id": "i" * 1025}), None)
+    assert decode_record(rec({"dataType": "wine", "id": "i" * 1024}), None).record_id == "i" * 1024
+    decoded = decode_record(rec({"dataType": "wine"}, key=b"\x01" * 100_000), None)
+    assert decoded.record_id == "data/1/7"
+    with pytest.raises(InvalidRecordError, match="string or a number"):
+        decode_record(rec({"dataType": "wine", "id": [1]}), None)
+
+
+def test_the_binder_does_not_keep_huge_layouts() -> None:
+    binder = FieldBinder(["a"], None)
+    huge = ("a", "b" * 100_000)
+    assert binder.resolve(huge) == ["a"] and binder.resolve(("a",)) == ["a"]
+    assert list(binder._cache) == [("a",)]
