@@ -10,7 +10,9 @@ MAX_ERROR_CHARS = 512
 
 def sanitise(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """Make an error text safe to put in a header, an event or a JSON answer: printable
-    characters only, one line, at most ``limit`` characters."""
+    characters only, one line, at most ``limit`` characters. A long text is cut first (its
+    whitespace may fold, so by a margin): cleaning costs a step per character."""
+    text = text[: 4 * limit]
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
     cleaned = " ".join(cleaned.split())
     if len(cleaned) > limit:

@@ -35,7 +35,10 @@ class OneLineMessages(logging.Filter):
     """Makes each record's message one safe line before any formatter sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a call whose arguments do not fit: logging reports it, as ever
+            return True
         safe = one_line(message)
         if safe is not message:
             record.msg, record.args = safe, None
@@ -69,7 +72,8 @@ class JsonFormatter(logging.Formatter):
         }
         for extra in ("model", "version", "dataType"):
             if hasattr(record, extra):
-                doc[extra] = getattr(record, extra)
+                value = getattr(record, extra)
+                doc[extra] = one_line(value, 512) if isinstance(value, str) else value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(doc).decode()

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -23,6 +23,9 @@ from service.routing.registry import Registry
 from service.routing.serving import utcnow
 
 SnapshotState = Literal["running", "stopped"]
+# Counts read from other processes' snapshots are summed across the deployment: bounded so
+# that no sum leaves what JSON encoders (and a double) hold exactly, whoever wrote them.
+Count = Annotated[int, Field(ge=0, le=2**53)]
 
 
 class _Shape(BaseModel):
@@ -32,22 +35,22 @@ class _Shape(BaseModel):
 class PartitionLag(_Shape):
     topic: str
     partition: int
-    lag: int | None = Field(description="Records behind the end after the last batch read.")
+    lag: Count | None = Field(description="Records behind the end after the last batch read.")
 
 
 class ProcessStats(_Shape):
     """``GET /stats`` of the process (typed, so that a record from a foreign or broken writer
     is refused when read, rather than breaking every replica's view)."""
 
-    consumed: int = 0
-    scored: int = 0
-    dlq: int = 0
-    batches: int = 0
-    batched_records: int = Field(0, alias="batchedRecords")
+    consumed: Count = 0
+    scored: Count = 0
+    dlq: Count = 0
+    batches: Count = 0
+    batched_records: Count = Field(0, alias="batchedRecords")
     avg_batch_size: float = Field(0.0, alias="avgBatchSize")
     scoring_ms: float = Field(0.0, alias="scoringMs")
-    dead_letters: dict[str, int] = Field(default_factory=dict, alias="deadLetters")
-    models: int = 0
+    dead_letters: dict[str, Count] = Field(default_factory=dict, alias="deadLetters")
+    models: Count = 0
     uptime: float = 0.0
 
 
@@ -60,7 +63,7 @@ class ServingState(BaseModel):
     name: str
     version: int
     since: str | None = None
-    usage: int = 0
+    usage: Count = 0
     duration: float = 0.0
     min: float = 0.0
     max: float = 0.0
@@ -83,8 +86,8 @@ class ModelScored(_Shape):
     name: str
     version: int
     data_type: str = Field(alias="dataType")
-    records: int
-    batches: int
+    records: Count
+    batches: Count
     scoring_ms: float = Field(alias="scoringMs")
 
 

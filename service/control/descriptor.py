@@ -41,6 +41,7 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lo
 # Prometheus take whole. The service assigns at most this one.
 MAX_VERSION = 2**63 - 1
 MAX_ITEMS = 100_000  # inputs, labels, fieldMap entries
+MAX_DATA_TYPE_CHARS = 256
 
 
 def is_model_name(text: str) -> bool:
@@ -68,7 +69,7 @@ class ModelDescriptor(BaseModel):
     name: ModelName
     version: int | None = Field(None, ge=1, le=MAX_VERSION)
     description: str = Field("", max_length=4096)
-    data_type: str = Field(alias="dataType", min_length=1, max_length=256)
+    data_type: str = Field(alias="dataType", min_length=1, max_length=MAX_DATA_TYPE_CHARS)
     # One of the runtime catalog's types (service/runtimes/catalog.py), upper case.
     model_type: str = Field(alias="modelType")
     data: bytes | None = None

@@ -291,6 +291,7 @@ class ModelLifecycle:
         route: tuple[str, list[str]] | None = None,
         from_record: bool = True,
     ) -> None:
+        error = sanitise(error) if error else error  # a route's, say, can list many names
         # One log line per event, with the model as structured context (LOG_FORMAT=json).
         log.log(
             logging.WARNING if error else logging.INFO,

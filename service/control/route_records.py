@@ -5,7 +5,7 @@ published as ``kind: route`` events by the lifecycle."""
 
 from __future__ import annotations
 
-from service.control.descriptor import ControlLimits
+from service.control.descriptor import MAX_DATA_TYPE_CHARS, ControlLimits
 from service.routing.registry import Registry
 from service.routing.route_spec import ROUTE_KEY_PREFIX, RouteRejectedError, parse_route
 
@@ -14,6 +14,13 @@ def apply_route_record(
     registry: Registry, key: bytes, value: bytes | None, limits: ControlLimits
 ) -> None:
     data_type = key.decode("utf-8", errors="replace")[len(ROUTE_KEY_PREFIX) :]
+    if len(data_type) > MAX_DATA_TYPE_CHARS:
+        # No descriptor can serve such a dataType: refused under a name cut to the bound.
+        registry.reject_route(
+            data_type[:MAX_DATA_TYPE_CHARS] + "…",
+            f"a dataType is at most {MAX_DATA_TYPE_CHARS} characters",
+        )
+        return
     if value is None:
         registry.remove_route(data_type)
         return

@@ -30,6 +30,7 @@ from service.routing.shadow import ShadowRouting
 from service.routing.speculative import SpeculativeRouting
 
 RouteStatus = Literal["pending", "active", "rejected", "removed"]
+MAX_REJECTIONS_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,11 @@ class RouteBook:
         self._activate(Declared(spec, utcnow()))
 
     def reject(self, data_type: str, spec: RouteSpec | None, why: str) -> None:
+        self.rejected.pop(data_type, None)
         self.rejected[data_type] = Rejection(spec, why, utcnow())
+        # Kept for /routes, the newest only: junk route keys must not grow it without end.
+        while len(self.rejected) > MAX_REJECTIONS_KEPT:
+            del self.rejected[next(iter(self.rejected))]
         self._change(data_type, "rejected", spec, why)
 
     def remove(self, data_type: str) -> None:

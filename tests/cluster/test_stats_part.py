@@ -56,6 +56,9 @@ def test_the_latest_record_wins_a_tombstone_forgets_and_junk_is_passed_over() ->
     assert seen(stats)["a"].snapshot.stats.scored == 7
     stats.take(b"a", b'{"instance": "a", "stats": {"consumed": null}}', fresh=True)
     stats.take(b"a", b"\xff not json", fresh=True)
+    # Counts no process can have: summed across the deployment, they would break /cluster.
+    stats.take(b"a", record("a", 0, scored=2**64 - 1), fresh=True)
+    stats.take(b"a", b"[" * 1000 + b"]" * 1000, fresh=True)
     assert seen(stats)["a"].snapshot.stats.scored == 7
     stats.take(b"a", None, fresh=True)
     assert set(seen(stats)) == {"me"}

@@ -69,3 +69,12 @@ async def test_a_retired_member_sends_its_route_back_to_pending(model_files: Mod
         "loaded",
         "retired",
     ]
+
+
+async def test_a_route_key_longer_than_any_data_type_is_refused_cut_short() -> None:
+    h = Harness()
+    await h.lifecycle.apply(b"route:" + b"d" * 1_000_000, b'{"mode": "shadow"}', offset=3)
+    (event,) = [e for e in h.events if e["kind"] == "route"]
+    assert event["status"] == "rejected" and "at most 256 characters" in event["error"]
+    assert len(event["name"]) < 300
+    assert all(len(dt) <= 257 for dt in h.registry.book.rejected)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from service.control.loader import warm_up
 from service.routing.registry import Registry
-from service.routing.route_book import RouteChange
+from service.routing.route_book import MAX_REJECTIONS_KEPT, RouteBook, RouteChange
 from tests.routing.stubs import Scaled, Threshold, declare, descriptor, install
 
 
@@ -150,3 +150,12 @@ def test_a_check_tells_of_each_member_whose_shape_it_does_not_know() -> None:
     registry.pass_over(descriptor("a", version=2), warm_up(Threshold()))
     assert set(unknown) == {"a:1"}  # a:2's is known too: a classifier, rejected beside b
     assert statuses(registry.take_route_changes()) == ["active", "active", "rejected"]
+
+
+def test_rejections_kept_for_routes_are_bounded() -> None:
+    """Junk route keys must not grow /routes without end: the newest are kept."""
+    book = RouteBook()
+    for i in range(MAX_REJECTIONS_KEPT + 10):
+        book.reject(f"junk-{i}", None, "unreadable")
+    assert len(book.rejected) == MAX_REJECTIONS_KEPT
+    assert f"junk-{MAX_REJECTIONS_KEPT + 9}" in book.rejected and "junk-0" not in book.rejected
