@@ -35,6 +35,10 @@ def stale_version(version: int, serving: int | None, rollback: bool) -> str | No
     )
 
 
+# Names whose every version was refused, kept for /models (the newest).
+MAX_REFUSED_NAMES = 1000
+
+
 class NotLoaded:
     """The model of a version a replay passes over (Registry.pass_over)."""
 
@@ -66,6 +70,7 @@ class Registry:
         self._routes: dict[str, Route] = {}
         self._installs = 0
         self._installed: dict[str, int] = {}  # name → when (in installs) it was installed
+        self._refused: dict[str, None] = {}  # names that never served, oldest first
         self.book = RouteBook(shadow_timeout_s)
 
     # -- the hot path -----------------------------------------------------------------------
@@ -112,6 +117,7 @@ class Registry:
         in its place in the dataType's route; a model a route does not name stands by). This
         name's previous version is marked superseded and closed after its in-flight batches."""
         new = ServingModel(descriptor, model, sha256, shape, self._on_unload)
+        self._refused.pop(descriptor.name, None)  # it serves now: kept for good
         entry = self._entry(descriptor.name)
         old = entry.serving
         if old is not None:
@@ -145,6 +151,20 @@ class Registry:
         record.error = error
         record.until = record.since
         self._entry(name).record(record)
+        self._forget_oldest_refused(name)
+
+    def _forget_oldest_refused(self, name: str) -> None:
+        """Names that never served are kept for /models, the newest ``MAX_REFUSED_NAMES``: a
+        stream of junk descriptors under ever-new names must not grow the state (and every
+        snapshot) without end. A name that served is never forgotten here."""
+        self._refused.pop(name, None)
+        if name not in self._installed:  # never served
+            self._refused[name] = None
+        while len(self._refused) > MAX_REFUSED_NAMES:
+            oldest = next(iter(self._refused))
+            del self._refused[oldest]
+            if oldest not in self._installed:
+                self._models.pop(oldest, None)
 
     def retire(self, name: str) -> ServingModel | None:
         """Tombstone: the name stops serving; its dataType goes to its latest other model (or

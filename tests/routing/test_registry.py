@@ -7,7 +7,7 @@ import pytest
 
 from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError
-from service.routing.registry import Registry
+from service.routing.registry import MAX_REFUSED_NAMES, Registry
 from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
 
 
@@ -122,3 +122,18 @@ def test_a_version_is_reported_unloaded_once_its_last_batch_lets_go() -> None:
     assert unloaded == [("m", 1)]
     registry.retire("m")
     assert unloaded == [("m", 1), ("m", 2)]
+
+
+def test_names_that_never_served_are_kept_the_newest_only() -> None:
+    """A stream of junk descriptors under ever-new names must not grow /models (and every
+    snapshot) without end; a name that ever served is kept."""
+    registry = Registry()
+    registry.install(registry.admit(descriptor("real")), Stub(), "0" * 64)
+    registry.retire("real")
+    for i in range(MAX_REFUSED_NAMES + 5):
+        registry.fail(f"junk-{i}", "rejected", "invalid descriptor")
+    names = registry.names()
+    assert len(names) == MAX_REFUSED_NAMES + 1 and "real" in names
+    assert "junk-0" not in names and f"junk-{MAX_REFUSED_NAMES + 4}" in names
+    registry.fail("real", "rejected", "stale")  # a refusal of a name that served
+    assert "real" in registry.names()
