@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,8 @@ from service.control.descriptor import (
     is_model_name,
     parse_descriptor,
 )
-from service.control.events import EventStatus, ModelEvent
+from service.control.event_reporter import EventReporter, EventSink
+from service.control.events import EventStatus
 from service.control.loader import Loaded, Loader
 from service.control.replay import (
     EXPIRED,
@@ -40,11 +41,9 @@ from service.metrics import Metrics
 from service.routing.registry import NotLoaded, Registry
 from service.routing.route_book import RouteChange
 from service.routing.route_spec import is_route_key, route_key
-from service.routing.serving import iso, utcnow
+from service.routing.serving import utcnow
 
 log = logging.getLogger(__name__)
-
-EventSink = Callable[[ModelEvent], Awaitable[None]]
 
 
 class ModelLifecycle:
@@ -60,9 +59,8 @@ class ModelLifecycle:
     ) -> None:
         self._registry = registry
         self._loader = loader
-        self._publish = publish_event
         self._metrics = metrics
-        self._instance = instance
+        self._events = EventReporter(publish_event, metrics, registry, instance, clock)
         self._limits = limits
         self._clock = clock
         self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
@@ -291,35 +289,5 @@ class ModelLifecycle:
         route: tuple[str, list[str]] | None = None,
         from_record: bool = True,
     ) -> None:
-        error = sanitise(error) if error else error  # a route's, say, can list many names
-        # One log line per event, with the model as structured context (LOG_FORMAT=json).
-        log.log(
-            logging.WARNING if error else logging.INFO,
-            "%s %s %s for dataType %s%s",
-            "route" if route is not None else "model",
-            name if route is not None else f"{name or '<unnamed>'}:{version}",
-            status,
-            data_type,
-            f": {error}" if error else "",
-            extra={"model": name, "version": version, "dataType": data_type},
-        )
-        self._metrics.model_events.labels(status).inc()
-        self._metrics.models_serving.set(self._registry.serving_count())
-        event = ModelEvent(
-            kind="route" if route is not None else "model",
-            mode=route[0] or None if route is not None else None,
-            members=(route[1] or None) if route is not None else None,
-            name=name,
-            version=version,
-            data_type=data_type,
-            status=status,
-            error=error,
-            runtime=runtime,
-            at=iso(self._clock()) or "",
-            instance=self._instance,
-            offset=self._offset if from_record else None,
-        )
-        try:
-            await self._publish(event)
-        except Exception:  # events are information; losing one must not stop the control plane
-            log.exception("could not publish model event %s", event)
+        offset = self._offset if from_record else None
+        await self._events.report(name, version, data_type, status, error, runtime, route, offset)
