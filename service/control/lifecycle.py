@@ -20,9 +20,9 @@ from service.control.descriptor import (
     parse_descriptor,
 )
 from service.control.event_reporter import EventReporter, EventSink
-from service.control.events import EventStatus
 from service.control.loader import Loaded, Loader
-from service.control.replay import (
+from service.control.replay import plan_replay
+from service.control.replay_actions import (
     EXPIRED,
     Action,
     ControlRecord,
@@ -32,7 +32,6 @@ from service.control.replay import (
     Refusal,
     Refuse,
     Serve,
-    plan_replay,
     refusal_of,
 )
 from service.control.route_records import apply_route_record
@@ -181,12 +180,13 @@ class ModelLifecycle:
     async def _install(self, descriptor: ModelDescriptor, loaded: Loaded) -> None:
         serving = self._registry.install(descriptor, loaded.model, loaded.sha256, loaded.shape)
         self._schedule_expiry(descriptor)
-        await self._event(
+        await self._events.report(
             descriptor.name,
             descriptor.version,
             descriptor.data_type,
             "loaded",
             runtime=serving.runtime,
+            offset=self._offset,
         )
 
     async def _refuse(
@@ -200,14 +200,19 @@ class ModelLifecycle:
             name = sanitise(name, 256)
         elif name is not None:
             self._registry.fail(name, status, error, descriptor)
-        await self._event(name, version, data_type, status, error)
+        await self._events.report(name, version, data_type, status, error, offset=self._offset)
 
     async def _retire(self, name: str) -> None:
         self._cancel_expiry(name)
         old = self._registry.retire(name)
         if old is not None and not isinstance(old.model, NotLoaded):  # a replay's stand-in
-            await self._event(
-                name, old.version, old.descriptor.data_type, "retired", runtime=old.runtime
+            await self._events.report(
+                name,
+                old.version,
+                old.descriptor.data_type,
+                "retired",
+                runtime=old.runtime,
+                offset=self._offset,
             )
 
     def _schedule_expiry(self, descriptor: ModelDescriptor) -> None:
@@ -238,7 +243,7 @@ class ModelLifecycle:
         runtime: str,
         changes: list[RouteChange],
     ) -> None:
-        await self._event(name, version, data_type, "expired", runtime=runtime, from_record=False)
+        await self._events.report(name, version, data_type, "expired", runtime=runtime)
         await self._route_events(changes, from_record=False)
 
     async def _route_events(
@@ -246,14 +251,14 @@ class ModelLifecycle:
     ) -> None:
         for change in self._registry.take_route_changes() if changes is None else changes:
             spec = change.spec
-            await self._event(
+            await self._events.report(
                 route_key(change.data_type),
                 None,
                 change.data_type,
                 change.status,
                 change.error,
                 route=(spec.mode, list(spec.names)) if spec is not None else ("", []),
-                from_record=from_record,
+                offset=self._offset if from_record else None,
             )
 
     def _cancel_expiry(self, name: str) -> None:
@@ -277,17 +282,3 @@ class ModelLifecycle:
         task = asyncio.get_running_loop().create_task(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-
-    async def _event(
-        self,
-        name: str | None,
-        version: int | None,
-        data_type: str | None,
-        status: EventStatus,
-        error: str | None = None,
-        runtime: str | None = None,
-        route: tuple[str, list[str]] | None = None,
-        from_record: bool = True,
-    ) -> None:
-        offset = self._offset if from_record else None
-        await self._events.report(name, version, data_type, status, error, runtime, route, offset)

@@ -33,10 +33,9 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, NamedTuple, TypeVar
 
 from service.control.descriptor import (
     MAX_VERSION,
@@ -45,6 +44,18 @@ from service.control.descriptor import (
     no_version_left,
     parse_descriptor,
 )
+from service.control.replay_actions import (
+    EXPIRED,
+    Action,
+    AsIs,
+    ControlRecord,
+    Loading,
+    PassOver,
+    Refuse,
+    Serve,
+    T,
+    refusal_of,
+)
 from service.control.route_records import apply_route_record
 from service.errors import DescriptorRejectedError, ModelError
 from service.routing.registry import Registry, stale_version
@@ -52,69 +63,6 @@ from service.routing.route_spec import is_route_key
 from service.runtimes.base import AnswerShape
 
 log = logging.getLogger(__name__)
-
-Refusal = Literal["failed", "rejected", "expired"]
-Headers = Sequence[tuple[str, bytes]]
-EXPIRED = "expiresAt is in the past"
-T = TypeVar("T")
-
-
-class ControlRecord(NamedTuple):
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = ()
-    offset: int | None = None
-
-
-def refusal_of(exc: ModelError) -> Refusal:
-    """A failed load as its event says it: rejected when the descriptor is at fault."""
-    return "rejected" if isinstance(exc, DescriptorRejectedError) else "failed"
-
-
-@dataclass(frozen=True)
-class AsIs:
-    """Applied as it is, as apply would: a route record, a tombstone (nothing needs a load)."""
-
-
-@dataclass(frozen=True)
-class Refuse:
-    """Refused with its event, as apply would have: unreadable, stale, expired, or loaded by
-    the walk-back and failed."""
-
-    name: str | None
-    status: Refusal
-    error: str
-    descriptor: ModelDescriptor | None = None
-
-
-@dataclass(frozen=True)
-class PassOver:
-    """Ended later in the replay: stands in without a model until then, with no event; with
-    its answer shape when a route checks it."""
-
-    descriptor: ModelDescriptor
-    shape: AnswerShape | None = None
-
-
-@dataclass(frozen=True)
-class Serve(Generic[T]):
-    """Serves at the end of the replay: loaded already, to install in its place."""
-
-    descriptor: ModelDescriptor
-    loaded: T
-
-
-Action = AsIs | Refuse | PassOver | Serve[T]
-
-
-@dataclass(frozen=True)
-class Loading(Generic[T]):
-    """How the plan loads a version (raising ModelError subclasses only, as Loader.load), reads
-    the answer shape of what it loaded, and closes what it will not serve."""
-
-    load: Callable[[ModelDescriptor], Awaitable[T]]
-    shape: Callable[[T], AnswerShape]
-    close: Callable[[T], None]
 
 
 async def plan_replay(

@@ -11,7 +11,7 @@ import logging
 import time
 
 from service.control.lifecycle import ModelLifecycle
-from service.control.replay import ControlRecord
+from service.control.replay_actions import ControlRecord
 from service.kafka.seams import ControlConsumer, TopicPartition
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from service.control.descriptor import MAX_VERSION, ControlLimits
 from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
-from service.control.replay import ControlRecord
+from service.control.replay_actions import ControlRecord
 from service.http.views import model_info, model_infos
 from service.metrics import Metrics
 from service.proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto

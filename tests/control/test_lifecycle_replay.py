@@ -19,7 +19,7 @@ from service.control.descriptor import ControlLimits, ModelDescriptor
 from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loaded, Loader, warm_up
-from service.control.replay import ControlRecord
+from service.control.replay_actions import ControlRecord
 from service.errors import ModelLoadError
 from service.http.views import model_info
 from service.metrics import Metrics

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 
 from service.control.descriptor import ControlLimits, ModelDescriptor
-from service.control.replay import (
+from service.control.replay import plan_replay
+from service.control.replay_actions import (
     Action,
     AsIs,
     ControlRecord,
@@ -18,7 +19,6 @@ from service.control.replay import (
     PassOver,
     Refuse,
     Serve,
-    plan_replay,
 )
 from service.errors import DescriptorRejectedError, ModelLoadError
 from service.routing.route_spec import route_key

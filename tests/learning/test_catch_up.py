@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import service.kafka.control as control
-from service.control.replay import ControlRecord
+from service.control.replay_actions import ControlRecord
 from service.kafka.control import ControlReader
 from service.kafka.seams import TopicPartition
 from service.learning.restore import CannotResumeError, latest_value

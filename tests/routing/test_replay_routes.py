@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from service.control.descriptor import ControlLimits
-from service.control.replay import Action, ControlRecord, PassOver, Refuse, plan_replay
+from service.control.replay import plan_replay
+from service.control.replay_actions import Action, ControlRecord, PassOver, Refuse
 from service.routing.route_spec import route_key
 from tests.control.test_lifecycle_replay import both, doc, lean_events
 from tests.control.test_replay import NOW, FakeLoad, log
