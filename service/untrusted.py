@@ -20,8 +20,10 @@ DEFAULT_MAX_JSON_DEPTH = 64
 # documents (``/models``) nest a descriptor's metadata a few levels down.
 MAX_JSON_DEPTH_LIMIT = 200
 
-# A JSON string: a quote, then characters other than a quote or a backslash, or escapes.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string: a quote, then runs of characters other than a quote or a backslash, or
+# escapes. Possessive (nothing given back): a run is taken in one step, not a character at a
+# time, several times faster over long strings.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _OPENERS = (ord("["), ord("{"))
 _CLOSERS = (ord("]"), ord("}"))
 _SCAN_CHUNK = 1 << 20
