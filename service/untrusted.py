@@ -10,10 +10,12 @@ to be cut afterwards."""
 from __future__ import annotations
 
 import re
+from itertools import islice
 from typing import Any
 
 import numpy as np
 import orjson
+from pydantic import BaseModel
 
 DEFAULT_MAX_JSON_DEPTH = 64
 # The deepest limit a setting may ask for: orjson encodes at most 255 levels, and the state
@@ -115,3 +117,23 @@ def preview(value: Any, limit: int = 40) -> str:
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     return f"<{type(value).__name__}>"
+
+
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """The keys a document of ``model`` may hold: its field names and their aliases."""
+    return frozenset(
+        name
+        for field_name, field in model.model_fields.items()
+        for name in (field_name, field.alias)
+        if name
+    )
+
+
+def unknown_keys(document: dict[str, Any], accepted: frozenset[str]) -> str | None:
+    """The first few keys of ``document`` that ``accepted`` lacks, shown; None when there are
+    none. Asked before validation, which would build an error per unknown key (a million
+    keys: seconds and gigabytes)."""
+    if document.keys() <= accepted:
+        return None
+    unknown = (key for key in document if key not in accepted)
+    return ", ".join(preview(key) for key in islice(unknown, 5))

@@ -28,9 +28,11 @@ from service.runtimes.catalog import RUNTIMES
 from service.untrusted import (
     DEFAULT_MAX_JSON_DEPTH,
     UnreadableJson,
+    field_names,
     loads,
     nested_deeper,
     preview,
+    unknown_keys,
 )
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
@@ -148,12 +150,7 @@ class ModelDescriptor(BaseModel):
 
 
 # Field names and their camelCase aliases: what a descriptor may hold.
-_FIELD_NAMES = frozenset(
-    name
-    for field_name, field in ModelDescriptor.model_fields.items()
-    for name in (field_name, field.alias)
-    if name
-)
+_FIELD_NAMES = field_names(ModelDescriptor)
 
 
 def header_value(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
@@ -201,10 +198,9 @@ def parse_descriptor(
 
 
 def validate_descriptor(doc: dict[str, Any]) -> ModelDescriptor:
-    unknown = doc.keys() - _FIELD_NAMES
-    if unknown:  # said before validation, which would build an error per key
-        shown = ", ".join(preview(key) for key in sorted(unknown)[:5])
-        raise DescriptorRejectedError(f"invalid descriptor: unknown field(s) {shown}")
+    unknown = unknown_keys(doc, _FIELD_NAMES)
+    if unknown is not None:
+        raise DescriptorRejectedError(f"invalid descriptor: unknown field(s) {unknown}")
     try:
         return ModelDescriptor.model_validate(doc)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.cluster.view import cluster_state
-from service.errors import NoModelError
+from service.errors import InvalidRecordError, NoModelError
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.cluster_views import add_cluster_routes
 from service.http.dashboard import add_dashboard
@@ -27,7 +27,7 @@ from service.routing.registry import Registry
 from service.routing.serving import utcnow
 from service.scoring.engine import Engine
 from service.scoring.predictions import prediction_document
-from service.scoring.records import LocalRecord
+from service.scoring.records import LocalRecord, own_id
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)
@@ -173,11 +173,9 @@ def create_app(
 
 
 def _given_id(item: dict[str, Any]) -> str | None:
-    """The record's own ``id`` as its prediction shows it (text), or None when it gave none:
-    a request has no key or offset to stand in for one."""
-    given = item.get("id")
-    if isinstance(given, str):
-        return given
-    if isinstance(given, int | float) and not isinstance(given, bool):
-        return str(given)
-    return None
+    """The record's own ``id`` as its prediction shows it, or None when it gave none (or one
+    it cannot have, which its error says): a request has no key or offset to stand in."""
+    try:
+        return own_id(item)
+    except InvalidRecordError:
+        return None

@@ -25,7 +25,14 @@ from pydantic import (
 
 from service.errors import DescriptorRejectedError
 from service.runtimes.base import AnswerShape
-from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
+from service.untrusted import (
+    DEFAULT_MAX_JSON_DEPTH,
+    UnreadableJson,
+    field_names,
+    loads,
+    preview,
+    unknown_keys,
+)
 
 ROUTE_KEY_PREFIX = "route:"
 MODES = ("shadow", "canary", "ensemble", "speculative")
@@ -209,12 +216,7 @@ RouteSpec = Annotated[
 _ADAPTER: TypeAdapter[RouteSpec] = TypeAdapter(RouteSpec)
 # Each mode's field names (and their aliases), to refuse unknown keys before validation.
 _FIELDS = {
-    get_args(spec.model_fields["mode"].annotation)[0]: {
-        name
-        for field_name, field in spec.model_fields.items()
-        for name in (field_name, field.alias)
-        if name
-    }
+    get_args(spec.model_fields["mode"].annotation)[0]: field_names(spec)
     for spec in (ShadowRoute, CanaryRoute, EnsembleRoute, SpeculativeRoute)
 }
 
@@ -250,10 +252,9 @@ def parse_route(key: bytes, value: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPT
     if not isinstance(mode, str) or mode not in MODES:
         shown = preview(mode)
         raise RouteRejectedError(f"unknown route mode {shown} (one of {', '.join(MODES)})")
-    unknown = document.keys() - _FIELDS[mode]
-    if unknown:  # said before validation, which would build an error per key
-        shown = ", ".join(preview(key) for key in sorted(unknown)[:5])
-        raise RouteRejectedError(f"unknown field(s) for a {mode} route: {shown}")
+    unknown = unknown_keys(document, _FIELDS[mode])
+    if unknown is not None:
+        raise RouteRejectedError(f"unknown field(s) for a {mode} route: {unknown}")
     try:
         spec = _ADAPTER.validate_python(document)
     except ValidationError as exc:

@@ -102,7 +102,9 @@ def decode_record(
 MAX_ID_CHARS = 1024
 
 
-def _record_id(fields: dict[str, Any], record: SourceRecord) -> str:
+def own_id(fields: dict[str, Any]) -> str | None:
+    """The record's own ``id`` as text (a string, or a number), None when it gives none;
+    InvalidRecordError for one of another type or over ``MAX_ID_CHARS``."""
     record_id = fields.get("id")
     if isinstance(record_id, str):
         if len(record_id) > MAX_ID_CHARS:
@@ -112,6 +114,15 @@ def _record_id(fields: dict[str, Any], record: SourceRecord) -> str:
         return str(record_id)
     if record_id is not None:
         raise InvalidRecordError(f"id must be a string or a number, not a {_json_type(record_id)}")
+    return None
+
+
+def _record_id(fields: dict[str, Any], record: SourceRecord) -> str:
+    record_id = fields.get("id")
+    if type(record_id) is str and len(record_id) <= MAX_ID_CHARS:  # the usual id, per record
+        return record_id
+    if record_id is not None:
+        return str(own_id(fields))  # a number's text, or the refusal
     if record.key is not None and len(record.key) <= MAX_ID_CHARS:
         return record.key.decode("utf-8", errors="replace")
     return source_of(record)  # no key, or one too long to repeat in every output

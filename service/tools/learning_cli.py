@@ -9,6 +9,7 @@ import asyncio
 import signal
 
 from service.settings import Settings
+from service.tools.arguments import comma_list
 
 
 def add_learn_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,8 +53,8 @@ def run_learn(args: argparse.Namespace, settings: Settings) -> int:
         name=args.name,
         data_type=args.data_type,
         algorithm=args.algorithm,
-        inputs=tuple(_split(args.inputs)),
-        labels=tuple(_split(args.labels)) if args.labels else None,
+        inputs=tuple(comma_list(args.inputs) or ()),
+        labels=tuple(comma_list(args.labels) or ()) or None,
         learning_rate=args.learning_rate,
         publish_every=args.publish_every,
         publish_interval_s=args.publish_interval_s,
@@ -74,7 +75,3 @@ def run_learn(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(run())
     return 0
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]

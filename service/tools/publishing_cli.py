@@ -13,6 +13,7 @@ import orjson
 
 from service.runtimes.catalog import RUNTIMES
 from service.settings import Settings
+from service.tools.arguments import comma_list, name_value_pairs
 
 
 def add_publish_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,8 +74,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         args.data_type,
         model_type=args.type,
         version=args.version,
-        inputs=_list(args.inputs),
-        labels=_list(args.labels),
+        inputs=comma_list(args.inputs),
+        labels=comma_list(args.labels),
         location=args.location,
         description=args.description,
         expires_at=args.expires_at,
@@ -104,16 +105,4 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def field_pairs(text: str) -> dict[str, str]:
     """``input=field,..`` as a fieldMap."""
-    pairs: dict[str, str] = {}
-    for part in text.split(","):
-        model_input, equals, record_field = (side.strip() for side in part.partition("="))
-        if not (model_input and equals and record_field):
-            raise argparse.ArgumentTypeError(f"expected input=field pairs, got {part!r}")
-        if model_input in pairs:
-            raise argparse.ArgumentTypeError(f"input {model_input!r} is mapped twice")
-        pairs[model_input] = record_field
-    return pairs
-
-
-def _list(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+    return name_value_pairs(text, "input=field", "is mapped twice")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from service.tools.arguments import name_value_pairs
+
 if TYPE_CHECKING:
     from service.routing.route_spec import RouteSpec
 
@@ -60,15 +62,10 @@ def model_names(text: str) -> list[str]:
 
 def model_weights(text: str) -> dict[str, float]:
     weights: dict[str, float] = {}
-    for part in text.split(","):
-        name, equals, weight = (side.strip() for side in part.partition("="))
+    for name, weight in name_value_pairs(text, "name=weight", "is weighted twice").items():
         try:
-            value = float(weight)
+            weights[name] = float(weight)
         except ValueError:
-            value = None
-        if not (name and equals) or value is None:
-            raise argparse.ArgumentTypeError(f"expected name=weight pairs, got {part!r}")
-        if name in weights:
-            raise argparse.ArgumentTypeError(f"{name!r} is weighted twice")
-        weights[name] = value
+            pair = f"{name}={weight}"
+            raise argparse.ArgumentTypeError(f"expected name=weight pairs, got {pair!r}") from None
     return weights
