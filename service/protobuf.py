@@ -59,6 +59,11 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
             doc[field] = list(getattr(message, field))
     if message.fieldMap:
         doc["fieldMap"] = dict(message.fieldMap)
+    if message.schema:
+        doc["schema"] = [
+            {"name": i.name, "type": i.type or "double", "shape": list(i.shape)}
+            for i in message.schema
+        ]
     if message.HasField("metadata"):
         try:
             doc["metadata"] = MessageToDict(message.metadata)

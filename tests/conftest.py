@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench import salary
 from service.server import Service
 from service.settings import Settings
 from service.tools.devbroker import DevBroker
@@ -39,6 +40,13 @@ def model_files(tmp_path_factory: pytest.TempPathFactory) -> ModelFiles:
     """Real models of the wine data, trained once per session: ONNX by skl2onnx, PMML by
     sklearn2pmml."""
     return make_model_files(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def salary_models() -> salary.Exports:
+    """The census salary pipeline (strings and numbers), fitted once per session and exported
+    by skl2onnx, sklearn2pmml and joblib."""
+    return salary.export(trees=40)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from service.errors import DescriptorRejectedError, sanitise
+from service.inputs.schema import InputSchema, InputSpec, InputType
 from service.protobuf import descriptor_document, is_protobuf
 from service.runtimes.catalog import RUNTIMES
 from service.untrusted import (
@@ -63,6 +64,31 @@ class ControlLimits:
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
 
 
+MAX_TENSOR_RANK = 8
+
+
+class SchemaInput(BaseModel):
+    """One input of the descriptor's ``schema``: what a model's format does not say itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=1024)
+    type: InputType = "double"
+    shape: list[Annotated[int, Field(ge=-1, le=2**31)]] = Field(
+        default_factory=list, max_length=MAX_TENSOR_RANK
+    )
+
+    @field_validator("shape")
+    @classmethod
+    def _sized(cls, value: list[int]) -> list[int]:
+        if 0 in value:
+            raise ValueError("a dimension is -1 (any) or at least 1")
+        return value
+
+    def spec(self) -> InputSpec:
+        return InputSpec(self.name, self.type, tuple(self.shape))
+
+
 class ModelDescriptor(BaseModel):
     """What a data scientist publishes. Field names are the contract's (camelCase on the wire)."""
 
@@ -81,6 +107,7 @@ class ModelDescriptor(BaseModel):
     inputs: list[str] | None = Field(None, max_length=MAX_ITEMS)
     field_map: dict[str, str] | None = Field(None, alias="fieldMap", max_length=MAX_ITEMS)
     labels: list[str] | None = Field(None, max_length=MAX_ITEMS)
+    input_schema: list[SchemaInput] | None = Field(None, alias="schema", max_length=MAX_ITEMS)
     expires_at: datetime | None = Field(None, alias="expiresAt")
     signature: str | None = Field(None, max_length=256)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -125,7 +152,29 @@ class ModelDescriptor(BaseModel):
             raise ValueError("sha256 is required with location")
         if self.inputs is not None and not self.inputs:
             raise ValueError("inputs, when given, must name at least one field")
+        if self.input_schema is not None:
+            names = [spec.name for spec in self.input_schema]
+            if not names:
+                raise ValueError("schema, when given, must name at least one input")
+            if len(set(names)) != len(names):
+                raise ValueError("schema names an input twice")
+            if self.inputs is not None and list(self.inputs) != names:
+                raise ValueError("inputs and schema name different fields")
         return self
+
+    def declared_schema(self) -> InputSchema | None:
+        """The descriptor's ``schema``, when it gives one."""
+        if self.input_schema is None:
+            return None
+        return InputSchema(tuple(spec.spec() for spec in self.input_schema))
+
+    def input_names(self) -> list[str] | None:
+        """The fields ``inputs`` (else ``schema``) names, when it names them."""
+        if self.inputs is not None:
+            return list(self.inputs)
+        if self.input_schema is not None:
+            return [spec.name for spec in self.input_schema]
+        return None
 
     def verify_digest(self, artifact: bytes) -> str:
         """The artifact's sha256; raises if the descriptor names another one."""

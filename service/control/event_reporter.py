@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from service.control.events import EventStatus, ModelEvent
 from service.errors import sanitise
@@ -42,10 +43,11 @@ class EventReporter:
         error: str | None = None,
         runtime: str | None = None,
         route: tuple[str, list[str]] | None = None,
+        schema: list[dict[str, Any]] | None = None,
         offset: int | None = None,
     ) -> None:
-        """``route``: a route's mode and members (a route's event); ``offset``: the control
-        record that caused it (None for an expiry)."""
+        """``route``: a route's mode and members (a route's event); ``schema``: a loaded
+        model's inputs; ``offset``: the control record that caused it (None for an expiry)."""
         error = sanitise(error) if error else error  # a route's, say, can list many names
         # One log line per event, with the model as structured context (LOG_FORMAT=json).
         log.log(
@@ -70,6 +72,7 @@ class EventReporter:
             status=status,
             error=error,
             runtime=runtime,
+            input_schema=schema,
             at=iso(self._clock()) or "",
             instance=self._instance,
             offset=offset,

@@ -9,6 +9,8 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.control.descriptor import SchemaInput
+
 EventStatus = Literal[
     "loaded", "failed", "rejected", "retired", "expired", "pending", "active", "removed"
 ]
@@ -33,6 +35,11 @@ class ModelEvent(BaseModel):
         None,
         description="Engine and version answering for the model (e.g. 'jpmml-evaluator 0.16.0'), "
         "on loaded, retired and expired.",
+    )
+    input_schema: list[SchemaInput] | None = Field(
+        None,
+        alias="schema",
+        description="The model's inputs (name, type, per-row shape; [] for a scalar), on loaded.",
     )
     at: str = Field(description="When, RFC 3339 (UTC).")
     instance: str = Field(description="The replica that reports it.")

@@ -186,6 +186,7 @@ class ModelLifecycle:
             descriptor.data_type,
             "loaded",
             runtime=serving.runtime,
+            schema=serving.model.input_schema.document(),
             offset=self._offset,
         )
 

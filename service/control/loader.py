@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import numpy as np
-
 from service.control.artifacts import ArtifactStore
 from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError, ModelError, ModelLoadError
+from service.inputs.schema import InputSchema, TypedBatch
 from service.runtimes.base import AnswerShape, Model
 from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
 from service.runtimes.checks import refusal, row_problems
@@ -54,10 +53,21 @@ class Loader:
                 f"artifact of {len(artifact)} bytes exceeds {self._settings.max_artifact_bytes}"
             )
         digest = descriptor.verify_digest(artifact)
+        declared = descriptor.declared_schema()
         request = LoadRequest(
-            artifact, descriptor.inputs, descriptor.labels, descriptor.signature, self._options
+            artifact,
+            descriptor.input_names(),
+            descriptor.labels,
+            descriptor.signature,
+            self._options,
+            declared,
         )
         model = RUNTIMES.get(descriptor.model_type).load(request)
+        if declared is not None:
+            disagreement = schema_disagreement(declared, model.input_schema)
+            if disagreement is not None:
+                model.close()
+                raise ModelLoadError(disagreement)
         return Loaded(model, digest, warm_up(model))
 
     def _artifact(self, descriptor: ModelDescriptor) -> bytes:
@@ -67,13 +77,31 @@ class Loader:
         return self._store.fetch(descriptor.location, descriptor.sha256)
 
 
+def schema_disagreement(declared: InputSchema, model: InputSchema) -> str | None:
+    """Why the descriptor's ``schema`` contradicts what the model says of its inputs (names,
+    text or number, shape), or None. The model's own word is more precise (float or double)
+    and is the one kept."""
+    if declared.names != model.names:
+        return f"the descriptor's schema names {declared.names}, the model takes {model.names}"
+    for said, actual in zip(declared.inputs, model.inputs, strict=True):
+        if (said.type == "string") != (actual.type == "string") or said.shape != actual.shape:
+            return (
+                f"the descriptor's schema says {said.name!r} is {said.type} "
+                f"{list(said.shape)}, the model takes {actual.type} {list(actual.shape)}"
+            )
+    return None
+
+
 def warm_up(model: Model) -> AnswerShape:
-    """One row through the model before it serves: a model that cannot score, or whose answer
+    """One row through the model before it serves, built from its input schema (a string for
+    a string input, a tensor of its shape): a model the service cannot feed, or whose answer
     the checks refuse (NaN or missing probabilities, ones that do not sum to 1), fails here, in
-    the loader, and lazy initialisation (JIT, allocations) is not paid by the first batch."""
+    the loader, not on every record; and lazy initialisation (JIT, allocations) is not paid by
+    the first batch."""
     try:
-        result = model.predict(np.zeros((1, len(model.input_names)), dtype=np.float64))
-        # An engine may refuse an all-zero row as invalid input (row_errors); that says nothing
+        schema = model.input_schema
+        result = model.predict(TypedBatch.of_rows(schema, [schema.example_row()]))
+        # An engine may refuse the example row as invalid input (row_errors); that says nothing
         # of its answers. Answers it gives must pass the checks.
         problems = {i: why for i, why in row_problems(result).items() if i not in result.row_errors}
     except Exception as exc:

@@ -52,6 +52,7 @@ def model_info(registry: Registry, name: str, with_history: bool = False) -> dic
         "expiresAt": iso(shown.expires_at),
         "sha256": shown.sha256,
         "runtime": shown.runtime,
+        "schema": shown.schema,
         "metadata": shown.metadata,
         "error": shown.error,
     }

@@ -31,6 +31,7 @@ class VersionRecord:
     expires_at: datetime | None = None
     sha256: str | None = None
     runtime: str | None = None
+    schema: list[dict[str, Any]] | None = None  # the loaded model's inputs
     metadata: dict[str, Any] = field(default_factory=dict)
     until: datetime | None = None
     error: str | None = None

@@ -16,12 +16,13 @@ from typing import Literal
 
 from service.control.descriptor import MAX_VERSION, ModelDescriptor, no_version_left
 from service.errors import DescriptorRejectedError
+from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
 from service.routing.route_book import RouteBook, RouteChange
 from service.routing.route_spec import RouteSpec
 from service.routing.routes import Route, SingleRoute
 from service.routing.serving import ServingModel, utcnow
-from service.runtimes.base import AnswerShape, BatchResult, FloatMatrix, Model, RuntimeInfo
+from service.runtimes.base import AnswerShape, BatchResult, Model, RuntimeInfo
 
 
 def stale_version(version: int, serving: int | None, rollback: bool) -> str | None:
@@ -45,10 +46,12 @@ class NotLoaded:
     runtime = RuntimeInfo("not loaded", "")
 
     def __init__(self, descriptor: ModelDescriptor) -> None:
-        self.input_names = tuple(descriptor.inputs or ())
+        self.input_schema = descriptor.declared_schema() or InputSchema.numeric(
+            descriptor.input_names() or ()
+        )
         self._label = f"{descriptor.name}:{descriptor.version}"
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
+    def predict(self, batch: TypedBatch) -> BatchResult:
         raise RuntimeError(f"{self._label} is not loaded: the control log is replaying")
 
     def close(self) -> None:
@@ -128,6 +131,7 @@ class Registry:
         record = self._version_record(descriptor, "serving")
         record.sha256 = sha256
         record.runtime = new.runtime
+        record.schema = model.input_schema.document()
         entry.record(record)
         self._settle(descriptor.data_type)
         if old is not None and old.descriptor.data_type != descriptor.data_type:
@@ -188,7 +192,7 @@ class Registry:
         stand_in = self.install(descriptor, NotLoaded(descriptor), descriptor.sha256 or "", shape)
         record = self._models[descriptor.name].find(stand_in.version, *IN_SERVICE)
         if record is not None:
-            record.sha256, record.runtime = descriptor.sha256, None
+            record.sha256, record.runtime, record.schema = descriptor.sha256, None, None
         return stand_in
 
     def expire(self, name: str, version: int) -> ServingModel | None:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import orjson
 
 from service.control.descriptor import ModelDescriptor
+from service.inputs.binding import FieldBinder
 from service.runtimes.base import AnswerShape, Model
-from service.scoring.features import FieldBinder
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class ServingModel:
         self.version: int = descriptor.version
         self.model = model
         self.sha256 = sha256
-        self.binder = FieldBinder(model.input_names, descriptor.field_map)
+        self.binder = FieldBinder(model.input_schema.names, descriptor.field_map)
         self.stats = ServingStats(since=utcnow())
         self.label = f"{self.name}:{self.version}"
         self.runtime = str(model.runtime)

@@ -9,7 +9,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-FloatMatrix = npt.NDArray[np.float64]
+from service.inputs.schema import InputSchema, TypedBatch
+
 ResultKind = Literal["classifier", "regressor", "outputs"]
 
 
@@ -101,13 +102,14 @@ class Model(Protocol):
         ...
 
     @property
-    def input_names(self) -> Sequence[str]:
-        """Names of the features, in the column order ``predict`` expects; records are
-        matched to them (exactly, then by normalised name, or through ``fieldMap``)."""
+    def input_schema(self) -> InputSchema:
+        """The model's inputs: name, type and per-row shape of each. Records are matched to
+        the names (exactly, then by normalised name, or through ``fieldMap``) and converted
+        to the types (inputs/conversion.py)."""
         ...
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        """Score a (rows × len(input_names)) matrix."""
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        """Score a batch typed to ``input_schema``."""
         ...
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Literal, cast
 
+from service.inputs.schema import InputSchema
 from service.runtimes.base import Model
 
 PmmlEngineChoice = Literal["auto", "pypmml", "jpmml"]
@@ -35,6 +36,8 @@ class LoadRequest:
     labels: Sequence[str] | None = None
     signature: str | None = None
     options: LoadOptions = field(default_factory=LoadOptions)
+    # The descriptor's ``schema``: what a runtime whose format does not say (a pickle) reads.
+    schema: InputSchema | None = None
 
 
 Factory = Callable[[LoadRequest], Model]

@@ -1,8 +1,11 @@
-"""ONNX models through onnxruntime: one session per model, one ``run`` per batch."""
+"""ONNX models through onnxruntime: one session per model, one ``run`` per batch. The input
+schema is the graph's: each input's element type (float, double, integer, bool, string) and
+shape; the model's inputs are fed from the typed batch's columns in their element type."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,14 +13,26 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from service.errors import ModelLoadError
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo, labels_from_indices
+from service.inputs.schema import FLOATING_TYPES, InputSchema, InputSpec, InputType, TypedBatch
+from service.runtimes.base import BatchResult, RuntimeInfo, labels_from_indices
 from service.runtimes.catalog import LoadRequest
+from service.runtimes.checks import FLOAT32_SUM_TOLERANCE
+from service.runtimes.onnx_graph import model_class_labels, refuse_external_data
 
-_TENSOR_DTYPES: dict[str, npt.DTypeLike] = {
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
+# ONNX element type → the schema's type, and the numpy type the session is fed.
+_ELEMENT_TYPES: dict[str, tuple[InputType, npt.DTypeLike]] = {
+    "tensor(float)": ("float", np.float32),
+    "tensor(double)": ("double", np.float64),
+    "tensor(int64)": ("integer", np.int64),
+    "tensor(int32)": ("integer", np.int32),
+    "tensor(int16)": ("integer", np.int16),
+    "tensor(int8)": ("integer", np.int8),
+    "tensor(uint64)": ("integer", np.uint64),
+    "tensor(uint32)": ("integer", np.uint32),
+    "tensor(uint16)": ("integer", np.uint16),
+    "tensor(uint8)": ("integer", np.uint8),
+    "tensor(bool)": ("boolean", np.bool_),
+    "tensor(string)": ("string", np.object_),
 }
 
 
@@ -30,11 +45,34 @@ def load(request: LoadRequest) -> OnnxModel:
     )
 
 
+@dataclass(frozen=True)
+class _Feed:
+    """One graph input, and the schema inputs whose columns make it: one column (a scalar
+    input), several side by side (one [N,k] tensor named column by column in ``inputs``), or
+    one tensor column."""
+
+    name: str
+    dtype: npt.DTypeLike
+    columns: tuple[str, ...]
+    rank: int  # the graph input's rank: a scalar input of rank 1 is fed as [N], else [N,1]
+
+    def array(self, batch: TypedBatch) -> npt.NDArray[Any]:
+        if len(self.columns) > 1:
+            if self.dtype is np.object_:
+                return np.column_stack([batch.columns[c] for c in self.columns])
+            return batch.matrix(self.columns).astype(self.dtype, copy=False)
+        column = batch.columns[self.columns[0]]
+        if column.ndim == 1 and self.rank != 1:
+            column = column.reshape(-1, 1)
+        return column.astype(self.dtype, copy=False)
+
+
 class OnnxModel:
-    """Either one tensor input of width k (columns named by the descriptor's ``inputs``) or k
-    inputs of width 1 (columns named by the inputs themselves). Outputs are read as a
-    classifier (a label and/or a probability output), a regressor (one numeric output of
-    width 1), or otherwise passed through as named outputs."""
+    """Inputs: one tensor of width k (columns named by the descriptor's ``inputs``), or one
+    input per column (named as the graph names them, or positionally by ``inputs``), each a
+    scalar or a tensor per row, of any element type. Outputs are read as a classifier (a label
+    and/or a probability output), a regressor (one numeric output of width 1), or otherwise
+    passed through as named outputs."""
 
     def __init__(
         self,
@@ -64,45 +102,10 @@ class OnnxModel:
         # declares, so that they agree with its label output (never "0", "1" beside "<=50K").
         self._model_classes = model_class_labels(proto)
         del proto
-        self._bind_inputs(inputs)
+        self._schema, self._feeds = _bind_inputs(self._session.get_inputs(), inputs)
         self._bind_outputs()
 
     # -- loading ------------------------------------------------------------------------------
-
-    def _bind_inputs(self, inputs: Sequence[str] | None) -> None:
-        graph_inputs = self._session.get_inputs()
-        for node in graph_inputs:
-            if node.type not in _TENSOR_DTYPES:
-                raise ModelLoadError(f"input {node.name!r} has unsupported type {node.type}")
-        if len(graph_inputs) == 1:
-            node = graph_inputs[0]
-            width = node.shape[-1] if len(node.shape) >= 2 else 1
-            if inputs is None:
-                if width == 1:
-                    inputs = [node.name]
-                else:
-                    raise ModelLoadError(
-                        f"the model takes one tensor {node.name!r} of width {width}: "
-                        "the descriptor must list its columns in `inputs`"
-                    )
-            if isinstance(width, int) and width != len(inputs):
-                raise ModelLoadError(
-                    f"`inputs` names {len(inputs)} fields, the model's input takes {width}"
-                )
-            self._input_names = list(inputs)
-            self._tensor_input: tuple[str, npt.DTypeLike] | None = (
-                node.name,
-                _TENSOR_DTYPES[node.type],
-            )
-            self._column_inputs: list[tuple[str, npt.DTypeLike]] = []
-        else:
-            if inputs is not None and len(inputs) != len(graph_inputs):
-                raise ModelLoadError(
-                    f"`inputs` names {len(inputs)} fields, the model has {len(graph_inputs)} inputs"
-                )
-            self._input_names = list(inputs) if inputs else [n.name for n in graph_inputs]
-            self._tensor_input = None
-            self._column_inputs = [(n.name, _TENSOR_DTYPES[n.type]) for n in graph_inputs]
 
     def _bind_outputs(self) -> None:
         outputs = self._session.get_outputs()
@@ -127,25 +130,17 @@ class OnnxModel:
     # -- the Model interface ------------------------------------------------------------------
 
     @property
-    def input_names(self) -> Sequence[str]:
-        return self._input_names
+    def input_schema(self) -> InputSchema:
+        return self._schema
 
     @property
     def runtime(self) -> RuntimeInfo:
         return RuntimeInfo("onnxruntime", ort.__version__)
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        feeds: dict[str, Any]
-        if self._tensor_input is not None:
-            name, dtype = self._tensor_input
-            feeds = {name: features.astype(dtype, copy=False)}
-        else:
-            feeds = {
-                name: features[:, i : i + 1].astype(dtype)
-                for i, (name, dtype) in enumerate(self._column_inputs)
-            }
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        feeds = {feed.name: feed.array(batch) for feed in self._feeds}
         outputs = dict(zip(self._output_names, self._session.run(None, feeds), strict=True))
-        size = features.shape[0]
+        size = batch.size
         if self.kind == "regressor":
             values = np.asarray(outputs[self._output_names[0]]).reshape(size, -1)[:, 0]
             return BatchResult("regressor", size, values=values.astype(np.float64))
@@ -166,6 +161,8 @@ class OnnxModel:
                 classes = classes or [str(k) for k in keys]
             else:
                 probabilities = np.asarray(raw, dtype=self._proba_dtype).reshape(size, -1)
+            if self._proba_dtype == np.float32:
+                probabilities = _without_rounding_below_zero(probabilities)
                 declared = self._model_classes
                 if not classes and declared and len(declared) == probabilities.shape[1]:
                     classes = declared
@@ -192,62 +189,6 @@ class OnnxModel:
         del self._session
 
 
-def refuse_external_data(artifact: bytes) -> Any:
-    """ONNX tensors may keep their data in files named by the model (external data); a model
-    arriving as bytes must not make the service read files of its choosing. Returns the
-    parsed model."""
-    import onnx
-
-    try:
-        proto = onnx.ModelProto.FromString(artifact)
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise ModelLoadError(f"not an ONNX model: {exc}") from exc
-    for tensor in _all_tensors(proto.graph):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
-            raise ModelLoadError(
-                f"tensor {tensor.name!r} refers to external data; only self-contained ONNX "
-                "models are accepted"
-            )
-    return proto
-
-
-# How the ai.onnx.ml operators name their classes, in the order of the probability columns
-# (ZipMap names the map keys; the classifiers their outputs' columns): TreeEnsembleClassifier
-# and ZipMap say int64s, LinearClassifier and SVMClassifier ints.
-_INTEGER_CLASS_LABELS = ("classlabels_int64s", "classlabels_ints")
-
-
-def model_class_labels(proto: Any) -> list[str] | None:
-    """The class names the model itself declares (a classifier node's or a ZipMap's
-    ``classlabels_*`` attribute, as text), or None when it declares none."""
-    for node in proto.graph.node:
-        if node.domain != "ai.onnx.ml":
-            continue
-        for attribute in node.attribute:
-            if attribute.name == "classlabels_strings" and attribute.strings:
-                return [value.decode("utf-8", errors="replace") for value in attribute.strings]
-            if attribute.name in _INTEGER_CLASS_LABELS and attribute.ints:
-                return [str(value) for value in attribute.ints]
-    return None
-
-
-def _all_tensors(graph: Any) -> Iterator[Any]:
-    """Initializers and tensor attributes of every node, subgraphs included."""
-    yield from graph.initializer
-    for sparse in graph.sparse_initializer:
-        yield sparse.values
-        yield sparse.indices
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                yield attribute.t
-            yield from attribute.tensors
-            if attribute.HasField("g"):
-                yield from _all_tensors(attribute.g)
-            for subgraph in attribute.graphs:
-                yield from _all_tensors(subgraph)
-
-
 def _split_outputs(outputs: dict[str, Any], size: int) -> list[dict[str, Any]]:
     columns = {
         name: np.asarray(value).reshape(size, -1).tolist() for name, value in outputs.items()
@@ -256,3 +197,57 @@ def _split_outputs(outputs: dict[str, Any], size: int) -> list[dict[str, Any]]:
         {name: (col[i][0] if len(col[i]) == 1 else col[i]) for name, col in columns.items()}
         for i in range(size)
     ]
+
+
+def _without_rounding_below_zero(probabilities: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A float32 probability of 0 computed as a sum over trees comes out as -1.2e-7 (rounding):
+    read as 0, so that the checks, which refuse negative probabilities, refuse only real ones."""
+    rounding = (probabilities < 0) & (probabilities >= -FLOAT32_SUM_TOLERANCE)
+    return (
+        np.where(rounding, 0, probabilities).astype(probabilities.dtype)
+        if rounding.any()
+        else probabilities
+    )
+
+
+def _bind_inputs(
+    graph_inputs: Sequence[Any], inputs: Sequence[str] | None
+) -> tuple[InputSchema, list[_Feed]]:
+    """The schema, and how its columns feed the graph. ``inputs`` names the columns of one
+    [N,k] tensor, or renames the graph's inputs in order."""
+    for node in graph_inputs:
+        if node.type not in _ELEMENT_TYPES:
+            raise ModelLoadError(f"input {node.name!r} has unsupported type {node.type}")
+    if len(graph_inputs) == 1 and len(graph_inputs[0].shape) == 2:
+        node = graph_inputs[0]
+        type_, dtype = _ELEMENT_TYPES[node.type]
+        width = node.shape[-1]
+        if inputs is None:
+            if width != 1:
+                raise ModelLoadError(
+                    f"the model takes one tensor {node.name!r} of width {width}: "
+                    "the descriptor must list its columns in `inputs`"
+                )
+            inputs = [node.name]
+        if isinstance(width, int) and width != len(inputs):
+            raise ModelLoadError(
+                f"`inputs` names {len(inputs)} fields, the model's input takes {width}"
+            )
+        nullable = type_ in FLOATING_TYPES
+        specs = tuple(InputSpec(name, type_, nullable=nullable) for name in inputs)
+        return InputSchema(specs), [_Feed(node.name, dtype, tuple(inputs), 2)]
+    if inputs is not None and len(inputs) != len(graph_inputs):
+        raise ModelLoadError(
+            f"`inputs` names {len(inputs)} fields, the model has {len(graph_inputs)} inputs"
+        )
+    names = list(inputs) if inputs else [node.name for node in graph_inputs]
+    specs_list: list[InputSpec] = []
+    feeds: list[_Feed] = []
+    for name, node in zip(names, graph_inputs, strict=True):
+        type_, dtype = _ELEMENT_TYPES[node.type]
+        per_row = tuple(d if isinstance(d, int) and d > 0 else -1 for d in node.shape[1:])
+        if per_row in ((), (1,)):
+            per_row = ()  # [N] or [N,1]: one value per row
+        specs_list.append(InputSpec(name, type_, per_row, nullable=type_ in FLOATING_TYPES))
+        feeds.append(_Feed(node.name, dtype, (name,), len(node.shape)))
+    return InputSchema(tuple(specs_list)), feeds

@@ -16,16 +16,12 @@ from typing import Any
 import numpy as np
 
 from service.errors import DescriptorRejectedError, ModelLoadError
-from service.runtimes.base import (
-    BatchResult,
-    FloatMatrix,
-    RuntimeInfo,
-    label_text,
-    labels_from_indices,
-)
+from service.inputs.schema import InputSchema, TypedBatch
+from service.runtimes.base import BatchResult, RuntimeInfo, label_text, labels_from_indices
 from service.runtimes.catalog import LoadRequest
+from service.runtimes.pickle_inputs import dataframe, estimator_schema
 
-# Features arrive as a matrix in the model's column order, matched by name beforehand;
+# A model of numbers only gets a matrix in its column order, matched by name beforehand;
 # scikit-learn's reminder that the matrix has no column names is noise here.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
@@ -48,16 +44,26 @@ def load(request: LoadRequest) -> PickleModel:
         request.options.pickle_key,
         request.inputs,
         request.labels,
+        request.schema,
     )
 
 
 class PickleModel:
     """Scores through ``predict_proba`` (classifiers) or ``predict`` (regressors and others).
-    Construct only through ``load`` so the signature check cannot be skipped."""
+    A model fit on a pandas DataFrame (it has ``feature_names_in_``) is given one, with its
+    column names and types; any other a float matrix. Construct only through ``load`` so the
+    signature check cannot be skipped."""
 
-    def __init__(self, estimator: Any, inputs: Sequence[str], labels: Sequence[str] | None) -> None:
+    def __init__(
+        self,
+        estimator: Any,
+        schema: InputSchema,
+        labels: Sequence[str] | None,
+        as_dataframe: bool,
+    ) -> None:
         self._estimator = estimator
-        self._input_names = list(inputs)
+        self._schema = schema
+        self._as_dataframe = as_dataframe
         classes = getattr(estimator, "classes_", None)
         self._proba = hasattr(estimator, "predict_proba") and classes is not None
         self._classes = (
@@ -67,10 +73,8 @@ class PickleModel:
         )
         self._runtime = _runtime_of(estimator)
         width = getattr(estimator, "n_features_in_", None)
-        if isinstance(width, int) and width != len(self._input_names):
-            raise ModelLoadError(
-                f"`inputs` names {len(self._input_names)} fields, the model takes {width}"
-            )
+        if isinstance(width, int) and width != len(schema):
+            raise ModelLoadError(f"`inputs` names {len(schema)} fields, the model takes {width}")
 
     @classmethod
     def load(
@@ -80,6 +84,7 @@ class PickleModel:
         key: str | None,
         inputs: Sequence[str] | None,
         labels: Sequence[str] | None,
+        schema: InputSchema | None = None,
     ) -> PickleModel:
         verify_signature(artifact, signature, key)
         import joblib
@@ -90,21 +95,25 @@ class PickleModel:
             raise ModelLoadError(
                 f"the pickle holds a {type(estimator).__name__}, which cannot predict"
             )
-        names = inputs or [str(n) for n in getattr(estimator, "feature_names_in_", [])]
-        if not names:
-            raise ModelLoadError("the descriptor must list the model's columns in `inputs`")
-        return cls(estimator, names, labels)
+        fitted_on_dataframe = getattr(estimator, "feature_names_in_", None) is not None
+        schema = schema or estimator_schema(estimator, inputs)
+        if schema is None:
+            raise ModelLoadError(
+                "the descriptor must list the model's columns in `inputs` (or `schema`)"
+            )
+        return cls(estimator, schema, labels, fitted_on_dataframe)
 
     @property
-    def input_names(self) -> Sequence[str]:
-        return self._input_names
+    def input_schema(self) -> InputSchema:
+        return self._schema
 
     @property
     def runtime(self) -> RuntimeInfo:
         return self._runtime
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        size = features.shape[0]
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        size = batch.size
+        features: Any = dataframe(batch) if self._as_dataframe else batch.matrix()
         if self._proba:
             probabilities = np.asarray(self._estimator.predict_proba(features), dtype=np.float64)
             labels = labels_from_indices(probabilities, self._classes)

@@ -10,12 +10,11 @@ from importlib.metadata import version
 from importlib.resources import files
 from typing import Any
 
-import numpy as np
-
 from service.errors import ModelLoadError
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.inputs.schema import InputSchema, TypedBatch
+from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.jvm import HARDENED_JAVA_OPTS, JVM_START_LOCK, require_hardened
-from service.runtimes.pmml_layout import PmmlLayout
+from service.runtimes.pmml_layout import PmmlLayout, column_table, input_spec
 
 
 def _classpath() -> list[str]:
@@ -60,7 +59,12 @@ class JpmmlModel:
             builder = LoadingModelEvaluatorBuilder(self._backend).loadBytes(artifact)
             self._evaluator = builder.build().verify()
             java = self._evaluator.javaEvaluator
-            self.input_names = [f.getName() for f in self._evaluator.getInputFields()]
+            self.input_schema = InputSchema(
+                tuple(
+                    input_spec(f.getName(), str(f.getDataType()))
+                    for f in self._evaluator.getInputFields()
+                )
+            )
             target_fields = self._evaluator.getTargetFields()
             targets = [f.getName() for f in target_fields]
             target_type = target_fields[0].getDataType() if target_fields else "string"
@@ -82,17 +86,15 @@ class JpmmlModel:
         self._layout = PmmlLayout.of(function, label_column, probabilities, labels)
         self.runtime = RuntimeInfo("jpmml-evaluator", version("jpmml-evaluator"))
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
+    def predict(self, batch: TypedBatch) -> BatchResult:
         from jpmml_evaluator import PythonEvaluatorUtil
 
-        size = features.shape[0]
-        table = features.T.tolist()
-        if np.isnan(features).any():  # NaN is a missing value to PMML: None on the wire
-            table = [[None if v != v else v for v in column] for column in table]
+        size = batch.size
         answer = PythonEvaluatorUtil.evaluateAll(
             self._backend,
             self._evaluator.javaEvaluator,
-            {"columns": self.input_names, "data": table},
+            # None is a missing value to PMML
+            {"columns": self.input_schema.names, "data": column_table(batch)},
             None,
             # JPMML builds a new thread pool per call for parallelism > 1; -1 runs the batch on
             # the JVM's shared pool instead (sized cores - 1, plus the calling thread).

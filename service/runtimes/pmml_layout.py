@@ -1,6 +1,7 @@
-"""What a PMML model's answer columns mean, shared by both PMML engines: which column is the
-label or the value, which hold class probabilities. The engines differ in how they call the
-JVM, not in how a PMML answer becomes a BatchResult."""
+"""What a PMML model's fields mean, shared by both PMML engines: the input schema its
+DataFields declare, the table a batch crosses to the JVM as, and which answer column is the
+label or the value and which hold class probabilities. The engines differ in how they call the
+JVM, not in how a PMML model is typed or how its answer becomes a BatchResult."""
 
 from __future__ import annotations
 
@@ -11,7 +12,36 @@ from typing import Any
 import numpy as np
 
 from service.errors import ModelLoadError
+from service.inputs.schema import InputSpec, InputType, TypedBatch
 from service.runtimes.base import BatchResult, ResultKind, label_text, labels_from_indices
+
+# PMML's dataType → the schema's; dates and times are passed as the text PMML parses.
+_PMML_TYPES: dict[str, InputType] = {
+    "string": "string",
+    "integer": "integer",
+    "float": "float",
+    "double": "double",
+    "boolean": "boolean",
+}
+
+
+def input_spec(name: str, data_type: str) -> InputSpec:
+    """A DataField as an input: every PMML field may be missing (PMML's missing value)."""
+    return InputSpec(name, _PMML_TYPES.get(data_type.lower(), "string"))
+
+
+def column_table(batch: TypedBatch) -> list[list[Any]]:
+    """The batch as one list of values per input, in schema order, with None for a missing
+    value and whole numbers for an integer field."""
+    table = []
+    for spec in batch.schema.inputs:
+        column = batch.columns[spec.name]
+        if spec.type in ("integer", "boolean") and not np.isnan(column).any():
+            values = column.astype(np.int64).tolist()
+            table.append([v == 1 for v in values] if spec.type == "boolean" else values)
+        else:
+            table.append(batch.values(spec.name))
+    return table
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import numpy as np
 import orjson
 
 from service.errors import ModelLoadError
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.inputs.schema import InputSchema, TypedBatch
+from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.jvm import HARDENED_JAVA_OPTS, JVM_START_LOCK, require_hardened
-from service.runtimes.pmml_layout import PmmlLayout
+from service.runtimes.pmml_layout import PmmlLayout, column_table, input_spec
 
 HINT = (
     "pypmml mis-evaluates some PMML (trees whose leaves omit classes, forests of them): "
@@ -55,7 +56,9 @@ class PypmmlModel:
             # From the text, never from a path: a descriptor must not choose files to read.
             self._model = PypmmlEngineModel.fromString(text)
             self._model.setSupplementOutput(True)
-            self.input_names = [str(n) for n in self._model.inputNames]
+            self.input_schema = InputSchema(
+                tuple(input_spec(str(f.name), str(f.dataType)) for f in self._model.inputFields)
+            )
             function = str(self._model.functionName)
             outputs = list(self._model.outputFields)
         except Exception as exc:  # pypmml wraps JVM errors in its own types
@@ -71,15 +74,19 @@ class PypmmlModel:
         self._layout = PmmlLayout.of(function, label_column, probabilities, labels)
         self.runtime = RuntimeInfo("pypmml", version("pypmml"), HINT)
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        payload = orjson.dumps(
-            {"columns": self.input_names, "data": np.ascontiguousarray(features)},
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        )
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        names = self.input_schema.names
+        data: Any
+        if self.input_schema.all_numeric_scalars:
+            # One C call for the whole matrix (orjson writes NaN, a missing value, as null).
+            data = np.ascontiguousarray(batch.matrix())
+        else:
+            data = list(zip(*column_table(batch), strict=True))
+        payload = orjson.dumps({"columns": names, "data": data}, option=orjson.OPT_SERIALIZE_NUMPY)
         answer = orjson.loads(self._model.predict(payload.decode("utf-8")))
-        names: list[str] = answer["columns"]
+        answered: list[str] = answer["columns"]
         rows: list[list[Any]] = answer["data"]
-        columns = dict(zip(names, zip(*rows, strict=True), strict=False)) if rows else {}
+        columns = dict(zip(answered, zip(*rows, strict=True), strict=False)) if rows else {}
         return self._layout.result(columns, len(rows))
 
     def close(self) -> None:

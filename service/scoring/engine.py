@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import NoModelError, RecordError, ScoringError
+from service.inputs.conversion import build_batch
+from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.routes import Answers, MemberScores, RouteBatch, SideAnswer
 from service.routing.serving import ServingModel
-from service.runtimes.base import BatchResult, FloatMatrix
-from service.scoring.features import build_features
+from service.runtimes.base import BatchResult
 from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.predictions import publishable_results
 from service.scoring.records import DecodedGroup, SourceRecord, decode_batch
@@ -97,17 +98,17 @@ class Engine:
     async def run(
         self, serving: ServingModel, rows: Sequence[dict[str, Any]], data_type: str
     ) -> MemberScores:
-        """The rows scored by one model, bound to its inputs: a row it cannot read is that
-        row's error. One model call for the rows that bind."""
+        """The rows scored by one model, bound to its inputs and typed to its schema: a row it
+        cannot read is that row's error. One model call for the rows that bind."""
         n = len(rows)
-        features, good, errors = build_features(rows, serving.binder)
+        batch, good, errors = build_batch(rows, serving.binder, serving.model.input_schema)
         if not good:
             return MemberScores(serving, [errors[k] for k in range(n)])
-        size = features.shape[0]
+        size = batch.size
         serving.acquire()
         try:
             started = time.perf_counter()
-            results, result = await self._predict(serving, features)
+            results, result = await self._predict(serving, batch)
             elapsed = time.perf_counter() - started
             # Counted before the model is let go: a displaced version's series are dropped
             # when its last batch lets go, and must not come back after.
@@ -146,7 +147,7 @@ class Engine:
         return len(positions) - failed
 
     async def _predict(
-        self, serving: ServingModel, features: FloatMatrix
+        self, serving: ServingModel, batch: TypedBatch
     ) -> tuple[list[bytes | RecordError], BatchResult | None]:
         """One model call for the batch, in a worker thread (onnxruntime and the JVMs release
         the GIL). If the batch fails, each row is tried alone so that one poisonous record
@@ -154,24 +155,21 @@ class Engine:
         summing to 1) are dead letters, never published."""
         runtime = serving.model.runtime
         try:
-            result = await asyncio.to_thread(serving.model.predict, features)
+            result = await asyncio.to_thread(serving.model.predict, batch)
             rows = publishable_results(result, runtime)
-            if len(rows) != features.shape[0]:
-                raise ValueError(f"{len(rows)} results for {features.shape[0]} rows")
+            if len(rows) != batch.size:
+                raise ValueError(f"{len(rows)} results for {batch.size} rows")
             return rows, result
         except Exception as exc:
-            if features.shape[0] == 1:
+            if batch.size == 1:
                 return [ScoringError(f"{type(exc).__name__}: {exc}")], None
             log.warning(
-                "batch of %d failed on %s, isolating rows: %s",
-                features.shape[0],
-                serving.label,
-                exc,
+                "batch of %d failed on %s, isolating rows: %s", batch.size, serving.label, exc
             )
         isolated: list[bytes | RecordError] = []
-        for k in range(features.shape[0]):
+        for k in range(batch.size):
             try:
-                single = await asyncio.to_thread(serving.model.predict, features[k : k + 1])
+                single = await asyncio.to_thread(serving.model.predict, batch.take([k]))
                 isolated.append(publishable_results(single, runtime)[0])
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))

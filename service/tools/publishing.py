@@ -51,6 +51,7 @@ def build_descriptor(
     pickle_key: str | None = None,
     rollback: bool = False,
     field_map: dict[str, str] | None = None,
+    schema: list[Any] | None = None,
 ) -> ModelDescriptor:
     """By value (the file's bytes inline) unless ``location`` is given, in which case the
     file is only read for its sha256 and the service fetches the artifact itself."""
@@ -69,6 +70,7 @@ def build_descriptor(
         "sha256": hashlib.sha256(artifact).hexdigest(),
         "rollback": rollback,
         "fieldMap": field_map,
+        "schema": schema,
     }
     if location is not None:
         fields["location"] = location

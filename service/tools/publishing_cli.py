@@ -8,6 +8,7 @@ import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -50,6 +51,13 @@ def add_publish_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
     pub.add_argument("--labels", help="class labels in the model's column order, comma-separated")
     pub.add_argument(
+        "--schema",
+        type=schema_argument,
+        metavar="JSON|FILE",
+        help="the model's inputs where its format does not say them (a pickle without feature "
+        'names): a JSON array of {"name", "type", "shape"}, or a file holding one',
+    )
+    pub.add_argument(
         "--field-map",
         type=field_pairs,
         metavar="INPUT=FIELD,..",
@@ -83,6 +91,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         pickle_key=settings.pickle_key,
         rollback=args.rollback,
         field_map=args.field_map,
+        schema=args.schema,
     )
 
     async def run() -> int:
@@ -101,6 +110,21 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if event["status"] == "loaded" else 1
 
     return asyncio.run(run())
+
+
+def schema_argument(text: str) -> list[Any]:
+    """``--schema``: a JSON array, or the path of a file that holds one."""
+    path = Path(text)
+    raw = path.read_bytes() if not text.lstrip().startswith("[") and path.is_file() else text
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not a JSON array nor a file holding one: {exc}"
+        ) from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError("the schema is a JSON array of inputs")
+    return value
 
 
 def field_pairs(text: str) -> dict[str, str]:

@@ -59,6 +59,10 @@ def _numeric(row: list[str]) -> bool:
 
 
 def _value(text: str) -> Any:
+    """A number where the cell reads as one, null (a missing value) where it is empty, else
+    the text."""
+    if not text.strip():
+        return None
     try:
         return float(text)
     except ValueError:

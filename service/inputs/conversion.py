@@ -1,0 +1,313 @@
+"""From records to a typed batch: each row's fields bound to the model's inputs, each input's
+values converted column by column to its type (runtimes/… then feed the columns in their own
+form). The work is per column, in C where it can be: a column of numbers is one
+``np.fromiter``, a column of strings one type check; only a column that holds something else
+(null, text where a number belongs, a list of another shape) is gone through value by value,
+to name each bad row's problem.
+
+What each input type takes (README, "What a record may hold"):
+- numbers (double, float, integer, boolean): numbers, booleans (1 and 0) and numeric text;
+  ``null`` is a missing value (NaN) where the model takes one; an integer input takes whole
+  numbers, a boolean one true, false, 1 or 0;
+- strings: text; a number is read as its text (category codes: 7 and 7.0 are "7"), a boolean
+  as "true"/"false"; ``null`` is a missing value where the model takes one;
+- tensors: a (nested) list of numbers of the input's per-row shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from service.errors import InvalidRecordError, RecordError
+from service.inputs.binding import FieldBinder
+from service.inputs.schema import FLOATING_TYPES, InputSchema, InputSpec, TypedBatch
+from service.untrusted import preview
+
+Column = npt.NDArray[Any]
+
+
+def build_batch(
+    rows: Sequence[dict[str, Any]], binder: FieldBinder, schema: InputSchema
+) -> tuple[TypedBatch, list[int], dict[int, RecordError]]:
+    """The typed batch of the rows that bind and convert, the indices of those rows in
+    ``rows``, and an error for each other row."""
+    n = len(rows)
+    if schema.all_numeric_scalars:
+        matrix = _number_matrix(rows, binder)
+        if matrix is not None:
+            return TypedBatch.of_matrix(schema, matrix), list(range(n)), {}
+    values, bound, errors, fields = _bound_values(rows, binder)
+    columns, problems = typed_columns(schema, values, fields)
+    for k, problem in problems.items():
+        errors[bound[k]] = problem
+    if not problems:
+        return TypedBatch(schema, columns, len(bound)), bound, errors
+    keep = [k for k in range(len(bound)) if k not in problems]
+    batch = TypedBatch(schema, columns, len(bound)).take(keep)
+    return batch, [bound[k] for k in keep], errors
+
+
+def _number_matrix(rows: Sequence[dict[str, Any]], binder: FieldBinder) -> npt.NDArray[Any] | None:
+    """The whole batch in one go, with the columns found for the first row; None when that
+    fails (a row with another layout, a missing or non-numeric value), for the careful path
+    to name the rows at fault."""
+    if not rows:
+        return np.empty((0, len(binder.input_names)))
+    columns = binder.resolve(tuple(rows[0]))
+    if isinstance(columns, str):
+        return None
+    n, k = len(rows), len(columns)
+    # itemgetter takes a row's values in one C call (given one column it returns the bare
+    # value, so that case is wrapped); fromiter fills the matrix without a list of lists.
+    pick = itemgetter(*columns) if k > 1 else (lambda row: tuple(row[c] for c in columns))
+    try:
+        values = chain.from_iterable(map(pick, rows))
+        matrix = np.fromiter(values, dtype=np.float64, count=n * k).reshape(n, k)
+    except (KeyError, TypeError, ValueError):
+        return None
+    # None becomes NaN in the conversion and numeric text may say "inf": either sends the
+    # batch down the careful path, which tells a missing value from a bad one.
+    return matrix if np.isfinite(matrix).all() else None
+
+
+def _bound_values(
+    rows: Sequence[dict[str, Any]], binder: FieldBinder
+) -> tuple[list[list[Any]], list[int], dict[int, RecordError], list[str]]:
+    """Per input, the values of the rows that bind (and their indices); an error for a row
+    that lacks an input; and per input the record field that feeds it, as errors name it (the
+    model's input name where rows of several layouts name it differently). Rows of the first
+    row's layout are taken a column at a time."""
+    width = len(binder.input_names)
+    if not rows:
+        return [[] for _ in range(width)], [], {}, list(binder.input_names)
+    first = binder.resolve(tuple(rows[0]))
+    if isinstance(first, list):
+        try:
+            values = [list(map(itemgetter(c), rows)) for c in first]
+        except KeyError:
+            pass  # rows of other layouts: each is bound on its own
+        else:
+            return values, list(range(len(rows))), {}, first
+    values = [[] for _ in range(width)]
+    bound: list[int] = []
+    errors: dict[int, RecordError] = {}
+    names: list[set[str]] = [set() for _ in range(width)]
+    for i, row in enumerate(rows):
+        fields = binder.resolve(tuple(row))
+        if isinstance(fields, str):
+            errors[i] = InvalidRecordError(f"missing feature {fields!r}")
+            continue
+        for column, seen, name in zip(values, names, fields, strict=True):
+            column.append(row[name])
+            seen.add(name)
+        bound.append(i)
+    shown = [
+        next(iter(seen)) if len(seen) == 1 else model_name
+        for seen, model_name in zip(names, binder.input_names, strict=True)
+    ]
+    return values, bound, errors, shown
+
+
+def typed_columns(
+    schema: InputSchema, values: Sequence[Sequence[Any]], fields: Sequence[str] | None = None
+) -> tuple[dict[str, Column], dict[int, RecordError]]:
+    """Each input's values (one list per input, in schema order, of equal length) as its
+    column, and an error for each row with a value its input cannot take (the first such
+    input of the row), naming the record field that fed it (``fields``, else the input's
+    name). A bad row's cells hold a filler."""
+    columns: dict[str, Column] = {}
+    errors: dict[int, RecordError] = {}
+    names = fields if fields is not None else schema.names
+    for spec, column_values, field in zip(schema.inputs, values, names, strict=True):
+        converter = _converter(spec)
+        # Converted as the record field that feeds it: its errors name that field.
+        column, problems = converter(replace(spec, name=field), column_values)
+        columns[spec.name] = column
+        for i, problem in problems.items():
+            errors.setdefault(i, problem)
+    return columns, errors
+
+
+Converter = Callable[[InputSpec, Sequence[Any]], tuple[Column, dict[int, RecordError]]]
+
+
+def _converter(spec: InputSpec) -> Converter:
+    if spec.shape:
+        return _tensors
+    return _strings if spec.type == "string" else _numbers
+
+
+# -- numbers ----------------------------------------------------------------------------------
+
+
+def _numbers(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, RecordError]]:
+    n = len(values)
+    try:
+        column = np.fromiter(values, dtype=np.float64, count=n)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    else:
+        if np.isfinite(column).all() and _fits(spec, column):
+            return column, {}
+    column = np.full(n, np.nan)
+    errors: dict[int, RecordError] = {}
+    for i, value in enumerate(values):
+        try:
+            column[i] = _number(spec, value)
+        except InvalidRecordError as exc:
+            errors[i] = exc
+    return column, errors
+
+
+def _fits(spec: InputSpec, column: Column) -> bool:
+    """Whole numbers for an integer input, 0 and 1 for a boolean one."""
+    if spec.type == "integer":
+        return bool((column == np.round(column)).all())
+    if spec.type == "boolean":
+        return bool(((column == 0.0) | (column == 1.0)).all())
+    return True
+
+
+_BOOLEAN_TEXT = {"true": 1.0, "false": 0.0}
+
+
+def _number(spec: InputSpec, value: Any) -> float:
+    name = spec.name
+    if value is None:
+        if spec.nullable:
+            return float("nan")
+        raise InvalidRecordError(
+            f"feature {name!r} is null, and the model's {spec.type} input takes no missing value"
+        )
+    if spec.type == "boolean" and isinstance(value, str) and value.lower() in _BOOLEAN_TEXT:
+        return _BOOLEAN_TEXT[value.lower()]
+    if isinstance(value, list | dict):
+        raise InvalidRecordError(f"feature {name!r} is not a number: {preview(value)}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidRecordError(f"feature {name!r} is not a number: {preview(value)}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidRecordError(f"feature {name!r} is not finite")
+    if spec.type == "integer" and not number.is_integer():
+        raise InvalidRecordError(f"feature {name!r} is not a whole number: {preview(value)}")
+    if spec.type == "boolean" and number not in (0.0, 1.0):
+        raise InvalidRecordError(f"feature {name!r} is not a boolean: {preview(value)}")
+    return number
+
+
+# -- strings ----------------------------------------------------------------------------------
+
+
+def _strings(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, RecordError]]:
+    column = np.empty(len(values), dtype=object)
+    if set(map(type, values)) <= {str}:
+        column[:] = values
+        return column, {}
+    errors: dict[int, RecordError] = {}
+    for i, value in enumerate(values):
+        try:
+            column[i] = _string(spec, value)
+        except InvalidRecordError as exc:
+            errors[i] = exc
+    return column, errors
+
+
+def _string(spec: InputSpec, value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))  # a category code written as 7.0 is "7"
+        return repr(value)
+    if value is None:
+        if spec.nullable:
+            return None
+        raise InvalidRecordError(
+            f"feature {spec.name!r} is null, and the model's string input takes no missing value"
+        )
+    raise InvalidRecordError(f"feature {spec.name!r} is not a string: {preview(value)}")
+
+
+# -- tensors ----------------------------------------------------------------------------------
+
+
+def _tensors(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, RecordError]]:
+    n = len(values)
+    try:
+        column = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    else:
+        fits = column.ndim == 1 + len(spec.shape) and _shape_fits(spec.shape, column.shape[1:])
+        if fits and np.isfinite(column).all():
+            return column, {}
+    converted: list[npt.NDArray[np.float64] | None] = []
+    errors: dict[int, RecordError] = {}
+    agreed: tuple[int, ...] | None = None  # the dynamic dimensions, as the first good row has them
+    for i, value in enumerate(values):
+        try:
+            row = _tensor(spec, value)
+            if agreed is None:
+                agreed = row.shape
+            elif row.shape != agreed:
+                raise InvalidRecordError(
+                    f"feature {spec.name!r} has shape {list(row.shape)}, and another record of "
+                    f"the batch {list(agreed)}: the model's input {spec.describe_shape()} takes "
+                    "one size per batch"
+                )
+            converted.append(row)
+        except InvalidRecordError as exc:
+            errors[i] = exc
+            converted.append(None)
+    fixed = agreed or tuple(max(d, 1) for d in spec.shape)
+    column = np.zeros((n, *fixed))
+    for i, good in enumerate(converted):
+        if good is not None:
+            column[i] = good
+    return column, errors
+
+
+def _tensor(spec: InputSpec, value: Any) -> npt.NDArray[np.float64]:
+    name = spec.name
+    if value is None:
+        if spec.nullable and spec.type in FLOATING_TYPES and min(spec.shape) > 0:
+            return np.full(spec.shape, np.nan)
+        raise InvalidRecordError(f"feature {name!r} is null; the model takes a tensor")
+    if not isinstance(value, list):
+        raise InvalidRecordError(
+            f"feature {name!r} is not a list: the model takes a tensor of shape "
+            f"{spec.describe_shape()} per record"
+        )
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidRecordError(
+            f"feature {name!r} is not a tensor of numbers of shape {spec.describe_shape()}"
+        ) from None
+    if array.ndim != len(spec.shape) or not _shape_fits(spec.shape, array.shape):
+        raise InvalidRecordError(
+            f"feature {name!r} has shape {list(array.shape)}, the model takes "
+            f"{spec.describe_shape()}"
+        )
+    if not np.isfinite(array).all():
+        raise InvalidRecordError(f"feature {name!r} holds a value that is not a finite number")
+    if spec.type == "integer" and not (array == np.round(array)).all():
+        raise InvalidRecordError(f"feature {name!r} holds a number that is not whole")
+    return array
+
+
+def _shape_fits(expected: tuple[int, ...], given: tuple[int, ...]) -> bool:
+    return len(expected) == len(given) and all(
+        e < 0 or e == g for e, g in zip(expected, given, strict=True)
+    )
