@@ -17,7 +17,7 @@ from service.inputs.schema import FLOATING_TYPES, InputSchema, InputSpec, InputT
 from service.runtimes.base import BatchResult, RuntimeInfo, labels_from_indices
 from service.runtimes.catalog import LoadRequest
 from service.runtimes.checks import FLOAT32_SUM_TOLERANCE
-from service.runtimes.onnx_graph import model_class_labels, refuse_external_data
+from service.runtimes.onnx_graph import model_class_labels, refuse_external_data, without_zipmap
 
 # ONNX element type → the schema's type, and the numpy type the session is fed.
 _ELEMENT_TYPES: dict[str, tuple[InputType, npt.DTypeLike]] = {
@@ -82,6 +82,12 @@ class OnnxModel:
         intra_op_threads: int = 1,
     ) -> None:
         proto = refuse_external_data(artifact)
+        # Without `labels`, the probability columns are named by the classes the model
+        # declares, so that they agree with its label output (never "0", "1" beside "<=50K").
+        self._model_classes = model_class_labels(proto)
+        if without_zipmap(proto):
+            artifact = proto.SerializeToString()
+        del proto
         options = ort.SessionOptions()
         # One scoring process per core: more threads per session only fight each other.
         options.intra_op_num_threads = intra_op_threads
@@ -98,10 +104,6 @@ class OnnxModel:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadError(f"onnxruntime cannot load the model: {exc}") from exc
         self._labels = list(labels) if labels else None
-        # Without `labels`, the probability columns are named by the classes the model
-        # declares, so that they agree with its label output (never "0", "1" beside "<=50K").
-        self._model_classes = model_class_labels(proto)
-        del proto
         self._schema, self._feeds = _bind_inputs(self._session.get_inputs(), inputs)
         self._bind_outputs()
 

@@ -19,7 +19,7 @@ from service.errors import DescriptorRejectedError, ModelLoadError
 from service.inputs.schema import InputSchema, TypedBatch
 from service.runtimes.base import BatchResult, RuntimeInfo, label_text, labels_from_indices
 from service.runtimes.catalog import LoadRequest
-from service.runtimes.pickle_inputs import dataframe, estimator_schema
+from service.runtimes.pickle_inputs import dataframe, estimator_schema, with_known_categories
 
 # A model of numbers only gets a matrix in its column order, matched by name beforehand;
 # scikit-learn's reminder that the matrix has no column names is noise here.
@@ -96,7 +96,10 @@ class PickleModel:
                 f"the pickle holds a {type(estimator).__name__}, which cannot predict"
             )
         fitted_on_dataframe = getattr(estimator, "feature_names_in_", None) is not None
-        schema = schema or estimator_schema(estimator, inputs)
+        if schema is not None:
+            schema = with_known_categories(schema, estimator)
+        else:
+            schema = estimator_schema(estimator, inputs)
         if schema is None:
             raise ModelLoadError(
                 "the descriptor must list the model's columns in `inputs` (or `schema`)"
@@ -113,7 +116,13 @@ class PickleModel:
 
     def predict(self, batch: TypedBatch) -> BatchResult:
         size = batch.size
-        features: Any = dataframe(batch) if self._as_dataframe else batch.matrix()
+        features: Any
+        if self._as_dataframe:
+            features = dataframe(batch)
+        elif self._schema.all_numeric_scalars:
+            features = batch.matrix()
+        else:  # fit on an array of mixed columns (the descriptor's schema says which)
+            features = np.column_stack([batch.columns[n] for n in self._schema.names])
         if self._proba:
             probabilities = np.asarray(self._estimator.predict_proba(features), dtype=np.float64)
             labels = labels_from_indices(probabilities, self._classes)

@@ -6,6 +6,7 @@ other a number); and the pandas DataFrame a model fit on one is given."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,29 +25,42 @@ def estimator_schema(estimator: Any, inputs: Sequence[str] | None) -> InputSchem
     text_columns = dict(_text_columns(estimator))
     return InputSchema(
         tuple(
-            InputSpec(name, "string", categories=text_columns[name])
-            if name in text_columns
+            InputSpec(name, "string", categories=text_columns[i])
+            if i in text_columns
             else InputSpec(name, "double")
-            for name in names
+            for i, name in enumerate(names)
         )
     )
 
 
-def _text_columns(estimator: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """(column, a few of its categories) for each input column that a ColumnTransformer at
-    the front of the estimator hands to an encoder fitted on text."""
+def with_known_categories(schema: InputSchema, estimator: Any) -> InputSchema:
+    """The descriptor's schema, with the categories the estimator's encoders know for its
+    string inputs (by column position), so that the warm-up row holds a known one."""
+    text_columns = dict(_text_columns(estimator))
+    return InputSchema(
+        tuple(
+            replace(spec, categories=text_columns[i])
+            if spec.type == "string" and i in text_columns
+            else spec
+            for i, spec in enumerate(schema.inputs)
+        )
+    )
+
+
+def _text_columns(estimator: Any) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(column position, a few of its categories) for each input column that a
+    ColumnTransformer at the front of the estimator hands to an encoder fitted on text."""
     for transformer in _column_transformers(estimator):
-        names = [str(n) for n in getattr(transformer, "feature_names_in_", [])]
         by_transformer = getattr(transformer, "_transformer_to_input_indices", {})
         for step_name, step, _ in getattr(transformer, "transformers_", []):
             encoder = _encoder_in(step)
-            indices = by_transformer.get(step_name, [])
-            if encoder is None or not names:
+            if encoder is None:
                 continue
+            indices = by_transformer.get(step_name, [])
             for index, categories in zip(indices, encoder.categories_, strict=False):
                 if np.asarray(categories).dtype.kind in "OUST":
                     kept = tuple(str(c) for c in list(categories)[:MAX_KEPT_CATEGORIES])
-                    yield names[index], kept
+                    yield int(index), kept
 
 
 def _column_transformers(estimator: Any) -> Iterator[Any]:
