@@ -21,7 +21,7 @@ import orjson
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
 
-from . import learning, pmml_engines
+from . import learning, pmml_engines, salary_runs
 from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
 from .latency import latency
 from .replay import replay_seconds
@@ -66,9 +66,12 @@ def raw_model_rate(
         def call(x: np.ndarray) -> None:
             session.run(None, {"X": x.astype(np.float32)})
     else:
+        from service.inputs.schema import TypedBatch
+
+        schema = runtime.input_schema
 
         def call(x: np.ndarray) -> None:
-            runtime.predict(x)
+            runtime.predict(TypedBatch.of_matrix(schema, x))
 
     call(rows[:batch])
     done = 0
@@ -173,6 +176,12 @@ async def run(quick: bool) -> dict[str, Any]:
         versions = 2_000 if quick else 10_000  # an online learner's control log
         results["replay_seconds"] = await replay_seconds(bootstrap, models["small-onnx"], versions)
         print(f"  restart over {versions:,} versions, s: {results['replay_seconds']:.1f}")
+        # Typed records (strings and numbers) through the three runtimes (issue 19).
+        for _ in range(repeat):
+            for name, value in (
+                await salary_runs.salary_figures(bootstrap, count // 2, pmml_count // 4)
+            ).items():
+                figures.setdefault(name, []).append(value)
     results["pmml_engines"] = pmml_engines.run()  # in-memory batches, no broker
     results["learning"] = learning.run(OUT)  # in memory; plots out/learning.png
     results["figures"] = {k: {"median": median(v), "runs": v} for k, v in figures.items()}
@@ -191,6 +200,7 @@ async def run(quick: bool) -> dict[str, Any]:
             for mode in MODES
             if mode != "single"
         },
+        **salary_runs.ratios(m),
     }
     return results
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from service.inputs.schema import TypedBatch
 from service.runtimes.jvm import HARDENED_JAVA_OPTS
 from service.runtimes.pmml import PmmlEngine, open_pmml
 from service.wine import WINE_FIELDS, wine_arrays
@@ -95,7 +96,10 @@ def engine_lines(models: dict[str, bytes], batch: np.ndarray) -> list[str]:
     lines = [f"  {'model':30s} {'engine':8s} {'rows/s':>10s}   jpmml/pypmml   labels agree"]
     for name, artifact in models.items():
         opened = {engine: open_pmml(artifact, None, engine) for engine in ENGINES}
-        inputs = {e: columns_for(batch, list(m.input_names)) for e, m in opened.items()}
+        inputs = {
+            e: TypedBatch.of_matrix(m.input_schema, columns_for(batch, m.input_schema.names))
+            for e, m in opened.items()
+        }
         labels = [np.array(m.predict(inputs[e]).labels) for e, m in opened.items()]
         rates = compare({e: partial(m.predict, inputs[e]) for e, m in opened.items()})
         for model in opened.values():

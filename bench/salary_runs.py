@@ -104,11 +104,11 @@ def _runtime_alone(
             feeds[node.name] = column.astype(dtype).reshape(-1, 1)
         return lambda a, b: session.run(None, {k: v[a:b] for k, v in feeds.items()})
     if kind == "pmml":
-        from service.inputs.schema import TypedBatch
+        from service.inputs.conversion import typed_batch
         from service.runtimes.pmml import open_pmml
 
         model = open_pmml(exports.pmml)
-        batch = TypedBatch.of_rows(model.input_schema, rows)
+        batch = typed_batch(model.input_schema, rows)
         return lambda a, b: model.predict(batch.take(np.arange(a, b)))
     frame = salary.frame(rows)
     return lambda a, b: exports.pipeline.predict_proba(frame.iloc[a:b])

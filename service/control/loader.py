@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from service.control.artifacts import ArtifactStore
 from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError, ModelError, ModelLoadError
-from service.inputs.schema import InputSchema, TypedBatch
+from service.inputs.conversion import typed_batch
+from service.inputs.schema import InputSchema
 from service.runtimes.base import AnswerShape, Model
 from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
 from service.runtimes.checks import refusal, row_problems
@@ -100,7 +101,7 @@ def warm_up(model: Model) -> AnswerShape:
     the first batch."""
     try:
         schema = model.input_schema
-        result = model.predict(TypedBatch.of_rows(schema, [schema.example_row()]))
+        result = model.predict(typed_batch(schema, [schema.example_row()]))
         # An engine may refuse the example row as invalid input (row_errors); that says nothing
         # of its answers. Answers it gives must pass the checks.
         problems = {i: why for i, why in row_problems(result).items() if i not in result.row_errors}

@@ -26,8 +26,8 @@ from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.serving import utcnow
 from service.scoring.engine import Engine
-from service.scoring.predictions import prediction_document
-from service.scoring.records import LocalRecord, own_id
+from service.scoring.predictions import request_answer
+from service.scoring.records import own_id
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)
@@ -150,26 +150,25 @@ def create_app(
             no_model = NoModelError(f"no model is serving dataType {data_type!r}")
             body = {"error": str(no_model), "reason": no_model.reason}
             return OrjsonResponse(body, status_code=404)
-        records = [LocalRecord(orjson.dumps({**item, "dataType": data_type})) for item in items]
-        outcomes = await engine.score(records)
-        answers: list[dict[str, Any]] = []
-        for item, outcome in zip(items, outcomes, strict=True):
-            given = _given_id(item)
-            if outcome.result_json is not None:
-                answers.append({**prediction_document(outcome, with_source=False), "id": given})
-            else:
-                assert outcome.error is not None
-                error = outcome.error
-                answers.append({"id": given, "error": str(error), "reason": error.reason})
+        # Scored as decoded here, and each answer written once, from the bytes of its result.
+        outcomes = await engine.score_request(data_type, items)
+        answers = [
+            request_answer(outcome, _given_id(item))
+            for item, outcome in zip(items, outcomes, strict=True)
+        ]
         if not single:
-            return OrjsonResponse(answers)
-        answer = answers[0]
-        if "error" not in answer:
-            return OrjsonResponse(answer)
-        status = {"no-model": 404, "scoring-error": 500}.get(answer["reason"], 422)
-        return OrjsonResponse(answer, status_code=status)
+            return Response(b"[" + b",".join(answers) + b"]", media_type="application/json")
+        error = outcomes[0].error
+        status = (
+            200 if error is None else {"no-model": 404, "scoring-error": 500}.get(error.reason, 422)
+        )
+        return Response(answers[0], status_code=status, media_type="application/json")
 
     return app
+
+
+# A single record's error as the request's status (a bad record is 422).
+_ERROR_STATUS = {"no-model": 404, "scoring-error": 500}
 
 
 def _given_id(item: dict[str, Any]) -> str | None:

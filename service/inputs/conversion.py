@@ -26,7 +26,8 @@ import numpy.typing as npt
 
 from service.errors import InvalidRecordError, RecordError
 from service.inputs.binding import FieldBinder
-from service.inputs.schema import FLOATING_TYPES, InputSchema, InputSpec, TypedBatch
+from service.inputs.schema import InputSchema, InputSpec, TypedBatch
+from service.inputs.tensors import tensors
 from service.untrusted import preview
 
 Column = npt.NDArray[Any]
@@ -114,6 +115,16 @@ def _bound_values(
     return values, bound, errors, shown
 
 
+def typed_batch(schema: InputSchema, rows: Sequence[dict[str, Any]]) -> TypedBatch:
+    """A batch from rows keyed by input name, converted as records are; ValueError names the
+    first row that does not convert (for warm-ups, tools and tests)."""
+    columns, errors = typed_columns(schema, [[row[n] for row in rows] for n in schema.names])
+    if errors:
+        first = min(errors)
+        raise ValueError(f"row {first}: {errors[first]}")
+    return TypedBatch(schema, columns, len(rows))
+
+
 def typed_columns(
     schema: InputSchema, values: Sequence[Sequence[Any]], fields: Sequence[str] | None = None
 ) -> tuple[dict[str, Column], dict[int, RecordError]]:
@@ -139,7 +150,7 @@ Converter = Callable[[InputSpec, Sequence[Any]], tuple[Column, dict[int, RecordE
 
 def _converter(spec: InputSpec) -> Converter:
     if spec.shape:
-        return _tensors
+        return tensors
     return _strings if spec.type == "string" else _numbers
 
 
@@ -237,77 +248,3 @@ def _string(spec: InputSpec, value: Any) -> str | None:
             f"feature {spec.name!r} is null, and the model's string input takes no missing value"
         )
     raise InvalidRecordError(f"feature {spec.name!r} is not a string: {preview(value)}")
-
-
-# -- tensors ----------------------------------------------------------------------------------
-
-
-def _tensors(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, RecordError]]:
-    n = len(values)
-    try:
-        column = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        pass
-    else:
-        fits = column.ndim == 1 + len(spec.shape) and _shape_fits(spec.shape, column.shape[1:])
-        if fits and np.isfinite(column).all():
-            return column, {}
-    converted: list[npt.NDArray[np.float64] | None] = []
-    errors: dict[int, RecordError] = {}
-    agreed: tuple[int, ...] | None = None  # the dynamic dimensions, as the first good row has them
-    for i, value in enumerate(values):
-        try:
-            row = _tensor(spec, value)
-            if agreed is None:
-                agreed = row.shape
-            elif row.shape != agreed:
-                raise InvalidRecordError(
-                    f"feature {spec.name!r} has shape {list(row.shape)}, and another record of "
-                    f"the batch {list(agreed)}: the model's input {spec.describe_shape()} takes "
-                    "one size per batch"
-                )
-            converted.append(row)
-        except InvalidRecordError as exc:
-            errors[i] = exc
-            converted.append(None)
-    fixed = agreed or tuple(max(d, 1) for d in spec.shape)
-    column = np.zeros((n, *fixed))
-    for i, good in enumerate(converted):
-        if good is not None:
-            column[i] = good
-    return column, errors
-
-
-def _tensor(spec: InputSpec, value: Any) -> npt.NDArray[np.float64]:
-    name = spec.name
-    if value is None:
-        if spec.nullable and spec.type in FLOATING_TYPES and min(spec.shape) > 0:
-            return np.full(spec.shape, np.nan)
-        raise InvalidRecordError(f"feature {name!r} is null; the model takes a tensor")
-    if not isinstance(value, list):
-        raise InvalidRecordError(
-            f"feature {name!r} is not a list: the model takes a tensor of shape "
-            f"{spec.describe_shape()} per record"
-        )
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidRecordError(
-            f"feature {name!r} is not a tensor of numbers of shape {spec.describe_shape()}"
-        ) from None
-    if array.ndim != len(spec.shape) or not _shape_fits(spec.shape, array.shape):
-        raise InvalidRecordError(
-            f"feature {name!r} has shape {list(array.shape)}, the model takes "
-            f"{spec.describe_shape()}"
-        )
-    if not np.isfinite(array).all():
-        raise InvalidRecordError(f"feature {name!r} holds a value that is not a finite number")
-    if spec.type == "integer" and not (array == np.round(array)).all():
-        raise InvalidRecordError(f"feature {name!r} holds a number that is not whole")
-    return array
-
-
-def _shape_fits(expected: tuple[int, ...], given: tuple[int, ...]) -> bool:
-    return len(expected) == len(given) and all(
-        e < 0 or e == g for e, g in zip(expected, given, strict=True)
-    )

@@ -109,18 +109,6 @@ class TypedBatch:
         columns = {name: rows[:, j] for j, name in enumerate(schema.names)}
         return cls(schema, columns, rows.shape[0], rows)
 
-    @classmethod
-    def of_rows(cls, schema: InputSchema, rows: Sequence[Mapping[str, Any]]) -> TypedBatch:
-        """A batch from rows keyed by input name, converted as records are; ValueError names
-        the first row that does not convert (for tests, tools and warm-ups)."""
-        from service.inputs.conversion import typed_columns
-
-        columns, errors = typed_columns(schema, [[row[n] for row in rows] for n in schema.names])
-        if errors:
-            first = min(errors)
-            raise ValueError(f"row {first}: {errors[first]}")
-        return cls(schema, columns, len(rows))
-
     def matrix(self, names: Sequence[str] | None = None) -> FloatMatrix:
         """The scalar number columns (``names``, else all inputs) side by side."""
         if self._matrix is not None and (names is None or list(names) == self.schema.names):

@@ -1,20 +1,19 @@
 """A member's answers over the rows of a batch, column-wise: which rows it answered, their
 labels, values and probabilities. What routes compare (a shadow's agreement), combine (an
 ensemble) and rank (the most confident candidate) — with numpy over the batch, from the
-engine's batch answer; only a batch scored row by row is read back from its JSON."""
+engine's batch answer (a batch scored row by row too: its rows' answers are put together),
+never read back from the JSON it publishes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
 from service.routing.routes import MemberScores
-from service.runtimes.base import label_text
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -51,8 +50,8 @@ def columns_of(scores: MemberScores) -> Columns:
     n = len(scores.rows)
     ok = np.fromiter((isinstance(r, bytes) for r in scores.rows), dtype=np.bool_, count=n)
     result = scores.result
-    if result is None:
-        return _from_json(scores.rows, ok)
+    if result is None:  # no row answered (the engine makes sure): nothing to compare
+        return Columns(np.zeros(n, dtype=np.bool_))
     where = np.arange(n) if scores.scored is None else np.asarray(scores.scored, dtype=np.intp)
     if result.kind == "classifier" and result.labels is not None:
         labels = [""] * n
@@ -69,25 +68,6 @@ def columns_of(scores: MemberScores) -> Columns:
         values[where] = np.asarray(result.values, dtype=np.float64)
         return Columns(ok, values=values)
     return Columns(np.zeros(n, dtype=np.bool_))  # "outputs": nothing comparable
-
-
-def _from_json(rows: Sequence[bytes | Any], ok: BoolArray) -> Columns:
-    parsed = [orjson.loads(r) if isinstance(r, bytes) else {} for r in rows]
-    answered = [p for p in parsed if p]
-    if answered and "label" in answered[0]:
-        labels = [label_text(p.get("label", "")) for p in parsed]
-        first = answered[0].get("probabilities")
-        if not isinstance(first, dict):
-            return Columns(ok, labels=labels)
-        classes = tuple(first)
-        probabilities = np.array(
-            [[p.get("probabilities", {}).get(c, 0.0) for c in classes] for p in parsed],
-            dtype=np.float64,
-        ).reshape(len(parsed), len(classes))
-        return Columns(ok, labels=labels, classes=classes, probabilities=probabilities)
-    if answered and isinstance(answered[0].get("value"), int | float):
-        return Columns(ok, values=np.array([float(p.get("value", 0.0)) for p in parsed]))
-    return Columns(np.zeros(len(rows), dtype=np.bool_))
 
 
 def answer_json(columns: Columns) -> list[bytes]:

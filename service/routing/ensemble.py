@@ -24,8 +24,8 @@ from service.routing.route_spec import EnsembleRoute as EnsembleSpec
 from service.routing.route_stats import SplitStats
 from service.routing.routes import Answerer, Answers, RouteBatch, Runner
 from service.routing.serving import ServingModel
+from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, RuntimeInfo, labels_from_indices
-from service.scoring.predictions import publishable_results
 
 
 class EnsembleAnswerer:

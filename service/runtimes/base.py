@@ -117,6 +117,33 @@ class Model(Protocol):
         ...
 
 
+def concatenated(results: Sequence[BatchResult]) -> BatchResult | None:
+    """One answer of the rows of several (rows scored one by one, say), or None when they
+    differ in kind or classes and so make no columns together."""
+    if not results:
+        return None
+    first = results[0]
+    if any(r.kind != first.kind or r.classes != first.classes for r in results):
+        return None
+    size = sum(r.size for r in results)
+    if first.kind == "classifier":
+        labels = [label for r in results for label in (r.labels or ())]
+        probabilities = None
+        if all(r.probabilities is not None for r in results):
+            probabilities = np.vstack([np.asarray(r.probabilities) for r in results])
+        if len(labels) != size:
+            return None
+        return BatchResult("classifier", size, labels, first.classes, probabilities)
+    if first.kind == "regressor" and all(r.values is not None for r in results):
+        values = np.concatenate([np.asarray(r.values).reshape(r.size, -1) for r in results])
+        return BatchResult(
+            "regressor",
+            size,
+            values=values.reshape(size, -1).squeeze(axis=1) if values.shape[1] == 1 else values,
+        )
+    return None
+
+
 def label_text(value: object) -> str:
     """Labels are text, and a whole number reads the same however a runtime typed it (6, not
     6.0, for a float, a numpy scalar or a JVM's double)."""

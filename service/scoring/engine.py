@@ -12,17 +12,24 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.errors import NoModelError, RecordError, ScoringError
+from service.errors import InvalidRecordError, NoModelError, RecordError, ScoringError
 from service.inputs.conversion import build_batch
 from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.routes import Answers, MemberScores, RouteBatch, SideAnswer
 from service.routing.serving import ServingModel
-from service.runtimes.base import BatchResult
+from service.runtimes.answers import publishable_results
+from service.runtimes.base import BatchResult, concatenated
 from service.scoring.outcome import Outcome, SideOutcome
-from service.scoring.predictions import publishable_results
-from service.scoring.records import DecodedGroup, SourceRecord, decode_batch
+from service.scoring.records import (
+    DecodedGroup,
+    LocalRecord,
+    SourceRecord,
+    decode_batch,
+    own_id,
+    source_of,
+)
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
@@ -54,17 +61,43 @@ class Engine:
         return self._registry.route_for(data_type) is not None
 
     async def score(self, records: Sequence[SourceRecord]) -> list[Outcome]:
-        """Request-reply: each record's outcome, as its route answers it (shadows watch the
-        stream only)."""
-        return (await self._score(records, shadows=False)).outcomes
+        """Request-reply on records as bytes: each record's outcome, as its route answers it
+        (shadows watch the stream only)."""
+        groups, errors = decode_batch(records, self._default_data_type, self._max_json_depth)
+        return (await self._score(records, groups, errors, shadows=False)).outcomes
+
+    async def score_request(self, data_type: str, items: Sequence[dict[str, Any]]) -> list[Outcome]:
+        """Request-reply on records already decoded by the edge that took them (``POST
+        /predict``): scored as they are, never encoded again to be decoded here. A request has
+        no key or offset: a record's id is its own ``id``, else ``/-1/-1``."""
+        records = [LocalRecord(None) for _ in items]
+        group = DecodedGroup()
+        errors: dict[int, RecordError] = {}
+        for i, (item, record) in enumerate(zip(items, records, strict=True)):
+            try:
+                record_id = own_id(item)
+            except InvalidRecordError as exc:
+                errors[i] = exc
+                continue
+            group.positions.append(i)
+            group.fields.append(item)
+            group.ids.append(record_id if record_id is not None else source_of(record))
+        groups = {data_type: group} if group.positions else {}
+        return (await self._score(records, groups, errors, shadows=False)).outcomes
 
     async def score_stream(self, records: Sequence[SourceRecord]) -> ScoredBatch:
         """A batch from the data topics: outcomes, and the shadows' answers to come."""
-        return await self._score(records, shadows=True)
-
-    async def _score(self, records: Sequence[SourceRecord], shadows: bool) -> ScoredBatch:
-        outcomes: list[Outcome | None] = [None] * len(records)
         groups, errors = decode_batch(records, self._default_data_type, self._max_json_depth)
+        return await self._score(records, groups, errors, shadows=True)
+
+    async def _score(
+        self,
+        records: Sequence[SourceRecord],
+        groups: dict[str, DecodedGroup],
+        errors: dict[int, RecordError],
+        shadows: bool,
+    ) -> ScoredBatch:
+        outcomes: list[Outcome | None] = [None] * len(records)
         for i, error in errors.items():
             outcomes[i] = Outcome(records[i], error=error)
         scored = ScoredBatch([])
@@ -108,7 +141,7 @@ class Engine:
         serving.acquire()
         try:
             started = time.perf_counter()
-            results, result = await self._predict(serving, batch)
+            results, result, answered = await self._predict(serving, batch)
             elapsed = time.perf_counter() - started
             # Counted before the model is let go: a displaced version's series are dropped
             # when its last batch lets go, and must not come back after.
@@ -116,14 +149,15 @@ class Engine:
             self._metrics.record_batch(serving.name, serving.version, data_type, size, elapsed)
         finally:
             serving.release()
-        if len(good) == n:
+        if len(good) == n and answered is None:
             return MemberScores(serving, results, result, None, elapsed * 1000.0)
         rows_out: list[bytes | RecordError] = [ScoringError("not scored")] * n
         for k, error in errors.items():
             rows_out[k] = error
         for k, answer in zip(good, results, strict=True):
             rows_out[k] = answer
-        return MemberScores(serving, rows_out, result, good, elapsed * 1000.0)
+        scored = good if answered is None else [good[k] for k in answered]
+        return MemberScores(serving, rows_out, result, scored, elapsed * 1000.0)
 
     @staticmethod
     def _fill(
@@ -148,32 +182,45 @@ class Engine:
 
     async def _predict(
         self, serving: ServingModel, batch: TypedBatch
-    ) -> tuple[list[bytes | RecordError], BatchResult | None]:
+    ) -> tuple[list[bytes | RecordError], BatchResult | None, list[int] | None]:
         """One model call for the batch, in a worker thread (onnxruntime and the JVMs release
         the GIL). If the batch fails, each row is tried alone so that one poisonous record
         costs only its own dead letter. Rows whose answers fail the checks (NaN, missing, not
-        summing to 1) are dead letters, never published."""
+        summing to 1) are dead letters, never published. Returns each row's answer, the batch
+        answer as columns (what routes compare and combine) and which rows of the batch it
+        holds (None: all)."""
         runtime = serving.model.runtime
         try:
             result = await asyncio.to_thread(serving.model.predict, batch)
             rows = publishable_results(result, runtime)
             if len(rows) != batch.size:
                 raise ValueError(f"{len(rows)} results for {batch.size} rows")
-            return rows, result
+            return rows, result, None
         except Exception as exc:
             if batch.size == 1:
-                return [ScoringError(f"{type(exc).__name__}: {exc}")], None
+                return [ScoringError(f"{type(exc).__name__}: {exc}")], None, []
             log.warning(
                 "batch of %d failed on %s, isolating rows: %s", batch.size, serving.label, exc
             )
         isolated: list[bytes | RecordError] = []
+        answers: list[BatchResult] = []
+        answered: list[int] = []
         for k in range(batch.size):
             try:
                 single = await asyncio.to_thread(serving.model.predict, batch.take([k]))
                 isolated.append(publishable_results(single, runtime)[0])
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
-        return isolated, None
+            else:
+                answers.append(single)
+                answered.append(k)
+        together = concatenated(answers)
+        if together is None and answers:
+            # Rows of one model answered in different kinds make no columns together: none
+            # of them is published (a route could not compare or combine them).
+            mixed = ScoringError(f"{serving.label} answered rows of one batch in different kinds")
+            return [mixed] * batch.size, None, []
+        return isolated, together, answered
 
 
 class _Runner:

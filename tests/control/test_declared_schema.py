@@ -20,7 +20,8 @@ from sklearn.preprocessing import OneHotEncoder
 from service.control.descriptor import ModelDescriptor, validate_descriptor
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, ModelLoadError
-from service.inputs.schema import InputSpec, TypedBatch
+from service.inputs.conversion import typed_batch
+from service.inputs.schema import InputSpec
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles
@@ -56,7 +57,7 @@ async def test_a_pickle_fit_on_an_array_of_mixed_columns_takes_the_declared_sche
         InputSpec("size", "double"),
     )
     rows = [{"colour": "blue", "size": 2.0}, {"colour": "red", "size": 1.0}]
-    result = loaded.model.predict(TypedBatch.of_rows(loaded.model.input_schema, rows))
+    result = loaded.model.predict(typed_batch(loaded.model.input_schema, rows))
     assert list(result.labels or []) == list(
         model.predict(np.array([["blue", 2.0], ["red", 1.0]], dtype=object))
     )

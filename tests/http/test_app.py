@@ -68,10 +68,15 @@ async def test_models_and_state(model_files: ModelFiles) -> None:
             "expiresAt",
             "sha256",
             "runtime",
+            "schema",
             "metadata",
             "error",
         }
         assert models[0]["runtime"] == f"onnxruntime {ort.__version__}"
+        # One [N,11] float tensor, named column by column by `inputs`.
+        assert models[0]["schema"] == [
+            {"name": name, "type": "float", "shape": []} for name in WINE_FIELDS
+        ]
         detail = (await client.get("/models/rf")).json()
         assert detail["history"] == [
             {
