@@ -137,7 +137,24 @@ class Engine:
         batch, good, errors = build_batch(rows, serving.binder, serving.model.input_schema)
         if not good:
             return MemberScores(serving, [errors[k] for k in range(n)])
-        size = batch.size
+        scores = await self.score_batch(serving, batch, data_type)
+        if len(good) == n:
+            return scores
+        rows_out: list[bytes | RecordError] = [ScoringError("not scored")] * n
+        for k, error in errors.items():
+            rows_out[k] = error
+        for k, answer in zip(good, scores.rows, strict=True):
+            rows_out[k] = answer
+        answered = scores.scored if scores.scored is not None else range(len(good))
+        scored = [good[k] for k in answered]
+        return MemberScores(serving, rows_out, scores.result, scored, scores.elapsed_ms)
+
+    async def score_batch(
+        self, serving: ServingModel, batch: TypedBatch, data_type: str
+    ) -> MemberScores:
+        """The one core call under every transport: a batch typed to the model's schema →
+        each row's answer (or why not), and the answer as columns. The model is held while it
+        scores (a displaced version closes after), its serving stats and metrics counted."""
         serving.acquire()
         try:
             started = time.perf_counter()
@@ -145,19 +162,13 @@ class Engine:
             elapsed = time.perf_counter() - started
             # Counted before the model is let go: a displaced version's series are dropped
             # when its last batch lets go, and must not come back after.
-            serving.stats.record_batch(size, elapsed * 1000.0)
-            self._metrics.record_batch(serving.name, serving.version, data_type, size, elapsed)
+            serving.stats.record_batch(batch.size, elapsed * 1000.0)
+            self._metrics.record_batch(
+                serving.name, serving.version, data_type, batch.size, elapsed
+            )
         finally:
             serving.release()
-        if len(good) == n and answered is None:
-            return MemberScores(serving, results, result, None, elapsed * 1000.0)
-        rows_out: list[bytes | RecordError] = [ScoringError("not scored")] * n
-        for k, error in errors.items():
-            rows_out[k] = error
-        for k, answer in zip(good, results, strict=True):
-            rows_out[k] = answer
-        scored = good if answered is None else [good[k] for k in answered]
-        return MemberScores(serving, rows_out, result, scored, elapsed * 1000.0)
+        return MemberScores(serving, results, result, answered, elapsed * 1000.0)
 
     @staticmethod
     def _fill(
