@@ -176,10 +176,16 @@ def _numbers(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, 
     return column, errors
 
 
+# Integers are carried as float64, which holds every whole number up to 2^53 exactly; one
+# beyond would reach the model as another number.
+MAX_EXACT_INTEGER = 2.0**53
+
+
 def _fits(spec: InputSpec, column: Column) -> bool:
-    """Whole numbers for an integer input, 0 and 1 for a boolean one."""
+    """Whole numbers (held exactly) for an integer input, 0 and 1 for a boolean one."""
     if spec.type == "integer":
-        return bool((column == np.round(column)).all())
+        exact = (column == np.round(column)) & (np.abs(column) <= MAX_EXACT_INTEGER)
+        return bool(exact.all())
     if spec.type == "boolean":
         return bool(((column == 0.0) | (column == 1.0)).all())
     return True
@@ -208,6 +214,10 @@ def _number(spec: InputSpec, value: Any) -> float:
         raise InvalidRecordError(f"feature {name!r} is not finite")
     if spec.type == "integer" and not number.is_integer():
         raise InvalidRecordError(f"feature {name!r} is not a whole number: {preview(value)}")
+    if spec.type == "integer" and abs(number) > MAX_EXACT_INTEGER:
+        raise InvalidRecordError(
+            f"feature {name!r} is beyond ±2^53, what an integer input takes: {preview(value)}"
+        )
     if spec.type == "boolean" and number not in (0.0, 1.0):
         raise InvalidRecordError(f"feature {name!r} is not a boolean: {preview(value)}")
     return number

@@ -64,6 +64,8 @@ class _Feed:
         column = batch.columns[self.columns[0]]
         if column.ndim == 1 and self.rank != 1:
             column = column.reshape(-1, 1)
+        if np.issubdtype(self.dtype, np.integer):
+            _within(self.dtype, column, self.columns[0])
         return column.astype(self.dtype, copy=False)
 
 
@@ -199,6 +201,16 @@ def _split_outputs(outputs: dict[str, Any], size: int) -> list[dict[str, Any]]:
         {name: (col[i][0] if len(col[i]) == 1 else col[i]) for name, col in columns.items()}
         for i in range(size)
     ]
+
+
+def _within(dtype: npt.DTypeLike, column: npt.NDArray[Any], name: str) -> None:
+    """Numbers a narrow integer input (int8, uint16, ...) cannot hold would wrap around: the
+    batch fails instead, and its rows are scored one by one, the out-of-range ones refused."""
+    bounds = np.iinfo(dtype)
+    if column.size and (column.min() < bounds.min or column.max() > bounds.max):
+        raise ValueError(
+            f"input {name!r} takes {np.dtype(dtype).name} ({bounds.min} to {bounds.max})"
+        )
 
 
 def _without_rounding_below_zero(probabilities: npt.NDArray[Any]) -> npt.NDArray[Any]:

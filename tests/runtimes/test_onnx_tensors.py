@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper
 
 from service.control.loader import warm_up
@@ -106,3 +107,29 @@ def test_an_image_per_record() -> None:
     # (a scoring-error dead letter), never a made-up image.
     assert values[0] == 3.5 and np.isnan(values[1])
     assert errors == {1: "feature 'image' has shape [6], the model takes [2, 3]"}
+
+
+def test_an_integer_beyond_what_the_input_holds_is_refused() -> None:
+    """Beyond 2^53 a float64 would carry another number (refused by the conversion); within
+    it, but beyond what an int8 input holds, the batch would wrap (refused by the feed)."""
+    model = OnnxModel(embedding_model(), None, None)
+    row = {"embedding": [0, 0, 0, 0], "weight": 1}
+    _, errors = scored(model, [{**row, "count": 2**60}, {**row, "count": 5}])
+    assert errors == {0: f"feature 'count' is beyond ±2^53, what an integer input takes: {2**60}"}
+
+
+def test_a_number_a_narrow_integer_input_cannot_hold_fails_the_batch() -> None:
+    """int8 holds -128..127: 300 would wrap to 44, so the call is refused (the engine then
+    scores the rows one by one, and only this one is a dead letter)."""
+    model = OnnxModel(
+        graph_model(
+            [helper.make_node("Cast", ["code"], ["y"], to=TensorProto.FLOAT)],
+            [helper.make_tensor_value_info("code", TensorProto.INT8, ["N", 1])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        ),
+        None,
+        None,
+    )
+    assert scored(model, [{"code": 100}])[0] == [100.0]
+    with pytest.raises(ValueError, match="input 'code' takes int8"):
+        scored(model, [{"code": 100}, {"code": 300}])
