@@ -15,9 +15,11 @@ from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, RecordError
+from service.inputs.binding import FieldBinder
+from service.inputs.conversion import build_batch
+from service.inputs.schema import INPUT_TYPES, InputSchema, InputSpec
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.scoring.features import FieldBinder, build_features
 from service.scoring.records import LocalRecord, decode_record
 from service.settings import Settings
 
@@ -104,9 +106,39 @@ def test_record_decoder(value: bytes | None, headers: list[tuple[str, bytes]]) -
     )
 )
 def test_features_never_raise_and_account_for_every_row(rows: list[dict[str, Any]]) -> None:
-    matrix, good, errors = build_features(rows, FieldBinder(["a", "b"], None))
+    batch, good, errors = build_batch(
+        rows, FieldBinder(["a", "b"], None), InputSchema.numeric(["a", "b"])
+    )
     assert sorted(good + list(errors)) == list(range(len(rows)))
-    assert matrix.shape == (len(good), 2)
+    assert batch.size == len(good) and batch.matrix().shape == (len(good), 2)
+
+
+def input_spec(name: str) -> st.SearchStrategy[InputSpec]:
+    return st.builds(
+        InputSpec,
+        st.just(name),
+        type=st.sampled_from(INPUT_TYPES),
+        shape=st.sampled_from([(), (), (2,), (-1,), (2, -1)]),
+        nullable=st.booleans(),
+    )
+
+
+@hypothesis_settings
+@given(
+    rows=st.lists(
+        st.dictionaries(st.sampled_from(["a", "b", "A", "c d"]), json_values, max_size=4),
+        max_size=8,
+    ),
+    schema=st.tuples(input_spec("a"), input_spec("b")).map(InputSchema),
+)
+def test_typed_batches_never_raise_and_account_for_every_row(
+    rows: list[dict[str, Any]], schema: InputSchema
+) -> None:
+    """Whatever the records and the types of the model's inputs (text, numbers, tensors)."""
+    batch, good, errors = build_batch(rows, FieldBinder(schema.names, None), schema)
+    assert sorted(good + list(errors)) == list(range(len(rows)))
+    assert batch.size == len(good)
+    assert all(len(column) == len(good) for column in batch.columns.values())
 
 
 @settings(max_examples=150, deadline=None)

@@ -41,7 +41,9 @@ def build_batch(
     n = len(rows)
     if schema.all_numeric_scalars:
         matrix = _number_matrix(rows, binder)
-        if matrix is not None:
+        if matrix is not None and all(
+            _fits(spec, matrix[:, j]) for j, spec in enumerate(schema.inputs)
+        ):
             return TypedBatch.of_matrix(schema, matrix), list(range(n)), {}
     values, bound, errors, fields = _bound_values(rows, binder)
     columns, problems = typed_columns(schema, values, fields)
@@ -181,11 +183,18 @@ def _numbers(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, 
 MAX_EXACT_INTEGER = 2.0**53
 
 
+# The largest float32: a larger number would reach a float input as infinity.
+MAX_FLOAT32 = float(np.finfo(np.float32).max)
+
+
 def _fits(spec: InputSpec, column: Column) -> bool:
-    """Whole numbers (held exactly) for an integer input, 0 and 1 for a boolean one."""
+    """Whole numbers (held exactly) for an integer input, 0 and 1 for a boolean one, numbers
+    a float32 holds for a float one."""
     if spec.type == "integer":
         exact = (column == np.round(column)) & (np.abs(column) <= MAX_EXACT_INTEGER)
         return bool(exact.all())
+    if spec.type == "float":
+        return bool((np.abs(column) <= MAX_FLOAT32).all())
     if spec.type == "boolean":
         return bool(((column == 0.0) | (column == 1.0)).all())
     return True
@@ -214,6 +223,10 @@ def _number(spec: InputSpec, value: Any) -> float:
         raise InvalidRecordError(f"feature {name!r} is not finite")
     if spec.type == "integer" and not number.is_integer():
         raise InvalidRecordError(f"feature {name!r} is not a whole number: {preview(value)}")
+    if spec.type == "float" and abs(number) > MAX_FLOAT32:
+        raise InvalidRecordError(
+            f"feature {name!r} is beyond what a float (float32) input holds: {preview(value)}"
+        )
     if spec.type == "integer" and abs(number) > MAX_EXACT_INTEGER:
         raise InvalidRecordError(
             f"feature {name!r} is beyond ±2^53, what an integer input takes: {preview(value)}"

@@ -22,10 +22,11 @@ from service.control.loader import Loaded, Loader, warm_up
 from service.control.replay_actions import ControlRecord
 from service.errors import ModelLoadError
 from service.http.views import model_info
+from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.route_spec import RouteRejectedError, parse_route, route_key
-from service.runtimes.base import BatchResult, FloatMatrix, Model
+from service.runtimes.base import BatchResult, Model
 from service.settings import Settings
 from tests.control.test_lifecycle import Harness, onnx_doc
 from tests.models import ModelFiles
@@ -57,10 +58,10 @@ class Closing:
 
     def __init__(self, model: Model, label: tuple[str, int], closed: list[tuple[str, int]]):
         self.model, self.label, self.closed = model, label, closed
-        self.runtime, self.input_names = model.runtime, model.input_names
+        self.runtime, self.input_schema = model.runtime, model.input_schema
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        return self.model.predict(features)
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        return self.model.predict(batch)
 
     def close(self) -> None:
         self.closed.append(self.label)

@@ -11,12 +11,13 @@ import orjson
 import pytest
 
 from service.control.descriptor import ModelDescriptor
+from service.inputs.schema import InputSchema, TypedBatch
 from service.kafka.commits import DeliveryError
 from service.kafka.data import DataLoop
 from service.kafka.seams import TopicPartition
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
 
@@ -26,11 +27,11 @@ T0, T1 = TopicPartition("in", 0), TopicPartition("in", 1)
 
 
 class SumModel:
-    input_names = ("x",)
+    input_schema = InputSchema.numeric(["x"])
     runtime = RuntimeInfo("sum", "1")
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        return BatchResult("regressor", len(features), values=features.sum(axis=1))
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        return BatchResult("regressor", batch.size, values=batch.matrix().sum(axis=1))
 
     def close(self) -> None:
         pass

@@ -11,8 +11,10 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from service.control.loader import warm_up
+from service.inputs.schema import FloatMatrix, TypedBatch
 from service.learning.algorithms import OnlineModel
 from service.learning.export import TARGET_OPSET
+from service.runtimes.base import BatchResult
 from service.runtimes.onnx import OnnxModel
 from tests.learning.streams import (
     CASES,
@@ -49,6 +51,11 @@ def served(model: OnlineModel) -> OnnxModel:
     return OnnxModel(artifact, model.inputs, labels)
 
 
+def scored(onnx_model: OnnxModel, rows: FloatMatrix) -> BatchResult:
+    """The rows as the engine hands them to the model: a batch typed to its schema."""
+    return onnx_model.predict(TypedBatch.of_matrix(onnx_model.input_schema, rows))
+
+
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_the_service_answers_what_the_learner_predicts(
     case: Case, trained: Callable[[Case], OnlineModel]
@@ -58,7 +65,7 @@ def test_the_service_answers_what_the_learner_predicts(
     shape = warm_up(onnx_model)  # the loader's own check: raises if it would refuse the model
     assert shape.kind == model.kind
     fresh = features(500, seed=42)
-    result = onnx_model.predict(fresh)
+    result = scored(onnx_model, fresh)
     own = model.predict(fresh)
     if model.kind == "classifier":
         assert list(result.labels or []) == own
@@ -80,7 +87,7 @@ def test_a_hinge_classifier_answers_labels_only(
     assert [o.name for o in graph.output] == ["label"]  # its decision scores are not served
     onnx_model = OnnxModel(artifact, model.inputs, labels)
     assert warm_up(onnx_model).classes is None
-    rows = onnx_model.predict(features(20, seed=3)).rows()
+    rows = scored(onnx_model, features(20, seed=3)).rows()
     assert all(set(row) == {"label"} for row in rows)
 
 
@@ -94,7 +101,7 @@ def test_logistic_probabilities_are_served(
     onnx_model = OnnxModel(artifact, model.inputs, labels)
     assert warm_up(onnx_model).classes == tuple(labels)
     fresh = features(500, seed=8)
-    result = onnx_model.predict(fresh)
+    result = scored(onnx_model, fresh)
     assert result.probabilities is not None
     np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0, atol=1e-12)
     pipeline = Pipeline([("scaler", model._scaler), ("model", model._model)])

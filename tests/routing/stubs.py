@@ -13,10 +13,11 @@ import orjson
 from service.control.descriptor import ControlLimits, ModelDescriptor
 from service.control.loader import warm_up
 from service.control.route_records import apply_route_record
+from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.registry import Registry
 from service.routing.route_spec import route_key
 from service.routing.serving import ServingModel
-from service.runtimes.base import BatchResult, FloatMatrix, Model, RuntimeInfo
+from service.runtimes.base import BatchResult, Model, RuntimeInfo
 from service.scoring.records import LocalRecord
 
 
@@ -27,11 +28,12 @@ class Scaled:
 
     def __init__(self, factor: float, field: str = "x", delay_s: float = 0.0) -> None:
         self.factor = factor
-        self.input_names = (field,)
+        self.input_schema = InputSchema.numeric([field])
         self.delay_s = delay_s
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
+    def predict(self, batch: TypedBatch) -> BatchResult:
         time.sleep(self.delay_s)
+        features = batch.matrix()
         if (features < 0).any():
             raise ValueError("negative")
         return BatchResult("regressor", len(features), values=features[:, 0] * self.factor)
@@ -60,10 +62,11 @@ class Threshold:
         self.confidence = confidence
         self.delay_s = delay_s
         self.gate = gate
-        self.input_names = ("x",)
+        self.input_schema = InputSchema.numeric(["x"])
         self.calls = 0
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        features = batch.matrix()
         self.calls += 1
         if self.gate is not None:
             self.gate.wait(10)

@@ -7,19 +7,20 @@ import pytest
 
 from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError
+from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.registry import MAX_REFUSED_NAMES, Registry
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.runtimes.base import BatchResult, RuntimeInfo
 
 
 class Stub:
-    input_names = ("x",)
+    input_schema = InputSchema.numeric(["x"])
     runtime = RuntimeInfo("stub", "1")
 
     def __init__(self) -> None:
         self.closed = False
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        return BatchResult("regressor", len(features), values=features[:, 0])
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        return BatchResult("regressor", batch.size, values=batch.matrix()[:, 0])
 
     def close(self) -> None:
         self.closed = True

@@ -17,12 +17,13 @@ from hypothesis.extra.numpy import arrays
 from service.control.descriptor import ModelDescriptor
 from service.control.loader import warm_up
 from service.errors import ModelLoadError, ScoringError
+from service.inputs.schema import FloatMatrix, InputSchema, TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.runtimes.answers import encode_results, publishable_results
+from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE, row_problems
 from service.scoring.engine import Engine
-from service.scoring.predictions import encode_results, publishable_results
 from service.scoring.records import LocalRecord
 
 RUNTIME = RuntimeInfo("engine", "9.9", "try the other engine")
@@ -110,10 +111,11 @@ class NanForNegatives:
     """A classifier whose answer for rows with a negative input is NaN, like pypmml's for a
     tree leaf that omits classes."""
 
-    input_names = ("a",)
+    input_schema = InputSchema.numeric(["a"])
     runtime = RuntimeInfo("nanny", "1.0", "use another engine")
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        features = batch.matrix()
         p = np.where(features < 0, np.nan, 0.5)
         probabilities = np.hstack([p, 1 - p])
         return BatchResult(
@@ -148,8 +150,8 @@ async def test_the_engine_dead_letters_refused_rows_as_scoring_errors() -> None:
 
 def test_warm_up_refuses_a_model_whose_answer_fails_the_checks() -> None:
     class NanAlways(NanForNegatives):
-        def predict(self, features: FloatMatrix) -> BatchResult:
-            return super().predict(features - 1)
+        def predict(self, batch: TypedBatch) -> BatchResult:
+            return super().predict(TypedBatch.of_matrix(batch.schema, batch.matrix() - 1))
 
     with pytest.raises(ModelLoadError, match=r"warm-up.*nanny 1.0 returned.*use another engine"):
         warm_up(NanAlways())
@@ -178,9 +180,9 @@ def test_float32_sums_over_thousands_of_trees_are_rounding_not_wrong_answers() -
 
 def test_warm_up_refuses_a_model_that_gives_no_answer() -> None:
     class NoLabel(NanForNegatives):
-        def predict(self, features: FloatMatrix) -> BatchResult:
+        def predict(self, batch: TypedBatch) -> BatchResult:
             return BatchResult(
-                "classifier", len(features), ["x"], answer_problems={0: "returned no label"}
+                "classifier", batch.size, ["x"], answer_problems={0: "returned no label"}
             )
 
     with pytest.raises(ModelLoadError, match=r"nanny 1\.0 returned no label"):

@@ -11,8 +11,9 @@ from sklearn.ensemble import RandomForestClassifier
 
 from service.control.descriptor import ModelDescriptor
 from service.control.loader import Loader
+from service.inputs.schema import TypedBatch
+from service.runtimes.answers import publishable_results
 from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE
-from service.scoring.predictions import publishable_results
 from service.settings import Settings
 from service.wine import WINE_FIELDS, wine_arrays
 
@@ -47,7 +48,7 @@ async def test_a_2000_tree_forest_loads_and_every_answer_is_published(
         }
     )
     loaded = await Loader(Settings()).load(descriptor)  # warm-up checks included
-    result = loaded.model.predict(rows.astype(np.float64))
+    result = loaded.model.predict(TypedBatch.of_matrix(loaded.model.input_schema, rows))
     probabilities = np.asarray(result.probabilities)
     sums = probabilities.astype(np.float64).sum(axis=1)
     # The case at hand: float32 sums off 1 by more than a float64 check would let through.

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from service.errors import ModelLoadError
+from service.inputs.schema import TypedBatch
 from service.runtimes.catalog import PmmlEngineChoice
 from service.runtimes.onnx import OnnxModel
 from service.runtimes.pmml import open_pmml
@@ -20,7 +21,7 @@ def test_onnx_classifier_matches_onnxruntime(model_files: ModelFiles) -> None:
     artifact = model_files.forest_onnx.read_bytes()
     x = model_files.features[:300]
     model = OnnxModel(artifact, list(WINE_FIELDS), model_files.forest_classes)
-    result = model.predict(x.astype(np.float64))
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, x))
     direct = ort.InferenceSession(artifact).run(None, {"X": x})
     assert result.labels == [str(v) for v in direct[0]]
     assert result.probabilities is not None
@@ -33,7 +34,7 @@ def test_onnx_zipmap_classifier_without_labels(model_files: ModelFiles) -> None:
     artifact = model_files.forest_zipmap_onnx.read_bytes()
     x = model_files.features[:50]
     model = OnnxModel(artifact, list(WINE_FIELDS), None)
-    result = model.predict(x.astype(np.float64))
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, x))
     labels, maps = ort.InferenceSession(artifact).run(None, {"X": x})
     assert result.labels == [str(v) for v in labels]
     assert result.rows()[3]["probabilities"] == pytest.approx(
@@ -46,7 +47,7 @@ def test_onnx_regressor(model_files: ModelFiles) -> None:
     x = model_files.features[:20]
     model = OnnxModel(artifact, list(WINE_FIELDS), None)
     direct = ort.InferenceSession(artifact).run(None, {"X": x})[0][:, 0]
-    rows = model.predict(x.astype(np.float64)).rows()
+    rows = model.predict(TypedBatch.of_matrix(model.input_schema, x)).rows()
     assert [r["value"] for r in rows] == pytest.approx(direct.tolist())
 
 
@@ -84,8 +85,8 @@ def test_pmml_classifier_matches_pypmml(engine: PmmlEngineChoice, model_files: M
     """sklearn2pmml's forest names every class in every leaf: both engines agree on it."""
     x = model_files.features[:200].astype(np.float64)
     model = open_pmml(model_files.forest_pmml.read_bytes(), None, engine)
-    assert list(model.input_names) == list(WINE_FIELDS)
-    result = model.predict(x)
+    assert model.input_schema.names == list(WINE_FIELDS)
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, x))
     direct = _pypmml_direct(str(model_files.forest_pmml), x)
     at = direct["columns"].index("predicted_quality")
     assert result.labels == [str(row[at]) for row in direct["data"]]
@@ -101,7 +102,8 @@ def test_pmml_regressor(engine: PmmlEngineChoice, model_files: ModelFiles) -> No
     x = model_files.features[:30].astype(np.float64)
     model = open_pmml(model_files.regressor_pmml.read_bytes(), None, engine)
     direct = _pypmml_direct(str(model_files.regressor_pmml), x)
-    values = [r["value"] for r in model.predict(x).rows()]
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, x))
+    values = [r["value"] for r in result.rows()]
     assert values == pytest.approx([row[0] for row in direct["data"]])
 
 
@@ -166,7 +168,8 @@ def test_a_class_reads_the_same_as_label_and_as_probability_key(
         categorical_target(classes, data_type),
         tree_model(tree, ("x",), "classification", classifier_output(classes, data_type)),
     )
-    result = open_pmml(doc, None, engine).predict(np.array([[1.0], [9.0]]))
+    model = open_pmml(doc, None, engine)
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, [[1.0], [9.0]]))
     assert result.labels == [text, text.replace("5", "7")]  # each leaf's score
     assert result.classes == [text, text.replace("5", "7")]
 
@@ -190,11 +193,12 @@ def test_a_row_jpmml_refuses_is_a_dead_letter_and_the_model_still_loads() -> Non
     of the model's answers, so it loads."""
     from service.control.loader import warm_up
     from service.errors import ScoringError
-    from service.scoring.predictions import publishable_results
+    from service.runtimes.answers import publishable_results
 
     model = open_pmml(RANGED.encode(), None, "jpmml")
     warm_up(model)
-    rows = publishable_results(model.predict(np.array([[2.0], [50.0]])), model.runtime)
+    batch = TypedBatch.of_matrix(model.input_schema, [[2.0], [50.0]])
+    rows = publishable_results(model.predict(batch), model.runtime)
     assert rows[0] == b'{"value":5.0}'
     assert isinstance(rows[1], ScoringError)
     assert "cannot accept invalid value 50.0" in str(rows[1])

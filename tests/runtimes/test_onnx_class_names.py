@@ -9,10 +9,11 @@ import numpy as np
 from skl2onnx import to_onnx
 from sklearn.linear_model import LogisticRegression
 
+from service.inputs.schema import TypedBatch
+from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.checks import row_problems
 from service.runtimes.onnx import OnnxModel
-from service.scoring.predictions import publishable_results
 from service.wine import WINE_FIELDS, wine_arrays
 
 
@@ -30,7 +31,7 @@ def test_probability_keys_are_the_models_classes_without_zipmap_or_labels() -> N
         artifact, fitted = salary_like(zipmap)
         model = OnnxModel(artifact, list(WINE_FIELDS), None)
         rows = wine_arrays()[0][:50]
-        result = model.predict(rows)
+        result = model.predict(TypedBatch.of_matrix(model.input_schema, rows))
         assert list(result.classes or []) == ["<=50K", ">50K"]
         assert list(result.labels or []) == list(fitted.predict(rows))
         published = publishable_results(result, model.runtime)
@@ -41,14 +42,16 @@ def test_probability_keys_are_the_models_classes_without_zipmap_or_labels() -> N
 
 def test_integer_classes_are_named_by_their_values() -> None:
     artifact, _ = salary_like(zipmap=False, integer_classes=True)
-    result = OnnxModel(artifact, list(WINE_FIELDS), None).predict(wine_arrays()[0][:20])
+    model = OnnxModel(artifact, list(WINE_FIELDS), None)
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, wine_arrays()[0][:20]))
     assert list(result.classes or []) == ["0", "7"]
     assert set(result.labels or []) <= {"0", "7"}
 
 
 def test_labels_from_the_descriptor_still_name_the_columns() -> None:
     artifact, _ = salary_like(zipmap=False)
-    result = OnnxModel(artifact, list(WINE_FIELDS), ["low", "high"]).predict(wine_arrays()[0][:5])
+    model = OnnxModel(artifact, list(WINE_FIELDS), ["low", "high"])
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, wine_arrays()[0][:5]))
     assert list(result.classes or []) == ["low", "high"]
     assert set(result.labels or []) <= {"low", "high"}
 

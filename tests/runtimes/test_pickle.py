@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from service.errors import DescriptorRejectedError
+from service.inputs.schema import TypedBatch
 from service.runtimes.pickle import PickleModel
 from service.wine import WINE_FIELDS, wine_arrays
 
@@ -48,7 +49,7 @@ def test_signed_classifier_scores_like_scikit_learn() -> None:
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
     data = dump(clf)
     model = PickleModel.load(data, sign(data), KEY, list(WINE_FIELDS), None)
-    result = model.predict(x[:100])
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, x[:100]))
     assert result.labels == [str(v) for v in clf.predict(x[:100])]
     assert result.classes == [str(c) for c in clf.classes_]
     assert result.probabilities is not None
@@ -60,7 +61,8 @@ def test_signed_regressor() -> None:
     reg = LinearRegression().fit(x, y)
     data = dump(reg)
     model = PickleModel.load(data, sign(data), KEY, list(WINE_FIELDS), None)
-    values = [r["value"] for r in model.predict(x[:5].astype(np.float64)).rows()]
+    result = model.predict(TypedBatch.of_matrix(model.input_schema, x[:5]))
+    values = [r["value"] for r in result.rows()]
     assert values == pytest.approx(reg.predict(x[:5]).tolist())
 
 

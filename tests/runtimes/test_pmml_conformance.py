@@ -17,10 +17,11 @@ import numpy as np
 import orjson
 import pytest
 
+from service.inputs.schema import TypedBatch
+from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, Model
 from service.runtimes.checks import row_problems
 from service.runtimes.pmml import PmmlEngine, open_pmml
-from service.scoring.predictions import publishable_results
 from service.wine import WINE_FIELDS, wine_arrays
 
 from .pmml_documents import (
@@ -232,9 +233,10 @@ def load_case(name: str, request: pytest.FixtureRequest) -> Case:
 
 def score(case: Case, engine: PmmlEngine) -> tuple[Model, BatchResult]:
     model = open_pmml(case.document, None, engine)
-    names = list(model.input_names)
+    names = model.input_schema.names
     assert set(names) == set(case.rows[0])
-    return model, model.predict(np.array([[r[n] for n in names] for r in case.rows]))
+    matrix = [[r[n] for n in names] for r in case.rows]
+    return model, model.predict(TypedBatch.of_matrix(model.input_schema, matrix))
 
 
 # What pypmml 1.5.8 was seen to return for these cases.

@@ -3,13 +3,15 @@ batch, their answers are the careful per-record ones."""
 
 from __future__ import annotations
 
-import numpy as np
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import RecordError
-from service.scoring.features import FieldBinder, build_features, build_features_row_by_row
+from service.inputs.binding import FieldBinder
+from service.inputs.conversion import build_batch
+from service.inputs.schema import InputSchema, InputSpec, InputType, TypedBatch
 from service.scoring.records import LocalRecord, decode_batch, decode_record
 
 scalars = (
@@ -107,16 +109,62 @@ feature_rows = st.lists(
 )
 
 
+def batch_values(batch: TypedBatch) -> list[list[object]]:
+    """The batch row by row, as Python values (None for a missing value)."""
+    columns = [batch.values(name) for name in batch.schema.names]
+    return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
 @settings(max_examples=500, deadline=None)
-@given(rows=feature_rows, columns=st.sampled_from([["a"], ["a", "b"], ["b", "a"]]))
-def test_fast_feature_matrix_is_the_careful_one(
-    rows: list[dict[str, object]], columns: list[str]
+@given(
+    rows=feature_rows,
+    columns=st.sampled_from([["a"], ["a", "b"], ["b", "a"]]),
+    types=st.lists(st.sampled_from(["double", "float", "string"]), min_size=2, max_size=2),
+    nullable=st.lists(st.booleans(), min_size=2, max_size=2),
+)
+def test_a_batch_is_typed_as_its_rows_are_one_by_one(
+    rows: list[dict[str, object]],
+    columns: list[str],
+    types: list[InputType],
+    nullable: list[bool],
 ) -> None:
-    """Whatever the values, the one-pass matrix equals the row-by-row one, and the rows the
-    careful path refuses are refused either way."""
+    """Whatever the values, the batch built in one go (one pass over a column, or the whole
+    matrix at once) holds what each row alone gives, and the rows refused alone are refused
+    in the batch, with the same error."""
     binder = FieldBinder(columns, None)
-    matrix, good, errors = build_features(rows, binder)
-    careful_matrix, careful_good, careful_errors = build_features_row_by_row(rows, binder)
+    schema = InputSchema(
+        tuple(
+            InputSpec(name, type_, nullable=null)
+            for name, type_, null in zip(columns, types, nullable, strict=False)
+        )
+    )
+    batch, good, errors = build_batch(rows, binder, schema)
+    careful_good: list[int] = []
+    careful_errors: dict[int, str] = {}
+    careful_values: list[list[object]] = []
+    for i, row in enumerate(rows):
+        alone, alone_good, alone_errors = build_batch([row], binder, schema)
+        assert alone.size == len(alone_good) and set(alone_errors) | set(alone_good) == {0}
+        if alone_good:
+            careful_good.append(i)
+            careful_values.extend(batch_values(alone))
+        else:
+            careful_errors[i] = str(alone_errors[0])
     assert good == careful_good
-    assert {i: str(e) for i, e in errors.items()} == {i: str(e) for i, e in careful_errors.items()}
-    np.testing.assert_array_equal(matrix, careful_matrix)
+    assert {i: str(e) for i, e in errors.items()} == careful_errors
+    assert batch.size == len(good)
+    # NaN is read as None, so that a missing value compares equal to a missing value.
+    assert batch_values(batch) == careful_values
+
+
+@pytest.mark.parametrize(("type_", "bad"), [("integer", 1.5), ("boolean", 7), ("float", 1e300)])
+def test_a_value_its_input_cannot_take_is_refused_whatever_else_the_batch_holds(
+    type_: InputType, bad: float
+) -> None:
+    binder, schema = FieldBinder(["a"], None), InputSchema((InputSpec("a", type_),))
+    # With a null beside it, the batch takes the careful path, which refuses the value.
+    _, good, errors = build_batch([{"a": bad}, {"a": None}], binder, schema)
+    assert good == [1] and list(errors) == [0]
+    # Alone (or among numbers only), it must be refused too.
+    _, good, errors = build_batch([{"a": bad}], binder, schema)
+    assert good == [] and list(errors) == [0]

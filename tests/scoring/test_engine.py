@@ -7,9 +7,10 @@ import orjson
 
 from service.control.descriptor import ModelDescriptor
 from service.errors import ScoringError
+from service.inputs.schema import InputSchema, TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.runtimes.base import BatchResult, FloatMatrix, RuntimeInfo
+from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.engine import Engine
 from service.scoring.records import LocalRecord
 
@@ -17,14 +18,15 @@ from service.scoring.records import LocalRecord
 class PoisonedModel:
     """Scores the sum of a row, but fails any call that contains a negative value."""
 
-    input_names = ("a", "b")
+    input_schema = InputSchema.numeric(["a", "b"])
     runtime = RuntimeInfo("poisoned", "1")
 
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def predict(self, features: FloatMatrix) -> BatchResult:
-        self.calls.append(len(features))
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        features = batch.matrix()
+        self.calls.append(batch.size)
         if (features < 0).any():
             raise ValueError("negative input")
         return BatchResult("regressor", len(features), values=features.sum(axis=1))

@@ -11,18 +11,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.control.descriptor import ModelDescriptor
+from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.serving import ServingModel
+from service.runtimes.answers import encode_results
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.outcome import Outcome
-from service.scoring.predictions import PredictionEncoder, encode_results, prediction_document
+from service.scoring.predictions import PredictionEncoder, prediction_document
 from service.scoring.records import LocalRecord
 
 
 class Dummy:
-    input_names = ("a",)
+    input_schema = InputSchema.numeric(["a"])
     runtime = RuntimeInfo("dummy", "1")
 
-    def predict(self, features: object) -> BatchResult:
+    def predict(self, batch: TypedBatch) -> BatchResult:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ import orjson
 import pytest
 
 from service.errors import DecodeError, InvalidRecordError
-from service.scoring.features import FieldBinder, build_features, normalise_name
+from service.inputs.binding import FieldBinder, normalise_name
+from service.inputs.conversion import build_batch
+from service.inputs.schema import InputSchema, InputSpec
 from service.scoring.predictions import dead_letter_headers
 from service.scoring.records import LocalRecord, decode_record
 
@@ -54,15 +56,20 @@ def test_binder_matches_exact_then_normalised_then_field_map() -> None:
     assert binder.resolve(("fixed_acidity", "pH", "x")) == "x"  # fieldMap wins over the name
 
 
+def numbers(*names: str) -> tuple[FieldBinder, InputSchema]:
+    """A binder and a schema of scalar numbers (nullable, as ``InputSchema.numeric`` makes)."""
+    return FieldBinder(names, None), InputSchema.numeric(names)
+
+
 def test_features_fast_path_keeps_column_order() -> None:
-    binder = FieldBinder(["b", "a"], None)
-    matrix, good, errors = build_features([{"a": 1, "b": 2}, {"b": 4, "a": 3.5}], binder)
-    assert matrix.tolist() == [[2.0, 1.0], [4.0, 3.5]]
+    binder, schema = numbers("b", "a")
+    batch, good, errors = build_batch([{"a": 1, "b": 2}, {"b": 4, "a": 3.5}], binder, schema)
+    assert batch.matrix().tolist() == [[2.0, 1.0], [4.0, 3.5]]
     assert good == [0, 1] and errors == {}
 
 
 def test_features_isolate_bad_rows() -> None:
-    binder = FieldBinder(["a", "b"], None)
+    binder, schema = numbers("a", "b")
     rows: list[dict[str, Any]] = [
         {"a": 1, "b": 2},
         {"a": 1},
@@ -70,20 +77,36 @@ def test_features_isolate_bad_rows() -> None:
         {"a": "x", "b": 1},
         {"A": "5", "b": 6},
         {"a": [1], "b": 2},
+        {"a": "inf", "b": 1},
     ]
-    matrix, good, errors = build_features(rows, binder)
-    assert good == [0, 4]
-    assert matrix.tolist() == [[1.0, 2.0], [5.0, 6.0]]
-    assert set(errors) == {1, 2, 3, 5}
+    batch, good, errors = build_batch(rows, binder, schema)
+    # A null is a missing value (NaN) for an input that takes one, not a bad row.
+    assert good == [0, 2, 4]
+    np.testing.assert_array_equal(batch.matrix(), [[1.0, 2.0], [np.nan, 1.0], [5.0, 6.0]])
+    assert set(errors) == {1, 3, 5, 6}
     assert all(isinstance(e, InvalidRecordError) for e in errors.values())
     assert "missing feature 'b'" in str(errors[1])
-    assert "null" in str(errors[2])
+    assert "is not a number" in str(errors[3])
+    assert "is not a number" in str(errors[5])
+    assert "is not finite" in str(errors[6])
+
+
+def test_a_null_is_refused_where_the_input_takes_no_missing_value() -> None:
+    binder = FieldBinder(["a", "b"], None)
+    schema = InputSchema((InputSpec("a", "double", nullable=False), InputSpec("b", "double")))
+    rows: list[dict[str, Any]] = [{"a": 1, "b": None}, {"a": None, "b": 2}, {"a": 3, "b": 4}]
+    batch, good, errors = build_batch(rows, binder, schema)
+    assert good == [0, 2]
+    np.testing.assert_array_equal(batch.matrix(), [[1.0, np.nan], [3.0, 4.0]])
+    assert list(errors) == [1]
+    assert isinstance(errors[1], InvalidRecordError) and "is null" in str(errors[1])
 
 
 def test_features_of_empty_batch() -> None:
-    matrix, good, errors = build_features([], FieldBinder(["a"], None))
-    assert matrix.shape == (0, 1) and good == [] and errors == {}
-    assert np.asarray(matrix).dtype == np.float64
+    batch, good, errors = build_batch([], *numbers("a"))
+    matrix = batch.matrix()
+    assert batch.size == 0 and matrix.shape == (0, 1) and good == [] and errors == {}
+    assert matrix.dtype == np.float64
 
 
 def test_dead_letter_headers_keep_originals_and_add_reason() -> None:
@@ -100,10 +123,10 @@ def test_dead_letter_headers_keep_originals_and_add_reason() -> None:
 
 def test_nested_values_are_invalid_not_extra_dimensions() -> None:
     # Found by the fuzz test: numpy turns [[[x], [y]]] into a 3-d array without complaint.
-    matrix, good, errors = build_features(
-        [{"a": [False], "b": [1]}, {"a": 1, "b": 2}], FieldBinder(["a", "b"], None)
+    batch, good, errors = build_batch(
+        [{"a": [False], "b": [1]}, {"a": 1, "b": 2}], *numbers("a", "b")
     )
-    assert good == [1] and list(errors) == [0] and matrix.shape == (1, 2)
+    assert good == [1] and list(errors) == [0] and batch.matrix().shape == (1, 2)
 
 
 def test_ids_are_bounded_so_an_output_stays_near_its_input() -> None:
