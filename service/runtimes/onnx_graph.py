@@ -69,9 +69,9 @@ def _all_tensors(graph: Any) -> Iterator[Any]:
 def without_zipmap(proto: Any) -> bool:
     """Replaces each ZipMap that makes a graph output by an Identity of its input, so that
     the output keeps its name but holds the probabilities as one [N, C] tensor instead of one
-    {class: p} dict per row (built in Python by onnxruntime: a fifth of a forest's run time,
-    and as much again to read back). The class names stay with the classifier node (and are
-    read before this, from the ZipMap too). Returns whether the graph changed."""
+    {class: p} dict per row (reading those back took a sixth of a 50-tree forest's call:
+    5.5 ms against 4.6 ms per 1,000 rows). The class names stay with the classifier node (and
+    are read before this, from the ZipMap too). Returns whether the graph changed."""
     import onnx
 
     outputs = {output.name: output for output in proto.graph.output}
