@@ -72,7 +72,7 @@ def _number_matrix(rows: Sequence[dict[str, Any]], binder: FieldBinder) -> npt.N
     try:
         values = chain.from_iterable(map(pick, rows))
         matrix = np.fromiter(values, dtype=np.float64, count=n * k).reshape(n, k)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     # None becomes NaN in the conversion and numeric text may say "inf": either sends the
     # batch down the careful path, which tells a missing value from a bad one.
@@ -178,8 +178,9 @@ def _numbers(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, 
     return column, errors
 
 
-# Integers are carried as float64, which holds every whole number up to 2^53 exactly; one
-# beyond would reach the model as another number.
+# Integers are carried as float64, which holds every whole number below 2^53 exactly; from
+# 2^53 on, a number may already have been rounded to another (2^53 + 1 reads as 2^53), so
+# the bound is strict.
 MAX_EXACT_INTEGER = 2.0**53
 
 
@@ -191,7 +192,7 @@ def _fits(spec: InputSpec, column: Column) -> bool:
     """Whole numbers (held exactly) for an integer input, 0 and 1 for a boolean one, numbers
     a float32 holds for a float one."""
     if spec.type == "integer":
-        exact = (column == np.round(column)) & (np.abs(column) <= MAX_EXACT_INTEGER)
+        exact = (column == np.round(column)) & (np.abs(column) < MAX_EXACT_INTEGER)
         return bool(exact.all())
     if spec.type == "float":
         return bool((np.abs(column) <= MAX_FLOAT32).all())
@@ -227,9 +228,9 @@ def _number(spec: InputSpec, value: Any) -> float:
         raise InvalidRecordError(
             f"feature {name!r} is beyond what a float (float32) input holds: {preview(value)}"
         )
-    if spec.type == "integer" and abs(number) > MAX_EXACT_INTEGER:
+    if spec.type == "integer" and abs(number) >= MAX_EXACT_INTEGER:
         raise InvalidRecordError(
-            f"feature {name!r} is beyond ±2^53, what an integer input takes: {preview(value)}"
+            f"feature {name!r} is beyond ±(2^53 - 1), what an integer input takes: {preview(value)}"
         )
     if spec.type == "boolean" and number not in (0.0, 1.0):
         raise InvalidRecordError(f"feature {name!r} is not a boolean: {preview(value)}")
@@ -259,7 +260,10 @@ def _string(spec: InputSpec, value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python writes out (4,300)
+            raise InvalidRecordError(f"feature {spec.name!r} is a number too long") from None
     if isinstance(value, float):
         if value.is_integer():
             return str(int(value))  # a category code written as 7.0 is "7"

@@ -105,7 +105,9 @@ class TypedBatch:
         """A batch of scalar numbers from a (rows × inputs) matrix."""
         if not isinstance(schema, InputSchema):
             schema = InputSchema.numeric(schema)
-        rows = np.asarray(matrix, dtype=np.float64).reshape(-1, len(schema))
+        rows = np.asarray(matrix, dtype=np.float64)
+        if rows.ndim != 2:  # a flat matrix (a model of no inputs keeps its rows)
+            rows = rows.reshape(-1, len(schema))
         columns = {name: rows[:, j] for j, name in enumerate(schema.names)}
         return cls(schema, columns, rows.shape[0], rows)
 

@@ -26,7 +26,7 @@ def tensors(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, R
         pass
     else:
         fits = column.ndim == 1 + len(spec.shape) and _shape_fits(spec.shape, column.shape[1:])
-        if fits and np.isfinite(column).all():
+        if fits and np.isfinite(column).all() and _of_type(spec, column):
             return column, {}
     converted: list[npt.NDArray[np.float64] | None] = []
     errors: dict[int, RecordError] = {}
@@ -78,9 +78,19 @@ def _tensor(spec: InputSpec, value: Any) -> npt.NDArray[np.float64]:
         )
     if not np.isfinite(array).all():
         raise InvalidRecordError(f"feature {name!r} holds a value that is not a finite number")
-    if spec.type == "integer" and not (array == np.round(array)).all():
-        raise InvalidRecordError(f"feature {name!r} holds a number that is not whole")
+    if not _of_type(spec, array):
+        why = "that is not whole" if spec.type == "integer" else "other than 0 and 1"
+        raise InvalidRecordError(f"feature {name!r} holds a number {why}")
     return array
+
+
+def _of_type(spec: InputSpec, array: npt.NDArray[np.float64]) -> bool:
+    """Whole numbers (below 2^53) in an integer tensor, 0 and 1 in a boolean one."""
+    if spec.type == "integer":
+        return bool(((array == np.round(array)) & (np.abs(array) < 2.0**53)).all())
+    if spec.type == "boolean":
+        return bool(((array == 0.0) | (array == 1.0)).all())
+    return True
 
 
 def _shape_fits(expected: tuple[int, ...], given: tuple[int, ...]) -> bool:

@@ -262,6 +262,11 @@ def _bind_inputs(
         per_row = tuple(d if isinstance(d, int) and d > 0 else -1 for d in node.shape[1:])
         if per_row in ((), (1,)):
             per_row = ()  # [N] or [N,1]: one value per row
+        elif type_ == "string":
+            raise ModelLoadError(
+                f"input {node.name!r} takes a tensor of strings per record, which modelserve "
+                "does not feed: only one string per record and input"
+            )
         specs_list.append(InputSpec(name, type_, per_row, nullable=type_ in FLOATING_TYPES))
         feeds.append(_Feed(node.name, dtype, (name,), len(node.shape)))
     return InputSchema(tuple(specs_list)), feeds
