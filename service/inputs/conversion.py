@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -169,13 +170,21 @@ def _numbers(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, 
         if np.isfinite(column).all() and _fits(spec, column):
             return column, {}
     column = np.full(n, np.nan)
+    return column, _value_by_value(values, partial(_number, spec), column)
+
+
+def _value_by_value(
+    values: Sequence[Any], convert: Callable[[Any], Any], column: Column
+) -> dict[int, RecordError]:
+    """The careful path of a column: each value converted into ``column`` on its own, and an
+    error for each that does not convert (its cell keeps the filler)."""
     errors: dict[int, RecordError] = {}
     for i, value in enumerate(values):
         try:
-            column[i] = _number(spec, value)
+            column[i] = convert(value)
         except InvalidRecordError as exc:
             errors[i] = exc
-    return column, errors
+    return errors
 
 
 # Integers are carried as float64, which holds every whole number below 2^53 exactly; from
@@ -245,13 +254,7 @@ def _strings(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, 
     if set(map(type, values)) <= {str}:
         column[:] = values
         return column, {}
-    errors: dict[int, RecordError] = {}
-    for i, value in enumerate(values):
-        try:
-            column[i] = _string(spec, value)
-        except InvalidRecordError as exc:
-            errors[i] = exc
-    return column, errors
+    return column, _value_by_value(values, partial(_string, spec), column)
 
 
 def _string(spec: InputSpec, value: Any) -> str | None:
