@@ -136,11 +136,11 @@ def concatenated(results: Sequence[BatchResult]) -> BatchResult | None:
         return BatchResult("classifier", size, labels, first.classes, probabilities)
     if first.kind == "regressor" and all(r.values is not None for r in results):
         values = np.concatenate([np.asarray(r.values).reshape(r.size, -1) for r in results])
-        return BatchResult(
-            "regressor",
-            size,
-            values=values.reshape(size, -1).squeeze(axis=1) if values.shape[1] == 1 else values,
-        )
+        scalar = values.shape[1] == 1  # one value per row stays a vector
+        return BatchResult("regressor", size, values=values[:, 0] if scalar else values)
+    if first.kind == "outputs" and all(r.outputs is not None for r in results):
+        outputs = [row for r in results for row in (r.outputs or ())]
+        return BatchResult("outputs", size, outputs=outputs) if len(outputs) == size else None
     return None
 
 

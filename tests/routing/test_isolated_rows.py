@@ -34,3 +34,28 @@ async def test_an_ensemble_over_a_member_isolated_row_by_row() -> None:
     failed = outcomes[1]
     assert failed.error is not None and failed.error.reason == "scoring-error"
     assert "negative" in str(failed.error)
+
+
+async def test_a_model_of_other_outputs_isolated_row_by_row_still_answers() -> None:
+    """A model answering named outputs (neither classifier nor regressor): its rows scored
+    one by one are published as they were before the columns were kept."""
+    from service.inputs.schema import InputSchema, TypedBatch
+    from service.runtimes.base import BatchResult, RuntimeInfo
+
+    class Outputs:
+        runtime = RuntimeInfo("outputs", "1")
+        input_schema = InputSchema.numeric(["x"])
+
+        def predict(self, batch: TypedBatch) -> BatchResult:
+            x = batch.matrix()[:, 0]
+            if (x < 0).any():
+                raise ValueError("negative")
+            return BatchResult("outputs", batch.size, outputs=[{"y": v} for v in x.tolist()])
+
+        def close(self) -> None:
+            pass
+
+    registry = Registry()
+    install(registry, "o", Outputs())
+    outcomes = await Engine(registry, Metrics(), None).score(records(1.0, -2.0, 4.0))
+    assert [o.result for o in outcomes] == [{"outputs": {"y": 1.0}}, None, {"outputs": {"y": 4.0}}]
