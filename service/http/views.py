@@ -63,7 +63,7 @@ def model_info(registry: Registry, name: str, with_history: bool = False) -> dic
 
 def serving_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
     """The stats of the model answering for the dataType (its route's first member: the
-    primary of a shadow route), and, under ``route``, the route's own (routes/views.py)."""
+    primary of a shadow route), and, under ``route``, the route's own (http/route_views.py)."""
     route = registry.route_for(data_type)
     if route is None:
         return None

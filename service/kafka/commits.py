@@ -1,7 +1,7 @@
-"""The commit room. The delivery guarantee is at-least-once: a record's offset is committed
-only after the broker acknowledged every output (prediction or dead letter) of its batch and
-of every batch fetched before it. A crash or a rebalance can make records be scored again;
-none is ever lost.
+"""When a batch's offsets may be committed, as ordered steps. The delivery guarantee is
+at-least-once: a record's offset is committed only after the broker acknowledged every output
+(prediction or dead letter) of its batch and of every batch fetched before it. A crash or a
+rebalance can make records be scored again; none is ever lost.
 
 Each batch handed to the producer goes through these steps, in fetch order:
 

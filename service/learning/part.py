@@ -1,7 +1,8 @@
 """`modelserve learn`: the learner as a process of its own, beside the service. It restores
 from the control topic, reads feedback in its own consumer group, keeps recent data records
 (for id-only feedback) and predictions (for the serving version's live quality), learns, and
-publishes versions through the same publishing code as the CLI. Its HTTP answers throughout."""
+publishes versions through the same publishing code as the CLI. Its HTTP port
+(learner_http.py: health, state, metrics) answers from start to stop."""
 
 from __future__ import annotations
 
