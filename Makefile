@@ -62,7 +62,7 @@ proto: install
 
 # Regenerate schemas/{model_event,route}.schema.json from their types (tests check it is current).
 schemas: install
-	$(BIN)/python -m service.control.json_schemas
+	$(BIN)/python -m service.tools.json_schemas
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from service.control.descriptor import ModelDescriptor
+from service.serving.descriptor import ModelDescriptor
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS, train_wine_onnx
 

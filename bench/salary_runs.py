@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.control.descriptor import ModelDescriptor
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.tools.publishing import publish
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from service.control.descriptor import ModelDescriptor
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.tools.publishing import publish
 from service.wine import WINE_FIELDS

@@ -10,8 +10,8 @@ from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.control.events import EventStatus
 from service.errors import DecodeError, InvalidRecordError, NoModelError, ScoringError
+from service.serving.events import EventStatus
 
 # Per-version counts kept for the snapshots, per name: an online learner publishes a version
 # every few thousand records, for weeks.

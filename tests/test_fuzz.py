@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.control.descriptor import ControlLimits, parse_descriptor
-from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, RecordError
@@ -21,6 +20,7 @@ from service.inputs.schema import INPUT_TYPES, InputSchema, InputSpec
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.scoring.records import LocalRecord, decode_record
+from service.serving.events import ModelEvent
 from service.settings import Settings
 
 json_values = st.recursive(

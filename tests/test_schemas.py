@@ -59,7 +59,7 @@ def test_schema_and_validator_agree(doc: dict[str, Any], valid: bool) -> None:
 
 def test_the_model_event_schema_is_the_typed_event() -> None:
     """schemas/model_event.schema.json is what `make schemas` writes from ModelEvent."""
-    from service.control.json_schemas import event_schema
+    from service.tools.json_schemas import event_schema
 
     written = json.loads(
         (Path(__file__).resolve().parent.parent / "schemas/model_event.schema.json").read_text()
@@ -68,8 +68,8 @@ def test_the_model_event_schema_is_the_typed_event() -> None:
 
 
 def test_events_validate_against_the_schema() -> None:
-    from service.control.events import ModelEvent
-    from service.control.json_schemas import event_schema
+    from service.tools.json_schemas import event_schema
+    from service.serving.events import ModelEvent
 
     validator = jsonschema.Draft202012Validator(event_schema())
     event = ModelEvent(

@@ -20,7 +20,7 @@ from service import __version__
 from service.http.views import model_infos, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.routing.serving import utcnow
+from service.serving.model import utcnow
 
 SnapshotState = Literal["running", "stopped"]
 # Counts read from other processes' snapshots are summed across the deployment: bounded so

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
 from service.cluster.view import Seen
 from service.kafka.clients import assign_whole_topic
-from service.routing.serving import utcnow
+from service.serving.model import utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
 log = logging.getLogger(__name__)

@@ -1,31 +1,19 @@
-"""ModelDescriptor: the control-topic message that makes a model data, and its codec."""
+"""The control codec: one control-topic record (JSON, or protobuf by its content-type) read
+into a ModelDescriptor (serving/descriptor.py), within the bounds of a control record, and
+checked against the record's key. Every refusal is a DescriptorRejectedError whose message is
+sanitised and never echoes the (possibly huge) input."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-import orjson
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
 from service.errors import DescriptorRejectedError, sanitise
-from service.inputs.schema import InputSchema, InputSpec, InputType
 from service.protobuf import descriptor_document, is_protobuf
-from service.runtimes.catalog import RUNTIMES
+from service.serving.descriptor import ModelDescriptor
 from service.untrusted import (
     DEFAULT_MAX_JSON_DEPTH,
     UnreadableJson,
@@ -36,25 +24,6 @@ from service.untrusted import (
     unknown_keys,
 )
 
-NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
-ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-_NAME = re.compile(NAME_PATTERN)
-Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
-# Versions are signed 64-bit integers: Kafka's and protobuf's int64, what JSON encoders and
-# Prometheus take whole. The service assigns at most this one.
-MAX_VERSION = 2**63 - 1
-MAX_ITEMS = 100_000  # inputs, labels, fieldMap entries
-MAX_DATA_TYPE_CHARS = 256
-
-
-def is_model_name(text: str) -> bool:
-    return _NAME.fullmatch(text) is not None
-
-
-def no_version_left(highest: int) -> str:
-    """Why a descriptor without a version is refused once the highest one is taken."""
-    return f"no version is left after {highest}: give one (with rollback) or retire the name"
-
 
 @dataclass(frozen=True)
 class ControlLimits:
@@ -62,140 +31,6 @@ class ControlLimits:
 
     max_bytes: int = 64 * 1024 * 1024
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
-
-
-MAX_TENSOR_RANK = 8
-
-
-class SchemaInput(BaseModel):
-    """One input of the descriptor's ``schema``: what a model's format does not say itself."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=1024)
-    type: InputType = "double"
-    shape: list[Annotated[int, Field(ge=-1, le=2**31)]] = Field(
-        default_factory=list, max_length=MAX_TENSOR_RANK
-    )
-
-    @field_validator("shape")
-    @classmethod
-    def _sized(cls, value: list[int]) -> list[int]:
-        if 0 in value:
-            raise ValueError("a dimension is -1 (any) or at least 1")
-        return value
-
-    def spec(self) -> InputSpec:
-        return InputSpec(self.name, self.type, tuple(self.shape))
-
-
-class ModelDescriptor(BaseModel):
-    """What a data scientist publishes. Field names are the contract's (camelCase on the wire)."""
-
-    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
-
-    name: ModelName
-    version: int | None = Field(None, ge=1, le=MAX_VERSION)
-    description: str = Field("", max_length=4096)
-    data_type: str = Field(alias="dataType", min_length=1, max_length=MAX_DATA_TYPE_CHARS)
-    # One of the runtime catalog's types (service/runtimes/catalog.py), upper case.
-    model_type: str = Field(alias="modelType")
-    data: bytes | None = None
-    location: str | None = Field(None, max_length=4096)
-    sha256: Sha256Hex | None = None
-    # Bounded, so that a refusal is cheap: validation says one error per bad item.
-    inputs: list[str] | None = Field(None, max_length=MAX_ITEMS)
-    field_map: dict[str, str] | None = Field(None, alias="fieldMap", max_length=MAX_ITEMS)
-    labels: list[str] | None = Field(None, max_length=MAX_ITEMS)
-    input_schema: list[SchemaInput] | None = Field(None, alias="schema", max_length=MAX_ITEMS)
-    expires_at: datetime | None = Field(None, alias="expiresAt")
-    signature: str | None = Field(None, max_length=256)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    rollback: bool = False
-
-    @field_validator("model_type", mode="before")
-    @classmethod
-    def _known_model_type(cls, value: object) -> object:
-        if isinstance(value, str):
-            return RUNTIMES.get(value).model_type  # refused by name when unknown
-        return value
-
-    @field_validator("data", mode="before")
-    @classmethod
-    def _decode_base64(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                return base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise ValueError("data is not valid base64") from exc
-        return value
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _labels_as_text(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(item) if isinstance(item, int | float) else item for item in value]
-        return value
-
-    @field_validator("expires_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("expiresAt needs a time zone (RFC 3339)")
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ModelDescriptor:
-        if (self.data is None) == (self.location is None):
-            raise ValueError("exactly one of data / location is required")
-        if self.location is not None and self.sha256 is None:
-            raise ValueError("sha256 is required with location")
-        if self.inputs is not None and not self.inputs:
-            raise ValueError("inputs, when given, must name at least one field")
-        if self.input_schema is not None:
-            names = [spec.name for spec in self.input_schema]
-            if not names:
-                raise ValueError("schema, when given, must name at least one input")
-            if len(set(names)) != len(names):
-                raise ValueError("schema names an input twice")
-            if self.inputs is not None and list(self.inputs) != names:
-                raise ValueError("inputs and schema name different fields")
-        return self
-
-    def declared_schema(self) -> InputSchema | None:
-        """The descriptor's ``schema``, when it gives one."""
-        if self.input_schema is None:
-            return None
-        return InputSchema(tuple(spec.spec() for spec in self.input_schema))
-
-    def input_names(self) -> list[str] | None:
-        """The fields ``inputs`` (else ``schema``) names, when it names them."""
-        if self.inputs is not None:
-            return list(self.inputs)
-        if self.input_schema is not None:
-            return [spec.name for spec in self.input_schema]
-        return None
-
-    def verify_digest(self, artifact: bytes) -> str:
-        """The artifact's sha256; raises if the descriptor names another one."""
-        digest = hashlib.sha256(artifact).hexdigest()
-        if self.sha256 is not None and digest != self.sha256:
-            raise DescriptorRejectedError(
-                f"sha256 mismatch: descriptor says {self.sha256}, artifact is {digest}"
-            )
-        return digest
-
-    def with_version(self, version: int) -> ModelDescriptor:
-        return self.model_copy(update={"version": version})
-
-    def to_json(self) -> bytes:
-        """The wire form, as `modelserve publish` sends it."""
-        doc = self.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"data"})
-        if self.data is not None:
-            doc["data"] = base64.b64encode(self.data).decode("ascii")
-        if not self.rollback:
-            doc.pop("rollback", None)
-        return orjson.dumps(doc)
 
 
 # Field names and their camelCase aliases: what a descriptor may hold.

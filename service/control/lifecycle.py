@@ -13,12 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
-from service.control.descriptor import (
-    ControlLimits,
-    ModelDescriptor,
-    is_model_name,
-    parse_descriptor,
-)
+from service.control.descriptor import ControlLimits, parse_descriptor
 from service.control.event_reporter import EventReporter, EventSink
 from service.control.loader import Loaded, Loader
 from service.control.replay import plan_replay
@@ -40,7 +35,8 @@ from service.metrics import Metrics
 from service.routing.registry import NotLoaded, Registry
 from service.routing.route_book import RouteChange
 from service.routing.route_spec import is_route_key, route_key
-from service.routing.serving import utcnow
+from service.serving.descriptor import ModelDescriptor, is_model_name
+from service.serving.model import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ import asyncio
 from dataclasses import dataclass
 
 from service.control.artifacts import ArtifactStore
-from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError, ModelError, ModelLoadError
 from service.inputs.conversion import typed_batch
 from service.inputs.schema import InputSchema
 from service.runtimes.base import AnswerShape, Model
 from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
 from service.runtimes.checks import refusal, row_problems
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 
 

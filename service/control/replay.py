@@ -37,13 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from service.control.descriptor import (
-    MAX_VERSION,
-    ControlLimits,
-    ModelDescriptor,
-    no_version_left,
-    parse_descriptor,
-)
+from service.control.descriptor import ControlLimits, parse_descriptor
 from service.control.replay_actions import (
     EXPIRED,
     Action,
@@ -61,6 +55,7 @@ from service.errors import DescriptorRejectedError, ModelError
 from service.routing.registry import Registry, stale_version
 from service.routing.route_spec import is_route_key
 from service.runtimes.base import AnswerShape
+from service.serving.descriptor import MAX_VERSION, ModelDescriptor, no_version_left
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, NamedTuple, TypeVar
 
-from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError, ModelError
 from service.runtimes.base import AnswerShape
+from service.serving.descriptor import ModelDescriptor
 
 Refusal = Literal["failed", "rejected", "expired"]
 Headers = Sequence[tuple[str, bytes]]

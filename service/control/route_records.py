@@ -5,9 +5,10 @@ published as ``kind: route`` events by the lifecycle."""
 
 from __future__ import annotations
 
-from service.control.descriptor import MAX_DATA_TYPE_CHARS, ControlLimits
+from service.control.descriptor import ControlLimits
 from service.routing.registry import Registry
 from service.routing.route_spec import ROUTE_KEY_PREFIX, RouteRejectedError, parse_route
+from service.serving.descriptor import MAX_DATA_TYPE_CHARS
 
 
 def apply_route_record(

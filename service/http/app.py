@@ -24,10 +24,10 @@ from service.http.route_views import all_routes, route_info
 from service.http.views import model_info, model_infos, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.routing.serving import utcnow
 from service.scoring.engine import Engine
 from service.scoring.predictions import request_answer
 from service.scoring.records import own_id
+from service.serving.model import utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.cluster.view import cluster_document
-from service.routing.serving import utcnow
+from service.serving.model import utcnow
 
 
 def add_cluster_routes(app: FastAPI, cluster: ClusterStats, timeline: Timeline) -> None:

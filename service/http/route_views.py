@@ -9,7 +9,7 @@ import orjson
 
 from service.routing.registry import Registry
 from service.routing.route_book import Declared
-from service.routing.serving import ServingModel, iso
+from service.serving.model import ServingModel, iso
 
 
 def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:

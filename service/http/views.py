@@ -11,7 +11,7 @@ import orjson
 from service.http.route_views import route_state
 from service.routing.history import IN_SERVICE
 from service.routing.registry import Registry
-from service.routing.serving import iso
+from service.serving.model import iso
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.control.events import ModelEvent
 from service.kafka.seams import EventProducer
+from service.serving.events import ModelEvent
 
 
 class EventPublisher:

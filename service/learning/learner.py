@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.control.descriptor import ModelDescriptor
 from service.learning.algorithms import OnlineModel, UnlearnableError
 from service.learning.feedback import (
     Feedback,
@@ -29,8 +28,9 @@ from service.learning.options import LearnerOptions as LearnerOptions
 from service.learning.prequential import Prequential
 from service.learning.restore import METADATA_KEY, Restored
 from service.learning.windows import RecentById
-from service.routing.serving import iso, utcnow
 from service.scoring.records import SourceRecord, decode_record
+from service.serving.descriptor import ModelDescriptor
+from service.serving.model import iso, utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ import numpy.typing as npt
 from service.errors import RecordError
 from service.routing.route_spec import CanaryRoute as CanarySpec
 from service.routing.route_stats import SplitStats
-from service.routing.routes import Answerer, Answers, RouteBatch, Runner, stable_fraction
-from service.routing.serving import ServingModel
+from service.routing.routes import stable_fraction
+from service.serving.model import ServingModel
+from service.serving.route import Answerer, Answers, RouteBatch, Runner
 
 
 class CanaryRouting:

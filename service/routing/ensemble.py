@@ -22,10 +22,10 @@ from service.errors import RecordError
 from service.routing.columns import Columns, columns_of
 from service.routing.route_spec import EnsembleRoute as EnsembleSpec
 from service.routing.route_stats import SplitStats
-from service.routing.routes import Answerer, Answers, RouteBatch, Runner
-from service.routing.serving import ServingModel
 from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, RuntimeInfo, labels_from_indices
+from service.serving.model import ServingModel
+from service.serving.route import Answerer, Answers, RouteBatch, Runner
 
 
 class EnsembleAnswerer:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from service.routing.serving import ServingModel, iso
+from service.serving.model import ServingModel, iso
 
 Status = Literal[
     "loading", "serving", "standby", "superseded", "failed", "rejected", "retired", "expired"

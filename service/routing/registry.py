@@ -14,15 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from service.control.descriptor import MAX_VERSION, ModelDescriptor, no_version_left
 from service.errors import DescriptorRejectedError
 from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
 from service.routing.route_book import RouteBook, RouteChange
 from service.routing.route_spec import RouteSpec
-from service.routing.routes import Route, SingleRoute
-from service.routing.serving import ServingModel, utcnow
+from service.routing.routes import SingleRoute
 from service.runtimes.base import AnswerShape, BatchResult, Model, RuntimeInfo
+from service.serving.descriptor import MAX_VERSION, ModelDescriptor, no_version_left
+from service.serving.model import ServingModel, utcnow
+from service.serving.route import Route
 
 
 def stale_version(version: int, serving: int | None, rollback: bool) -> str | None:

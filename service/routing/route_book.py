@@ -24,10 +24,10 @@ from service.routing.route_spec import (
     SpeculativeRoute,
 )
 from service.routing.route_stats import RouteStats, ShadowStats, SpeculativeStats, SplitStats
-from service.routing.routes import Route
-from service.routing.serving import ServingModel, utcnow
 from service.routing.shadow import ShadowRouting
 from service.routing.speculative import SpeculativeRouting
+from service.serving.model import ServingModel, utcnow
+from service.serving.route import Route
 
 RouteStatus = Literal["pending", "active", "rejected", "removed"]
 MAX_REJECTIONS_KEPT = 1000

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from service.routing.serving import iso, utcnow
 from service.routing.slots import MemberSlot
+from service.serving.model import iso, utcnow
 
 AGREEMENT_WINDOW = 10_000
 SHADOW_MAX_WAITING = 2  # batches a busy shadow may fall behind before one is skipped

@@ -21,16 +21,10 @@ import orjson
 from service.routing.columns import Columns, answer_json, columns_of
 from service.routing.route_spec import ShadowRoute as ShadowSpec
 from service.routing.route_stats import ShadowStats
-from service.routing.routes import (
-    Answers,
-    MemberScores,
-    RouteBatch,
-    Runner,
-    SideAnswer,
-    stable_fraction,
-)
-from service.routing.serving import ServingModel
+from service.routing.routes import stable_fraction
 from service.routing.slots import Missed, held
+from service.serving.model import ServingModel
+from service.serving.route import Answers, MemberScores, RouteBatch, Runner, SideAnswer
 
 ROLE = "shadow"
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
-from service.routing.serving import ServingModel
+from service.serving.model import ServingModel
 
 T = TypeVar("T")
 Missed = Literal["timeout", "skipped"]

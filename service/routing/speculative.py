@@ -20,9 +20,9 @@ from service.errors import RecordError
 from service.routing.columns import columns_of
 from service.routing.route_spec import SpeculativeRoute as SpeculativeSpec
 from service.routing.route_stats import SpeculativeStats
-from service.routing.routes import Answerer, Answers, MemberScores, RouteBatch, Runner
-from service.routing.serving import ServingModel
 from service.routing.slots import Missed, held
+from service.serving.model import ServingModel
+from service.serving.route import Answerer, Answers, MemberScores, RouteBatch, Runner
 
 LONG_S = 3600.0  # a candidate that was started runs to its end
 

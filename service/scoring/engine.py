@@ -16,9 +16,6 @@ from service.errors import InvalidRecordError, NoModelError, RecordError, Scorin
 from service.inputs.conversion import build_batch
 from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
-from service.routing.registry import Registry
-from service.routing.routes import Answers, MemberScores, RouteBatch, SideAnswer
-from service.routing.serving import ServingModel
 from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, concatenated
 from service.scoring.outcome import Outcome, SideOutcome
@@ -30,6 +27,8 @@ from service.scoring.records import (
     own_id,
     source_of,
 )
+from service.serving.model import ServingModel
+from service.serving.route import Answers, MemberScores, RouteBatch, RouteTable, SideAnswer
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
@@ -47,18 +46,18 @@ class ScoredBatch:
 class Engine:
     def __init__(
         self,
-        registry: Registry,
+        routes: RouteTable,
         metrics: Metrics,
         default_data_type: str | None,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     ) -> None:
-        self._registry = registry
+        self._routes = routes  # the registry: the composition root gives it
         self._metrics = metrics
         self._default_data_type = default_data_type
         self._max_json_depth = max_json_depth
 
     def has_model(self, data_type: str) -> bool:
-        return self._registry.route_for(data_type) is not None
+        return self._routes.route_for(data_type) is not None
 
     async def score(self, records: Sequence[SourceRecord]) -> list[Outcome]:
         """Request-reply on records as bytes: each record's outcome, as its route answers it
@@ -102,7 +101,7 @@ class Engine:
             outcomes[i] = Outcome(records[i], error=error)
         scored = ScoredBatch([])
         for data_type, group in groups.items():
-            route = self._registry.route_for(data_type)
+            route = self._routes.route_for(data_type)
             if route is None:
                 no_model = NoModelError(f"no model is serving dataType {data_type!r}", data_type)
                 for i in group.positions:

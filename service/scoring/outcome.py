@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 
 from service.errors import RecordError
-from service.routing.routes import Answerer
-from service.routing.serving import ServingModel
 from service.scoring.records import SourceRecord
+from service.serving.model import ServingModel
+from service.serving.route import Answerer
 
 
 @dataclass(slots=True)

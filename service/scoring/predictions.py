@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 
 from service.errors import RecordError, sanitise
-from service.routing.routes import Answerer
 from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.records import SourceRecord, source_of
+from service.serving.route import Answerer
 
 Headers = list[tuple[str, bytes]]
 

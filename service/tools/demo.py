@@ -11,13 +11,13 @@ import signal
 
 import orjson
 
-from service.control.descriptor import ModelDescriptor
 from service.http.views import serving_state
 from service.kafka.clients import open_topic_reader
 from service.learning.learner import LearnerOptions
 from service.learning.part import Learner
 from service.routing.route_spec import route_key
 from service.server import Service
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.tools.publishing import (
     ROUTE_STATUSES,

@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from service.control.descriptor import ModelDescriptor
 from service.kafka.clients import make_producer, open_topic_reader
 from service.kafka.seams import EventProducer
 from service.routing.route_spec import RouteRejectedError, RouteSpec, parse_route, route_key
 from service.runtimes.catalog import RUNTIMES, Runtime
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 
 from service.cluster.snapshot import Identity, SnapshotTaker, StatsSnapshot
-from service.control.json_schemas import snapshot_schema
+from service.tools.json_schemas import snapshot_schema
 from service.metrics import Metrics
 from tests.http.test_app import build
 from tests.models import ModelFiles

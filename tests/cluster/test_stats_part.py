@@ -16,7 +16,7 @@ from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.routing.serving import utcnow
+from service.serving.model import utcnow
 
 
 def part() -> ClusterStats:

@@ -17,11 +17,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from service.control.descriptor import ModelDescriptor, validate_descriptor
+from service.control.descriptor import validate_descriptor
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, ModelLoadError
 from service.inputs.conversion import typed_batch
 from service.inputs.schema import InputSpec
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles

@@ -4,8 +4,9 @@ import hashlib
 import orjson
 import pytest
 
-from service.control.descriptor import ControlLimits, ModelDescriptor, parse_descriptor
+from service.control.descriptor import ControlLimits, parse_descriptor
 from service.errors import DescriptorRejectedError
+from service.serving.descriptor import ModelDescriptor
 
 ARTIFACT = b"model-bytes"
 

@@ -10,12 +10,12 @@ import orjson
 import pytest
 
 from service.control.descriptor import ControlLimits
-from service.control.events import ModelEvent
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.http.views import model_info
 from service.metrics import Metrics
 from service.routing.registry import Registry
+from service.serving.events import ModelEvent
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles

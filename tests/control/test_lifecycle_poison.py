@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.cluster.snapshot import Identity, SnapshotTaker
-from service.control.descriptor import MAX_VERSION, ControlLimits
-from service.control.events import ModelEvent
+from service.control.descriptor import ControlLimits
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
 from service.control.replay_actions import ControlRecord
@@ -29,6 +28,8 @@ from service.http.views import model_info, model_infos
 from service.metrics import Metrics
 from service.proto.model_descriptor_pb2 import ModelDescriptor as ModelDescriptorProto
 from service.routing.registry import Registry
+from service.serving.descriptor import MAX_VERSION
+from service.serving.events import ModelEvent
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles

@@ -15,8 +15,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.control.descriptor import ControlLimits, ModelDescriptor
-from service.control.events import ModelEvent
+from service.control.descriptor import ControlLimits
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loaded, Loader, warm_up
 from service.control.replay_actions import ControlRecord
@@ -27,6 +26,8 @@ from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.route_spec import RouteRejectedError, parse_route, route_key
 from service.runtimes.base import BatchResult, Model
+from service.serving.descriptor import ModelDescriptor
+from service.serving.events import ModelEvent
 from service.settings import Settings
 from tests.control.test_lifecycle import Harness, onnx_doc
 from tests.models import ModelFiles

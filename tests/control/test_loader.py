@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.control.descriptor import ModelDescriptor
 from service.control.loader import Loader
 from service.errors import DescriptorRejectedError, ModelLoadError
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles

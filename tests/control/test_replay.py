@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from service.control.descriptor import ControlLimits, ModelDescriptor
+from service.control.descriptor import ControlLimits
 from service.control.replay import plan_replay
 from service.control.replay_actions import (
     Action,
@@ -23,6 +23,7 @@ from service.control.replay_actions import (
 from service.errors import DescriptorRejectedError, ModelLoadError
 from service.routing.route_spec import route_key
 from service.runtimes.base import AnswerShape
+from service.serving.descriptor import ModelDescriptor
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -8,13 +8,13 @@ import httpx
 import onnxruntime as ort
 from fastapi import FastAPI
 
-from service.control.descriptor import ModelDescriptor
 from service.http.app import Health, create_app
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.runtimes.onnx import OnnxModel
 from service.scoring.engine import Engine
+from service.serving.descriptor import ModelDescriptor
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from service.control.descriptor import ModelDescriptor
 from service.inputs.schema import InputSchema, TypedBatch
 from service.kafka.commits import DeliveryError
 from service.kafka.data import DataLoop
@@ -20,6 +19,7 @@ from service.routing.registry import Registry
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
+from service.serving.descriptor import ModelDescriptor
 
 from .fake import FakeConsumer, FakeLog, FakeProducer
 

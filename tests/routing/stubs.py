@@ -10,15 +10,16 @@ from collections.abc import Sequence
 import numpy as np
 import orjson
 
-from service.control.descriptor import ControlLimits, ModelDescriptor
+from service.control.descriptor import ControlLimits
 from service.control.loader import warm_up
 from service.control.route_records import apply_route_record
 from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.registry import Registry
 from service.routing.route_spec import route_key
-from service.routing.serving import ServingModel
 from service.runtimes.base import BatchResult, Model, RuntimeInfo
 from service.scoring.records import LocalRecord
+from service.serving.descriptor import ModelDescriptor
+from service.serving.model import ServingModel
 
 
 class Scaled:

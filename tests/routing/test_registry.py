@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from service.control.descriptor import ModelDescriptor
 from service.errors import DescriptorRejectedError
 from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.registry import MAX_REFUSED_NAMES, Registry
 from service.runtimes.base import BatchResult, RuntimeInfo
+from service.serving.descriptor import ModelDescriptor
 
 
 class Stub:

@@ -11,7 +11,7 @@ import jsonschema
 import orjson
 import pytest
 
-from service.control.json_schemas import route_schema
+from service.tools.json_schemas import route_schema
 from service.routing.route_spec import RouteRejectedError, parse_route
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas/route.schema.json"

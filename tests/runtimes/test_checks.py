@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from service.control.descriptor import ModelDescriptor
 from service.control.loader import warm_up
 from service.errors import ModelLoadError, ScoringError
 from service.inputs.schema import FloatMatrix, InputSchema, TypedBatch
@@ -25,6 +24,7 @@ from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE, row_problems
 from service.scoring.engine import Engine
 from service.scoring.records import LocalRecord
+from service.serving.descriptor import ModelDescriptor
 
 RUNTIME = RuntimeInfo("engine", "9.9", "try the other engine")
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)

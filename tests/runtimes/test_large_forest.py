@@ -10,11 +10,11 @@ import pytest
 from skl2onnx import to_onnx
 from sklearn.ensemble import RandomForestClassifier
 
-from service.control.descriptor import ModelDescriptor
 from service.control.loader import Loader
 from service.inputs.schema import TypedBatch
 from service.runtimes.answers import publishable_results
 from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE
+from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 from service.wine import WINE_FIELDS, wine_arrays
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import orjson
 
-from service.control.descriptor import ModelDescriptor
 from service.errors import ScoringError
 from service.inputs.schema import InputSchema, TypedBatch
 from service.metrics import Metrics
@@ -13,6 +12,7 @@ from service.routing.registry import Registry
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.engine import Engine
 from service.scoring.records import LocalRecord
+from service.serving.descriptor import ModelDescriptor
 
 
 class PoisonedModel:

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from service.control.descriptor import ModelDescriptor
 from service.metrics import Metrics
 from service.proto.wine_record_pb2 import WineRecord
 from service.routing.registry import Registry
@@ -26,6 +25,7 @@ from service.runtimes.onnx import OnnxModel
 from service.scoring.engine import Engine
 from service.scoring.outcome import Outcome
 from service.scoring.records import LocalRecord
+from service.serving.descriptor import ModelDescriptor
 from service.wine import WINE_FIELDS
 from tests import strategies
 from tests.models import ModelFiles

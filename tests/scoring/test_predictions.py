@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.control.descriptor import ModelDescriptor
 from service.inputs.schema import InputSchema, TypedBatch
-from service.routing.serving import ServingModel
 from service.runtimes.answers import encode_results
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.outcome import Outcome
 from service.scoring.predictions import PredictionEncoder, prediction_document
 from service.scoring.records import LocalRecord
+from service.serving.descriptor import ModelDescriptor
+from service.serving.model import ServingModel
 
 
 class Dummy:

@@ -9,7 +9,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.control.descriptor import SchemaInput
+from service.serving.descriptor import SchemaInput
 
 EventStatus = Literal[
     "loaded", "failed", "rejected", "retired", "expired", "pending", "active", "removed"

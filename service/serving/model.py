@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import orjson
 
-from service.control.descriptor import ModelDescriptor
 from service.inputs.binding import FieldBinder
 from service.runtimes.base import AnswerShape, Model
+from service.serving.descriptor import ModelDescriptor
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``python -m service.control.json_schemas`` (``make schemas``) writes the JSON Schemas of
+"""``python -m service.tools.json_schemas`` (``make schemas``) writes the JSON Schemas of
 the typed messages on Kafka: schemas/model_event.schema.json from ModelEvent,
 schemas/route.schema.json from the route message and schemas/stats_snapshot.schema.json from
 the stats topic's snapshot; a test checks the files are current."""
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from service.cluster.snapshot import StatsSnapshot
-from service.control.events import ModelEvent
 from service.routing.route_spec import route_schema as route_message_schema
+from service.serving.events import ModelEvent
 
 EVENT_SCHEMA_PATH = Path("schemas/model_event.schema.json")
 ROUTE_SCHEMA_PATH = Path("schemas/route.schema.json")
