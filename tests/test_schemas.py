@@ -68,8 +68,8 @@ def test_the_model_event_schema_is_the_typed_event() -> None:
 
 
 def test_events_validate_against_the_schema() -> None:
-    from service.tools.json_schemas import event_schema
     from service.serving.events import ModelEvent
+    from service.tools.json_schemas import event_schema
 
     validator = jsonschema.Draft202012Validator(event_schema())
     event = ModelEvent(

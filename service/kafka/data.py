@@ -16,15 +16,15 @@ from functools import partial
 
 from service.kafka.commits import Committer, InFlight
 from service.kafka.fetching import Fetched, fetch_batch, rewind
-from service.kafka.held import HeldPartitions
 from service.kafka.output import OutputWriter
+from service.kafka.paused_partitions import PausedPartitions
 from service.kafka.rebalance import RebalanceListener
 from service.kafka.seams import DataConsumer, OutputProducer, TopicPartition
 from service.metrics import Metrics
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
-from service.scoring.holding import Hold, Partition, hold_back
 from service.scoring.outcome import SideOutcome
+from service.scoring.wait_for_model import Hold, Partition, hold_back
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class DataLoop:
         self._topics = list(topics)
         self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics, shadow_topic)
         self._committer = Committer(consumer, metrics, commit_interval_ms)
-        self._held = HeldPartitions(consumer, engine.has_model) if wait_for_models else None
+        self._held = PausedPartitions(consumer, engine.has_model) if wait_for_models else None
         # Held while a batch is scored and handed over; a rebalance takes it to drain.
         self._batch_lock = asyncio.Lock()
         self._generation = 0  # rebalances seen; a batch fetched in an older one is rewound

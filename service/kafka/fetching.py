@@ -10,7 +10,7 @@ from typing import Any
 
 from service.kafka.seams import DataConsumer, OffsetAndMetadata, TopicPartition
 from service.scoring.batching import BatchPolicy
-from service.scoring.holding import Hold, Partition
+from service.scoring.wait_for_model import Hold, Partition
 
 
 @dataclass

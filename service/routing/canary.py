@@ -11,14 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 from service.errors import RecordError
-from service.routing.route_spec import CanaryRoute as CanarySpec
+from service.routing.route_spec import CanarySpec
 from service.routing.route_stats import SplitStats
 from service.routing.routes import stable_fraction
 from service.serving.model import ServingModel
 from service.serving.route import Answerer, Answers, RouteBatch, Runner
 
 
-class CanaryRouting:
+class CanaryRoute:
     mode = "canary"
 
     def __init__(self, spec: CanarySpec, members: list[ServingModel], stats: SplitStats) -> None:

@@ -20,7 +20,7 @@ import orjson
 
 from service.errors import RecordError
 from service.routing.columns import Columns, columns_of
-from service.routing.route_spec import EnsembleRoute as EnsembleSpec
+from service.routing.route_spec import EnsembleSpec
 from service.routing.route_stats import SplitStats
 from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, RuntimeInfo, labels_from_indices
@@ -42,7 +42,7 @@ class EnsembleAnswerer:
         self.runtime = RuntimeInfo("ensemble", listed)
 
 
-class EnsembleRouting:
+class EnsembleRoute:
     mode = "ensemble"
 
     def __init__(self, spec: EnsembleSpec, members: list[ServingModel], stats: SplitStats) -> None:

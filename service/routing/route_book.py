@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from service.routing.canary import CanaryRouting
-from service.routing.ensemble import EnsembleRouting
+from service.routing.canary import CanaryRoute
+from service.routing.ensemble import EnsembleRoute
 from service.routing.route_spec import (
-    CanaryRoute,
-    EnsembleRoute,
+    CanarySpec,
+    EnsembleSpec,
     RouteSpec,
-    ShadowRoute,
-    SpeculativeRoute,
+    ShadowSpec,
+    SpeculativeSpec,
 )
 from service.routing.route_stats import RouteStats, ShadowStats, SpeculativeStats, SplitStats
-from service.routing.shadow import ShadowRouting
-from service.routing.speculative import SpeculativeRouting
+from service.routing.shadow import ShadowRoute
+from service.routing.speculative import SpeculativeRoute
 from service.serving.model import ServingModel, utcnow
 from service.serving.route import Route
 
@@ -166,9 +166,9 @@ class RouteBook:
 
 
 def new_stats(spec: RouteSpec) -> RouteStats:
-    if isinstance(spec, ShadowRoute):
+    if isinstance(spec, ShadowSpec):
         return ShadowStats()
-    if isinstance(spec, SpeculativeRoute):
+    if isinstance(spec, SpeculativeSpec):
         return SpeculativeStats(spec.decider, spec.deadline_ms)
     return SplitStats()
 
@@ -176,17 +176,17 @@ def new_stats(spec: RouteSpec) -> RouteStats:
 def build(
     spec: RouteSpec, members: list[ServingModel], stats: RouteStats, shadow_timeout_s: float
 ) -> Route:
-    if isinstance(spec, ShadowRoute):
+    if isinstance(spec, ShadowSpec):
         assert isinstance(stats, ShadowStats)
-        return ShadowRouting(spec, members[0], members[1:], stats, shadow_timeout_s)
-    if isinstance(spec, SpeculativeRoute):
+        return ShadowRoute(spec, members[0], members[1:], stats, shadow_timeout_s)
+    if isinstance(spec, SpeculativeSpec):
         assert isinstance(stats, SpeculativeStats)
-        return SpeculativeRouting(spec, members, stats)
+        return SpeculativeRoute(spec, members, stats)
     assert isinstance(stats, SplitStats)
-    if isinstance(spec, CanaryRoute):
-        return CanaryRouting(spec, members, stats)
-    assert isinstance(spec, EnsembleRoute)
-    return EnsembleRouting(spec, members, stats)
+    if isinstance(spec, CanarySpec):
+        return CanaryRoute(spec, members, stats)
+    assert isinstance(spec, EnsembleSpec)
+    return EnsembleRoute(spec, members, stats)
 
 
 def _waiting(missing: tuple[str, ...]) -> str:

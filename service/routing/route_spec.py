@@ -79,7 +79,7 @@ def _distinct(names: list[str], what: str) -> list[str]:
     return names
 
 
-class ShadowRoute(_Spec):
+class ShadowSpec(_Spec):
     """The primary answers; each shadow scores the same records, to the shadow topic."""
 
     mode: Literal["shadow"]
@@ -95,7 +95,7 @@ class ShadowRoute(_Spec):
         return _distinct(value, "shadows")
 
     @model_validator(mode="after")
-    def _not_its_own_shadow(self) -> ShadowRoute:
+    def _not_its_own_shadow(self) -> ShadowSpec:
         if self.primary in self.shadows:
             raise ValueError(f"{self.primary!r} is both the primary and a shadow")
         return self
@@ -108,7 +108,7 @@ class ShadowRoute(_Spec):
         return _same_kind(self.names, shapes, "a shadow must answer as its primary does")
 
 
-class CanaryRoute(_Spec):
+class CanarySpec(_Spec):
     """Each record goes to one member, chosen by a stable hash of its key, by weight."""
 
     checks_shapes: ClassVar[bool] = False  # each record has one answer, from any kind of model
@@ -137,7 +137,7 @@ class CanaryRoute(_Spec):
         return tuple(self.weights)
 
 
-class EnsembleRoute(_Spec):
+class EnsembleSpec(_Spec):
     """Every member scores every record; their answers combine into one."""
 
     mode: Literal["ensemble"]
@@ -179,7 +179,7 @@ class EnsembleRoute(_Spec):
         return None
 
 
-class SpeculativeRoute(_Spec):
+class SpeculativeSpec(_Spec):
     """Candidates score concurrently; at the deadline the decider picks among the finished."""
 
     mode: Literal["speculative"]
@@ -211,13 +211,13 @@ class SpeculativeRoute(_Spec):
 
 
 RouteSpec = Annotated[
-    ShadowRoute | CanaryRoute | EnsembleRoute | SpeculativeRoute, Field(discriminator="mode")
+    ShadowSpec | CanarySpec | EnsembleSpec | SpeculativeSpec, Field(discriminator="mode")
 ]
 _ADAPTER: TypeAdapter[RouteSpec] = TypeAdapter(RouteSpec)
 # Each mode's field names (and their aliases), to refuse unknown keys before validation.
 _FIELDS = {
     get_args(spec.model_fields["mode"].annotation)[0]: field_names(spec)
-    for spec in (ShadowRoute, CanaryRoute, EnsembleRoute, SpeculativeRoute)
+    for spec in (ShadowSpec, CanarySpec, EnsembleSpec, SpeculativeSpec)
 }
 
 

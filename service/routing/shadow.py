@@ -19,7 +19,7 @@ import numpy.typing as npt
 import orjson
 
 from service.routing.columns import Columns, answer_json, columns_of
-from service.routing.route_spec import ShadowRoute as ShadowSpec
+from service.routing.route_spec import ShadowSpec
 from service.routing.route_stats import ShadowStats
 from service.routing.routes import stable_fraction
 from service.routing.slots import Missed, held
@@ -30,7 +30,7 @@ ROLE = "shadow"
 log = logging.getLogger(__name__)
 
 
-class ShadowRouting:
+class ShadowRoute:
     mode = "shadow"
 
     def __init__(

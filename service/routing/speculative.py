@@ -18,7 +18,7 @@ import numpy as np
 
 from service.errors import RecordError
 from service.routing.columns import columns_of
-from service.routing.route_spec import SpeculativeRoute as SpeculativeSpec
+from service.routing.route_spec import SpeculativeSpec
 from service.routing.route_stats import SpeculativeStats
 from service.routing.slots import Missed, held
 from service.serving.model import ServingModel
@@ -27,7 +27,7 @@ from service.serving.route import Answerer, Answers, MemberScores, RouteBatch, R
 LONG_S = 3600.0  # a candidate that was started runs to its end
 
 
-class SpeculativeRouting:
+class SpeculativeRoute:
     mode = "speculative"
 
     def __init__(

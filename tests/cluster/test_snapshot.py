@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 
 from service.cluster.snapshot import Identity, SnapshotTaker, StatsSnapshot
-from service.tools.json_schemas import snapshot_schema
 from service.metrics import Metrics
+from service.tools.json_schemas import snapshot_schema
 from tests.http.test_app import build
 from tests.models import ModelFiles
 

@@ -191,7 +191,7 @@ async def test_a_stand_in_that_fails_when_a_route_needs_its_shape_fails_as_in_or
     records = rollback_under_shadow()
     in_order, lean = await both(records, broken={("a", 5)})
     assert lean.state() == in_order.state()
-    assert lean.state()["routes"] == {"d": ("ShadowRouting", [("b", 1), ("a", 9)])}
+    assert lean.state()["routes"] == {"d": ("ShadowRoute", [("b", 1), ("a", 9)])}
     assert lean.all_events() == lean_events(in_order, lean)
     assert lean.model_events("failed") == [("a", 5, "failed", "not a model", 3)]
     assert sorted(lean.loader.closed) == [("a", 7)]

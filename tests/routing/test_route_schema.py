@@ -11,8 +11,8 @@ import jsonschema
 import orjson
 import pytest
 
-from service.tools.json_schemas import route_schema
 from service.routing.route_spec import RouteRejectedError, parse_route
+from service.tools.json_schemas import route_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas/route.schema.json"
 BASE = {"kind": "route", "dataType": "wine"}

@@ -8,11 +8,11 @@ import orjson
 import pytest
 
 from service.routing.route_spec import (
-    CanaryRoute,
-    EnsembleRoute,
+    CanarySpec,
+    EnsembleSpec,
     RouteRejectedError,
-    ShadowRoute,
-    SpeculativeRoute,
+    ShadowSpec,
+    SpeculativeSpec,
     is_route_key,
     parse_route,
     route_key,
@@ -27,14 +27,14 @@ def parse(value: dict[str, Any], data_type: str = "wine") -> object:
 
 def test_each_mode_parses_with_its_defaults() -> None:
     shadow = parse({"mode": "shadow", "primary": "a", "shadows": ["b", "c"]})
-    assert isinstance(shadow, ShadowRoute) and shadow.names == ("a", "b", "c")
+    assert isinstance(shadow, ShadowSpec) and shadow.names == ("a", "b", "c")
     assert shadow.sample == 1.0
     canary = parse({"mode": "canary", "weights": {"a": 90, "b": 10}})
-    assert isinstance(canary, CanaryRoute) and canary.names == ("a", "b")
+    assert isinstance(canary, CanarySpec) and canary.names == ("a", "b")
     ensemble = parse({"mode": "ensemble", "members": ["a", "b", "c"]})
-    assert isinstance(ensemble, EnsembleRoute) and ensemble.combine == "vote"
+    assert isinstance(ensemble, EnsembleSpec) and ensemble.combine == "vote"
     speculative = parse({"mode": "speculative", "candidates": ["slow", "fast"], "deadlineMs": 20})
-    assert isinstance(speculative, SpeculativeRoute) and speculative.decider == "first-listed"
+    assert isinstance(speculative, SpeculativeSpec) and speculative.decider == "first-listed"
     # What is published is what is read back (by alias, nothing invented).
     assert orjson.loads(speculative.to_json()) == {
         "kind": "route",
@@ -87,7 +87,7 @@ REGRESSOR = AnswerShape("regressor")
 def test_what_needs_the_members_loaded_is_checked_on_their_shapes() -> None:
     vote = parse({"mode": "ensemble", "members": ["a", "b"]})
     mean = parse({"mode": "ensemble", "members": ["a", "b"], "combine": "mean"})
-    assert isinstance(vote, EnsembleRoute) and isinstance(mean, EnsembleRoute)
+    assert isinstance(vote, EnsembleSpec) and isinstance(mean, EnsembleSpec)
     assert vote.incompatibility({"a": CLASSIFIER, "b": CLASSIFIER}) is None
     # The same classes in another order are the same label set.
     reordered = AnswerShape("classifier", ("7", "5", "6"))
@@ -102,7 +102,7 @@ def test_what_needs_the_members_loaded_is_checked_on_their_shapes() -> None:
     assert "probabilities" in (mean.incompatibility({"a": CLASSIFIER, "b": LABELS_ONLY}) or "")
     assert vote.incompatibility({"a": CLASSIFIER, "b": LABELS_ONLY}) is None
     shadow = parse({"mode": "shadow", "primary": "a", "shadows": ["b"]})
-    assert isinstance(shadow, ShadowRoute)
+    assert isinstance(shadow, ShadowSpec)
     assert "as its primary does" in (
         shadow.incompatibility({"a": CLASSIFIER, "b": REGRESSOR}) or ""
     )
@@ -114,7 +114,7 @@ def test_what_needs_the_members_loaded_is_checked_on_their_shapes() -> None:
             "decider": "most-confident",
         }
     )
-    assert isinstance(confident, SpeculativeRoute)
+    assert isinstance(confident, SpeculativeSpec)
     assert "probabilities" in (confident.incompatibility({"a": CLASSIFIER, "b": LABELS_ONLY}) or "")
 
 
@@ -146,7 +146,7 @@ def test_a_route_says_truly_whether_its_check_looks_at_shapes(value: dict[str, A
     """A replay loads the stand-ins such a route checks and only those (control/replay.py):
     one that said it does not look while it does would be let through blind."""
     spec = parse(value)
-    assert isinstance(spec, ShadowRoute | CanaryRoute | EnsembleRoute | SpeculativeRoute)
+    assert isinstance(spec, ShadowSpec | CanarySpec | EnsembleSpec | SpeculativeSpec)
     verdicts = {spec.incompatibility({"a": a, "b": b}) for a in SHAPES for b in SHAPES}
     assert (verdicts != {None}) == spec.checks_shapes
     assert spec.checks_shapes == (value["mode"] != "canary")
@@ -163,4 +163,4 @@ def test_unknown_fields_and_too_many_members_are_refused_in_one_line() -> None:
     members = [f"m{i}" for i in range(65)]
     with pytest.raises(RouteRejectedError, match="at most 64"):
         parse({"mode": "ensemble", "members": members})
-    assert isinstance(parse({"mode": "ensemble", "members": members[:64]}), EnsembleRoute)
+    assert isinstance(parse({"mode": "ensemble", "members": members[:64]}), EnsembleSpec)

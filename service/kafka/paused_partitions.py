@@ -1,5 +1,5 @@
 """NO_MODEL_POLICY=wait on the consumer: a partition stopped at a record whose dataType has no
-model (scoring/holding.py decides where) is rewound to that record and paused, so other
+model (scoring/wait_for_model.py decides where) is rewound to that record and paused, so other
 partitions keep flowing; it resumes once a model for that dataType is serving."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import logging
 from collections.abc import Callable
 
 from service.kafka.seams import DataConsumer, TopicPartition
-from service.scoring.holding import Hold, Partition
+from service.scoring.wait_for_model import Hold, Partition
 
 log = logging.getLogger(__name__)
 
 
-class HeldPartitions:
+class PausedPartitions:
     def __init__(self, consumer: DataConsumer, has_model: Callable[[str], bool]) -> None:
         self._consumer = consumer
         self._has_model = has_model

@@ -1,7 +1,7 @@
 from service.errors import InvalidRecordError, NoModelError
-from service.scoring.holding import Hold, hold_back
 from service.scoring.outcome import Outcome
 from service.scoring.records import LocalRecord
+from service.scoring.wait_for_model import Hold, hold_back
 
 
 def outcome(partition: int, offset: int, waits_for: str | None = None, ok: bool = True) -> Outcome:
