@@ -1,0 +1,2 @@
+"""``MODELSERVE_WORKERS=N``: N scoring processes under one small supervisor that restarts a
+worker that dies and answers the container's one HTTP port for all of them."""
