@@ -40,8 +40,8 @@ class ModelCount:
 
 @dataclass
 class Totals:
-    """Service totals for ``/stats``, the cluster snapshots and the timeline; plain attributes,
-    cheap to update once per batch on the hot path."""
+    """Service totals for ``/stats`` (state/process.py), the cluster snapshots and the
+    timeline; plain attributes, cheap to update once per batch on the hot path."""
 
     started: float = field(default_factory=time.monotonic)
     consumed: int = 0
@@ -53,20 +53,6 @@ class Totals:
     dead_letters: dict[str, int] = field(default_factory=dict)
     by_model: dict[tuple[str, int], ModelCount] = field(default_factory=dict)
     slowest_since_sample: float = 0.0  # the timeline takes and resets it
-
-    def as_dict(self, models: int) -> dict[str, object]:
-        return {
-            "consumed": self.consumed,
-            "scored": self.scored,
-            "dlq": self.dlq,
-            "batches": self.batches,
-            "batchedRecords": self.batched_records,
-            "avgBatchSize": round(self.batched_records / self.batches, 2) if self.batches else 0.0,
-            "scoringMs": round(self.scoring_seconds * 1000.0, 3),
-            "deadLetters": dict(sorted(self.dead_letters.items())),
-            "models": models,
-            "uptime": round(time.monotonic() - self.started, 3),
-        }
 
 
 class Metrics:

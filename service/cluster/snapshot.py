@@ -12,86 +12,29 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from service import __version__
-from service.http.views import model_infos, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.serving.model import utcnow
+from service.state.models import ModelStatus, model_infos
+from service.state.process import ModelScored, ProcessStats, models_scored, process_stats
+from service.state.serving import ServingState, serving_state
+from service.state.shapes import Count, Shape, encode
 
 SnapshotState = Literal["running", "stopped"]
-# Counts read from other processes' snapshots are summed across the deployment: bounded so
-# that no sum leaves what JSON encoders (and a double) hold exactly, whoever wrote them.
-Count = Annotated[int, Field(ge=0, le=2**53)]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
-
-
-class PartitionLag(_Shape):
+class PartitionLag(Shape):
     topic: str
     partition: int
     lag: Count | None = Field(description="Records behind the end after the last batch read.")
 
 
-class ProcessStats(_Shape):
-    """``GET /stats`` of the process (typed, so that a record from a foreign or broken writer
-    is refused when read, rather than breaking every replica's view)."""
-
-    consumed: Count = 0
-    scored: Count = 0
-    dlq: Count = 0
-    batches: Count = 0
-    batched_records: Count = Field(0, alias="batchedRecords")
-    avg_batch_size: float = Field(0.0, alias="avgBatchSize")
-    scoring_ms: float = Field(0.0, alias="scoringMs")
-    dead_letters: dict[str, Count] = Field(default_factory=dict, alias="deadLetters")
-    models: Count = 0
-    uptime: float = 0.0
-
-
-class ServingState(BaseModel):
-    """``GET /state/{dataType}``: the fields the merges read are typed; the rest (the route's
-    stats, whatever a newer version adds) is kept as it came."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    name: str
-    version: int
-    since: str | None = None
-    usage: Count = 0
-    duration: float = 0.0
-    min: float = 0.0
-    max: float = 0.0
-    route: dict[str, Any] | None = None
-
-
-class ModelStatus(_Shape):
-    """A name's version as ``/models`` shows it; a descriptor refused before it had a version
-    or a dataType (invalid, say) shows neither."""
-
-    name: str
-    version: int | None
-    data_type: str | None = Field(alias="dataType")
-    status: str
-
-
-class ModelScored(_Shape):
-    """What one version of a model scored in this process since it started."""
-
-    name: str
-    version: int
-    data_type: str = Field(alias="dataType")
-    records: Count
-    batches: Count
-    scoring_ms: float = Field(alias="scoringMs")
-
-
-class StatsSnapshot(_Shape):
+class StatsSnapshot(Shape):
     instance: str = Field(description="The replica (a container); its workers share it.")
     worker: int | None = Field(description="The worker's index under WORKERS=N, else null.")
     host: str
@@ -117,7 +60,7 @@ class StatsSnapshot(_Shape):
         return self.instance if self.worker is None else f"{self.instance}/w{self.worker}"
 
     def document(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        return encode(self)
 
 
 @dataclass(frozen=True)
@@ -147,12 +90,8 @@ class SnapshotTaker:
         self._lags = lags
         self._interval_s = interval_s
 
-    def stats(self) -> dict[str, Any]:
-        return self._metrics.totals.as_dict(models=self._registry.serving_count())
-
     def take(self, state: SnapshotState = "running") -> StatsSnapshot:
-        me, registry = self.identity, self._registry
-        infos = model_infos(registry)
+        me, registry, totals = self.identity, self._registry, self._metrics.totals
         states = {dt: serving_state(registry, dt) for dt in sorted(registry.routes())}
         return StatsSnapshot(
             instance=me.instance,
@@ -164,34 +103,12 @@ class SnapshotTaker:
             started_at=me.started_at,
             published_at=utcnow(),
             interval_s=self._interval_s,
-            stats=ProcessStats.model_validate(self.stats()),
+            stats=process_stats(totals, registry.serving_count()),
             partitions=[
                 PartitionLag(topic=topic, partition=partition, lag=lag)
                 for (topic, partition), lag in sorted(self._lags().items())
             ],
-            models=[
-                ModelStatus(
-                    name=i["name"],
-                    version=i["version"],
-                    data_type=i["dataType"],
-                    status=i["status"],
-                )
-                for i in infos
-            ],
-            scored=[
-                ModelScored(
-                    name=name,
-                    version=version,
-                    data_type=count.data_type,
-                    records=count.records,
-                    batches=count.batches,
-                    scoring_ms=round(count.seconds * 1000.0, 3),
-                )
-                for (name, version), count in sorted(self._metrics.totals.by_model.items())
-            ],
-            states={
-                dt: ServingState.model_validate(state)
-                for dt, state in states.items()
-                if state is not None
-            },
+            models=[ModelStatus.of(info) for info in model_infos(registry)],
+            scored=models_scored(totals),
+            states={dt: state for dt, state in states.items() if state is not None},
         )

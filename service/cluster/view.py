@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from service.cluster.merge import merge_states, merge_stats
 from service.cluster.snapshot import StatsSnapshot
+from service.state.merge import merge_states, merge_stats
+from service.state.process import ProcessStats
+from service.state.shapes import encode
 
 ALIVE_INTERVALS = 3
 FORGET_AFTER_S = 24 * 3600.0  # the stats topic's retention (kafka/topics.py)
@@ -64,6 +66,11 @@ class Instance:
             return "alive"
         return "stopped" if all(p.state == "stopped" for p in self.processes) else "departed"
 
+    @property
+    def stats(self) -> ProcessStats:
+        """Its ``/stats``: summed over what it is counted from."""
+        return merge_stats([p.stats for p in self.counted])
+
     def document(self) -> dict[str, Any]:
         counted = self.counted
         last = max(self.seen, key=lambda s: s.at)
@@ -89,12 +96,8 @@ class Instance:
             "ageS": round(last.age_s(self.now), 3),
             "partitions": partitions,
             "lag": sum(int(row["lag"] or 0) for row in partitions),
-            "stats": merge_stats([stats_doc(p) for p in counted]),
+            "stats": encode(self.stats),
         }
-
-
-def stats_doc(snapshot: StatsSnapshot) -> dict[str, Any]:
-    return snapshot.stats.model_dump(by_alias=True)
 
 
 def instances(snapshots: Iterable[Seen], now: datetime) -> list[Instance]:
@@ -109,6 +112,7 @@ def cluster_document(snapshots: Iterable[Seen], now: datetime, me: str) -> dict[
     found = instances(snapshots, now)
     docs = [i.document() for i in found]
     alive = [d for d in docs if d["state"] == "alive"]
+    alive_stats = [i.stats for i in found if i.state == "alive"]
     return {
         "instance": me,
         "at": now.isoformat(),
@@ -117,7 +121,7 @@ def cluster_document(snapshots: Iterable[Seen], now: datetime, me: str) -> dict[
         "stopped": [d["instance"] for d in docs if d["state"] == "stopped"],
         "departed": [d["instance"] for d in docs if d["state"] == "departed"],
         "totals": {
-            **merge_stats([d["stats"] for d in alive]),
+            **encode(merge_stats(alive_stats)),
             "lag": sum(int(d["lag"]) for d in alive),
             "instances": len(alive),
         },
@@ -134,7 +138,7 @@ def cluster_state(
     """``/state/{dataType}`` across the alive instances' alive processes, with what each
     contributed under ``instances``."""
     parts = [
-        (p, p.states[data_type].model_dump())
+        (p, p.states[data_type])
         for instance in instances(snapshots, now)
         if instance.state == "alive"
         for p in instance.alive_processes
@@ -143,16 +147,18 @@ def cluster_state(
     merged = merge_states([state for _, state in parts])
     if merged is None:
         return None
-    merged["scope"] = "cluster"
-    merged["asOf"] = min(p.published_at for p, _ in parts).isoformat()
-    merged["instances"] = [
-        {
-            "instance": p.instance,
-            "worker": p.worker,
-            "name": state["name"],
-            "version": state["version"],
-            "usage": state["usage"],
-        }
-        for p, state in parts
-    ]
-    return merged
+    return {
+        **encode(merged),
+        "scope": "cluster",
+        "asOf": min(p.published_at for p, _ in parts).isoformat(),
+        "instances": [
+            {
+                "instance": p.instance,
+                "worker": p.worker,
+                "name": state.name,
+                "version": state.version,
+                "usage": state.usage,
+            }
+            for p, state in parts
+        ],
+    }

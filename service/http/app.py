@@ -21,7 +21,7 @@ from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.cluster_views import add_cluster_routes
 from service.http.dashboard import add_dashboard
 from service.http.route_views import all_routes, route_info
-from service.http.views import model_info, model_infos, serving_state
+from service.http.views import model_info, model_infos, process_stats, serving_state
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.scoring.engine import Engine
@@ -105,7 +105,7 @@ def create_app(
 
     @app.get("/stats")
     async def get_stats() -> dict[str, Any]:
-        return metrics.totals.as_dict(models=registry.serving_count())
+        return process_stats(metrics, registry)
 
     @app.get("/metrics")
     async def get_metrics() -> Response:

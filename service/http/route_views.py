@@ -1,5 +1,6 @@
-"""The JSON shapes of routes: ``/routes``, ``/routes/{dataType}`` and the ``route`` part of
-``/state/{dataType}``, read from the registry's route book."""
+"""The JSON shapes of routes: ``/routes`` and ``/routes/{dataType}``, read from the registry's
+route book; a route's ``stats`` are the ``route`` part of ``/state/{dataType}`` (state/routes.py)
+but for its mode and members."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import orjson
 from service.routing.registry import Registry
 from service.routing.route_book import Declared
 from service.serving.model import ServingModel, iso
+from service.state.routes import route_stats_state
+from service.state.shapes import encode
 
 
 def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:
@@ -29,7 +32,7 @@ def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:
         "since": iso(shown.since) if shown else None,
         "waitingFor": list(pending.waiting_for) if pending else [],
         "answering": answering(registry, data_type),
-        "stats": active.stats.as_dict() if active and active.stats else None,
+        "stats": _stats(active) if active else None,
     }
     if rejected is not None:
         info["lastRejected"] = {
@@ -54,17 +57,12 @@ def answering(registry: Registry, data_type: str) -> dict[str, Any] | None:
     return {"mode": route.mode, "members": [_member(m) for m in route.members]}
 
 
-def route_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
-    """``/state``'s view: the answering route, its stats, and each member's serving stats."""
-    route = registry.route_for(data_type)
-    if route is None or route.mode == "single":
+def _stats(declared: Declared) -> dict[str, Any] | None:
+    """What the route has done since it became active (None until it has been)."""
+    if declared.stats is None:
         return None
-    active = registry.book.active.get(data_type)
-    return {
-        "mode": route.mode,
-        "models": {m.name: _member_stats(m) for m in route.members},
-        **(active.stats.as_dict() if active and active.stats else {}),
-    }
+    stats = route_stats_state(declared.spec.mode, declared.stats, ())
+    return encode(stats, exclude={"mode", "models"})
 
 
 def _spec(declared: Declared | None) -> dict[str, Any] | None:
@@ -73,13 +71,3 @@ def _spec(declared: Declared | None) -> dict[str, Any] | None:
 
 def _member(serving: ServingModel) -> dict[str, Any]:
     return {"name": serving.name, "version": serving.version}
-
-
-def _member_stats(serving: ServingModel) -> dict[str, Any]:
-    stats = serving.stats
-    return {
-        "version": serving.version,
-        "usage": stats.usage,
-        "duration": round(stats.duration_ms, 3),
-        "avg": round(stats.avg_ms, 4),
-    }

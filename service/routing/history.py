@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from service.serving.model import ServingModel, iso
+from service.serving.model import ServingModel
 
 Status = Literal[
     "loading", "serving", "standby", "superseded", "failed", "rejected", "retired", "expired"
@@ -35,15 +35,6 @@ class VersionRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     until: datetime | None = None
     error: str | None = None
-
-    def history_entry(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "status": self.status,
-            "since": iso(self.since),
-            "until": iso(self.until),
-            "error": self.error,
-        }
 
 
 @dataclass

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from service.routing.slots import MemberSlot
-from service.serving.model import iso, utcnow
+from service.serving.model import utcnow
 
 AGREEMENT_WINDOW = 10_000
 SHADOW_MAX_WAITING = 2  # batches a busy shadow may fall behind before one is skipped
@@ -32,17 +31,6 @@ class Latency:
         self.batches += 1
         self.total_ms += elapsed_ms
         self.max_ms = max(self.max_ms, elapsed_ms)
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "avgPerRecord": round(self.total_ms / self.records, 4) if self.records else 0.0,
-            "avgPerBatch": round(self.total_ms / self.batches, 3) if self.batches else 0.0,
-            "maxPerBatch": round(self.max_ms, 3),
-            # What the averages come from, so that several processes' latencies merge exactly.
-            "records": self.records,
-            "batches": self.batches,
-            "totalMs": round(self.total_ms, 3),
-        }
 
 
 class Window:
@@ -108,22 +96,6 @@ class ShadowMember:
     def agreement(self) -> float | None:
         return self.agreement_sum / self.compared if self.compared else None
 
-    def as_dict(self) -> dict[str, Any]:
-        measure = "labelAgreement" if self.labels else "meanAbsoluteDifference"
-        since, recent = self.agreement(), self.window.mean()
-        return {
-            "agreement": {
-                "measure": measure,
-                "sinceStart": None if since is None else round(since, 6),
-                "last10000": None if recent is None else round(recent, 6),
-                "compared": self.compared,
-            },
-            "errors": self.errors,
-            "timeouts": self.timeouts,
-            "skipped": self.skipped,
-            "latency": self.latency.as_dict(),
-        }
-
 
 class ShadowStats:
     def __init__(self) -> None:
@@ -150,13 +122,6 @@ class ShadowStats:
     def members(self) -> dict[str, ShadowMember]:
         return dict(self._members)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "since": iso(self.since),
-            "primaryLatency": self.primary.as_dict(),
-            "shadows": {name: m.as_dict() for name, m in self._members.items()},
-        }
-
 
 class SplitStats:
     """Records the route answered (``usage``), and those each member scored for it: its share
@@ -174,18 +139,6 @@ class SplitStats:
     def record_batch(self, size: int, elapsed_ms: float) -> None:
         self.usage += size
         self.latency.record(size, elapsed_ms)
-
-    def as_dict(self) -> dict[str, Any]:
-        total = sum(self.answered.values())
-        return {
-            "since": iso(self.since),
-            "usage": self.usage,
-            "latency": self.latency.as_dict(),
-            "members": {
-                name: {"records": count, "share": round(count / total, 6) if total else 0.0}
-                for name, count in self.answered.items()
-            },
-        }
 
 
 @dataclass
@@ -228,22 +181,6 @@ class SpeculativeStats:
         self.duration_ms += elapsed_ms
         self.min_ms = elapsed_ms if self.min_ms is None else min(self.min_ms, elapsed_ms)
         self.max_ms = elapsed_ms if self.max_ms is None else max(self.max_ms, elapsed_ms)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "since": iso(self.since),
-            "decider": self.decider,
-            "deadline": self.deadline_ms,
-            "usage": self.usage,
-            "batches": self.batches,
-            "duration": round(self.duration_ms, 3),
-            "min": round(self.min_ms or 0.0, 3),
-            "max": round(self.max_ms or 0.0, 3),
-            "candidates": {
-                name: {"wins": c.wins, "timeouts": c.timeouts}
-                for name, c in self.candidates.items()
-            },
-        }
 
 
 RouteStats = ShadowStats | SplitStats | SpeculativeStats

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from service.cluster.merge import merge_states, merge_stats
+from service.cluster.snapshot import StatsSnapshot
 from service.cluster.timeline import merge_timelines
 from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.dashboard import add_dashboard
+from service.state.merge import merge_states, merge_stats
+from service.state.shapes import encode
 from service.supervisor.exposition import MonotonicExposition
 from service.supervisor.worker_clients import Answer, WorkerClients
 
@@ -39,17 +42,28 @@ def create_supervisor_app(
     expositions = MonotonicExposition()
     add_dashboard(app)
 
-    async def snapshots() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The answering workers' snapshots, and a line for each that did not answer."""
+    async def snapshots() -> tuple[list[Read], list[dict[str, Any]]]:
+        """The answering workers' snapshots, and a line for each that did not answer (or
+        answered something that is not a snapshot)."""
         answers = await workers.all("/snapshot")
-        return [a.response.json() for a in answers if a.ok and a.response], _missing(answers)
+        found, missing = [], _missing(answers)
+        for answer in answers:
+            if answer.ok and answer.response is not None:
+                document = answer.response.json()
+                try:
+                    found.append(Read(document, StatsSnapshot.model_validate(document)))
+                except ValidationError as exc:
+                    missing.append({"worker": answer.worker, "error": _unreadable(exc)})
+        return found, missing
 
     @app.get("/stats")
     async def get_stats() -> dict[str, Any]:
         found, missing = await snapshots()
-        merged = merge_stats([s["stats"] for s in found])
+        merged = encode(merge_stats([s.snapshot.stats for s in found]))
         merged["uptime"] = round(time.monotonic() - started, 3)
-        merged["workers"] = [{"worker": s["worker"], **s["stats"]} for s in found] + missing
+        merged["workers"] = [
+            {"worker": s.snapshot.worker, **encode(s.snapshot.stats)} for s in found
+        ] + missing
         return merged
 
     @app.get("/state/{data_type}")
@@ -57,15 +71,25 @@ def create_supervisor_app(
         if scope != "local":  # the cluster's figures: any worker reads them all
             return await forward(request)
         found, missing = await snapshots()
-        parts = [(s["worker"], s["states"][data_type]) for s in found if data_type in s["states"]]
+        parts = [
+            (s.snapshot.worker, s.snapshot.states[data_type])
+            for s in found
+            if data_type in s.snapshot.states
+        ]
         merged = merge_states([state for _, state in parts])
         if merged is None:
             raise HTTPException(404, f"no model is serving dataType {data_type!r}")
-        merged["workers"] = [
-            {"worker": w, **{k: state[k] for k in ("name", "version", "usage", "duration")}}
+        workers_states = [
+            {
+                "worker": w,
+                "name": state.name,
+                "version": state.version,
+                "usage": state.usage,
+                "duration": state.duration,
+            }
             for w, state in parts
-        ] + missing
-        return OrjsonResponse(merged)
+        ]
+        return OrjsonResponse({**encode(merged), "workers": workers_states + missing})
 
     @app.get("/timeline")
     async def get_timeline() -> dict[str, Any]:
@@ -75,7 +99,7 @@ def create_supervisor_app(
     @app.get("/snapshot")
     async def get_snapshot() -> dict[str, Any]:
         found, missing = await snapshots()
-        return {"instance": instance, "workers": found + missing}
+        return {"instance": instance, "workers": [s.document for s in found] + missing}
 
     @app.get("/metrics")
     async def get_metrics() -> Response:
@@ -125,6 +149,19 @@ def create_supervisor_app(
         return response
 
     return app
+
+
+class Read(NamedTuple):
+    """A worker's snapshot as it answered it (what ``/snapshot`` passes on), and typed (what
+    is merged)."""
+
+    document: dict[str, Any]
+    snapshot: StatsSnapshot
+
+
+def _unreadable(exc: ValidationError) -> str:
+    first = exc.errors(include_input=False, include_url=False)[:1]
+    return f"unreadable snapshot: {first}"
 
 
 def _missing(answers: list[Answer]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import signal
 
 import orjson
 
-from service.http.views import serving_state
+from service.http.views import process_stats, serving_state
 from service.kafka.clients import open_topic_reader
 from service.learning.learner import LearnerOptions
 from service.learning.part import Learner
@@ -79,7 +79,7 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await learner.close()
-        totals = service.metrics.totals.as_dict(service.registry.serving_count())
+        totals = process_stats(service.metrics, service.registry)
         print(f"stats: {orjson.dumps(totals).decode()}")
         state = serving_state(service.registry, "wine")
         print(f"state: {orjson.dumps(state).decode()}")

@@ -15,6 +15,7 @@ from tests.http.test_app import build
 from tests.models import ModelFiles
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas/stats_snapshot.schema.json"
+WRITTEN_BEFORE = Path(__file__).resolve().parent / "data/snapshot_0.1.0.json"
 
 
 def test_the_schema_file_is_the_typed_snapshot() -> None:
@@ -56,3 +57,36 @@ def test_a_snapshot_shows_models_counts_partitions_and_states(model_files: Model
     ]
     assert doc["states"]["wine"]["name"] == "rf"
     assert StatsSnapshot.model_validate_json(json.dumps(doc)) == snapshot
+
+
+def test_a_snapshot_the_untyped_writer_wrote_still_reads_and_writes_the_same() -> None:
+    """Written by 0.1.0 before the state was typed (every route mode): it validates against
+    the schema and the types, and is written again with the same keys and values."""
+    doc = json.loads(WRITTEN_BEFORE.read_text())
+    jsonschema.Draft202012Validator(snapshot_schema()).validate(doc)
+    snapshot = StatsSnapshot.model_validate(doc)
+    assert snapshot.document() == doc
+    modes = {dt: s.route.mode for dt, s in snapshot.states.items() if s.route is not None}
+    assert modes == {
+        "shadow": "shadow",
+        "canary": "canary",
+        "ensemble": "ensemble",
+        "speculative": "speculative",
+    }
+
+
+def test_a_newer_writers_snapshot_is_read_with_what_it_adds() -> None:
+    doc = json.loads(WRITTEN_BEFORE.read_text())
+    doc["gcPauses"] = 3
+    doc["stats"]["p99Ms"] = 1.5
+    doc["states"]["shadow"]["warmth"] = "high"
+    doc["states"]["shadow"]["route"]["shadows"]["watcher"]["drift"] = 0.1
+    doc["states"]["canary"]["route"]["members"]["new"]["weight"] = 1
+    doc["states"]["alone"]["route"] = {"mode": "mirror", "models": {}, "mirrored": 4}
+    jsonschema.Draft202012Validator(snapshot_schema()).validate(doc)
+    snapshot = StatsSnapshot.model_validate(doc)
+    written = snapshot.document()
+    assert written["states"]["shadow"]["warmth"] == "high"
+    assert written["states"]["shadow"]["route"]["shadows"]["watcher"]["drift"] == 0.1
+    assert written["states"]["alone"]["route"] == {"mode": "mirror", "models": {}, "mirrored": 4}
+    assert "gcPauses" not in written and "p99Ms" not in written["stats"]  # as before

@@ -17,6 +17,8 @@ from service.routing.routes import stable_fraction
 from service.scoring.engine import Engine
 from service.scoring.outcome import SideOutcome
 from service.scoring.predictions import side_document
+from service.state.routes import ShadowState
+from service.state.shapes import encode
 from tests.routing.stubs import Scaled, Threshold, declare, install, records
 
 
@@ -70,7 +72,7 @@ async def test_agreement_is_the_share_of_equal_labels_since_start_and_recently()
     member = shadow_stats(registry).member("b")
     assert member.compared == 60
     assert member.agreement() == expected and member.window.mean() == expected
-    shown = member.as_dict()["agreement"]
+    shown = encode(ShadowState.of(member))["agreement"]
     assert shown["measure"] == "labelAgreement" and shown["sinceStart"] == round(expected, 6)
 
 

@@ -11,6 +11,8 @@ from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.routing.route_stats import SpeculativeStats
 from service.scoring.engine import Engine
+from service.state.routes import route_stats_state
+from service.state.shapes import encode
 from tests.routing.stubs import Threshold, declare, install, records
 
 
@@ -52,7 +54,7 @@ async def test_the_fast_candidate_answers_where_the_slow_one_misses_the_deadline
     assert stats.candidates["slow"].timeouts == 2 and stats.candidates["fast"].timeouts == 0
     assert slow.calls == 2  # the warm-up and the first batch only
     assert stats.usage == 4 and stats.batches == 2 and stats.min_ms is not None
-    shown = stats.as_dict()
+    shown = encode(route_stats_state("speculative", stats, []))
     assert shown["decider"] == "first-listed" and shown["deadline"] == 20
 
 

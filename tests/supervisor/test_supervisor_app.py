@@ -155,3 +155,31 @@ def test_counts_never_go_down_across_a_restart_or_a_missed_scrape() -> None:
     assert missed["modelserve_consumer_lag"] == 3  # gauges of the missing worker are not kept
     assert scored(merge.merge({0: exposition(130), 1: exposition(5)})) == 185  # 1 restarted
     assert scored(merge.merge({0: exposition(130), 1: exposition(7)})) == 187
+
+
+async def test_a_worker_answering_what_is_not_a_snapshot_is_listed_not_merged(
+    model_files: ModelFiles,
+) -> None:
+    def odd(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"instance": "box", "stats": {"scored": "many"}})
+
+    async with supervisor(worker(model_files, 0), httpx.MockTransport(odd)) as client:
+        stats = (await client.get("/stats")).json()
+        assert stats["batches"] == 2 and [w["worker"] for w in stats["workers"]] == [0, 1]
+        assert stats["workers"][1]["error"].startswith("unreadable snapshot")
+        state = (await client.get("/state/wine")).json()
+        assert state["usage"] == 15 and "unreadable" in state["workers"][1]["error"]
+        snapshot = (await client.get("/snapshot")).json()
+        assert snapshot["workers"][0]["worker"] == 0 and "error" in snapshot["workers"][1]
+
+
+async def test_the_snapshot_passes_each_workers_on_as_it_answered(
+    model_files: ModelFiles,
+) -> None:
+    one = worker(model_files, 0)
+    async with httpx.AsyncClient(transport=one, base_url="http://w") as direct:
+        mine = (await direct.get("/snapshot")).json()
+    async with supervisor(one) as client:
+        passed = (await client.get("/snapshot")).json()["workers"][0]
+    assert passed.keys() == mine.keys() and passed["states"] == mine["states"]
+    assert passed["stats"] == {**mine["stats"], "uptime": passed["stats"]["uptime"]}

@@ -1,9 +1,6 @@
-"""Several processes' figures as one: the ``/stats`` totals and the ``/state/{dataType}``
-documents of a container's workers (the supervisor) or of a cluster's replicas (``/cluster``,
-``?scope=cluster``). Counts and cumulative durations add up; minimums and maximums are taken;
-averages and shares are recomputed from the merged sums, never averaged; an agreement is
-weighted by the records each part compared. Pure functions over the public JSON documents, so
-a merged figure equals the sum a user computes from the parts' own answers."""
+"""cluster/merge.py as it was before service/state/merge.py typed it: pure functions over the
+public JSON documents, kept verbatim as the oracle the typed merges are compared with (same
+numbers, same keys, same order)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,4 @@
+"""The queryable state, typed: what ``/models``, ``/state/{dataType}`` and ``/stats`` answer and
+a stats snapshot carries, read once from the registry and the counters, and the merges of
+several processes' figures. It sits above routing and the metrics and below the edges that
+encode it (http, cluster, supervisor), so that every edge shows the same documents."""
