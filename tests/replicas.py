@@ -1,5 +1,6 @@
-"""Replicas of the service as real processes (so SIGTERM and SIGKILL are real), a producer at
-a steady rate, and the accounting of every key: answered, lost, duplicated."""
+"""Replicas of the service as real processes (so SIGTERM and SIGKILL are real), what each one
+holds and has scored, a producer at a steady rate, and the accounting of every key: answered,
+lost, duplicated."""
 
 from __future__ import annotations
 
@@ -66,6 +67,23 @@ class Replica:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"{self.name} not ready in {timeout_s}s")
 
+    async def get_json(self, path: str) -> dict[str, Any]:
+        """``GET path`` on the running replica, which must answer 200."""
+        assert self.process is not None and self.process.returncode is None, f"{self.name} exited"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=5) as client:
+            answer = await client.get(path)
+        assert answer.status_code == 200, f"{self.name} GET {path}: {answer.text}"
+        return dict(answer.json())
+
+    async def scored(self) -> int:
+        """Records this replica has scored since it started (its ``/stats``)."""
+        return int((await self.get_json("/stats"))["scored"])
+
+    async def partitions(self) -> frozenset[int]:
+        """The data partitions assigned to this replica now (its ``/snapshot``)."""
+        snapshot = await self.get_json("/snapshot")
+        return frozenset(int(p["partition"]) for p in snapshot["partitions"])
+
     async def signal(self, sig: signal.Signals) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
@@ -76,10 +94,46 @@ class Replica:
             await self.signal(signal.SIGTERM)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A condition's answer for ``until``: true when it holds, and what was seen, which the
+    failure message shows at the deadline."""
+
+    holds: bool
+    seen: Any
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+
+async def scored_at_least(replica: Replica, count: int) -> Seen:
+    """Whether the replica has scored ``count`` records since it started."""
+    scored = await replica.scored()
+    return Seen(scored >= count, f"{replica.name} scored {scored}")
+
+
+async def split(replicas: list[Replica], partitions: int) -> Seen:
+    """Whether the replicas' assignment is settled: each holds some partitions, none holds
+    one another does, and together they hold all of ``range(partitions)``."""
+    shares = {r.name: await r.partitions() for r in replicas}
+    whole = frozenset().union(*shares.values())
+    settled = (
+        all(shares.values())
+        and sum(map(len, shares.values())) == partitions  # so none twice, given the next
+        and whole == frozenset(range(partitions))
+    )
+    return Seen(settled, {name: sorted(share) for name, share in shares.items()})
+
+
 async def steady_producer(
-    settings: Settings, count: int, rate: float, prefix: str = "k"
+    settings: Settings,
+    count: int,
+    rate: float,
+    prefix: str = "k",
+    stop: asyncio.Event | None = None,
 ) -> list[str]:
-    """``count`` wine-like records at ``rate`` per second, keys <prefix>0..; returns the keys."""
+    """``count`` wine-like records at ``rate`` per second, keys <prefix>0..; returns the keys.
+    With ``stop``, the stream ends once it is set (``count`` is then a bound)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_idempotence=False,
@@ -92,6 +146,8 @@ async def steady_producer(
         started = time.monotonic()
         pending = []
         for i in range(count):
+            if stop is not None and stop.is_set():
+                break
             key = f"{prefix}{i}"
             value = {
                 "dataType": "wine",

@@ -4,6 +4,7 @@ service's verdict, wine records, an HTTP client."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -57,16 +58,24 @@ def http(service: Service) -> httpx.AsyncClient:
 
 
 async def until(
-    check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0, pause_s: float = 0.1
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    timeout_s: float = 30.0,
+    pause_s: float = 0.1,
+    what: str = "condition",
 ) -> Any:
-    """The first truthy answer of ``check``, asked every ``pause_s``; fails with the last
-    answer at the deadline (a condition polled, never a fixed sleep)."""
+    """The first truthy answer of ``check`` (a plain or an async function), asked every
+    ``pause_s``; fails at the deadline naming ``what`` was awaited and the last answer (a
+    condition polled, never a fixed sleep)."""
     deadline = time.monotonic() + timeout_s
-    while not (answer := await check()):
+    while True:
+        answer = check()
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer:
+            return answer
         if time.monotonic() > deadline:
-            raise AssertionError(f"not met in {timeout_s}s: last {answer!r}")
+            raise AssertionError(f"{what}: not met in {timeout_s}s; last {answer!r}")
         await asyncio.sleep(pause_s)
-    return answer
 
 
 async def get_json(service: Service, path: str) -> dict[str, Any]:

@@ -58,7 +58,7 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
             return [w.get("name") for w in state.get("workers", [])] == ["wine-rf"] * 2
 
         for replica in (a, b):
-            await until(lambda r=replica: every_worker_serves(r), 60.0, INTERVAL_S / 2)  # type: ignore[misc]
+            await until(lambda r=replica: every_worker_serves(r), 60.0, INTERVAL_S / 2)
         records = wine_records(model_files.features[:800], "k")
         await produce_json(bootstrap, s.data_topics[0], records)
         await read_until(bootstrap, s.output_topic, lambda r: len({x.key for x in r}) >= 800)
@@ -82,7 +82,7 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
             return view if done else None
 
         for replica in (a, b):
-            view = await until(lambda r=replica: both_listed(r), 60.0, INTERVAL_S / 2)  # type: ignore[misc]
+            view = await until(lambda r=replica: both_listed(r), 60.0, INTERVAL_S / 2)
             for key in SUMMED:
                 assert view["totals"][key] == sum(o[key] for o in own.values()), key
             held = sorted((p["partition"], p["instance"]) for p in view["partitions"])

@@ -37,6 +37,12 @@ async def test_full_batches_go_first_and_each_partition_keeps_its_order() -> Non
         batches.append(i % 2, 1_700_000_000_000, None, value, [("h", b"1")])
     futures = await batches.send()
     assert len(futures) == len(producer.sent) > 2  # the batches did fill up
+    # The full ones go first, each holding as many records as fit; then each partition's
+    # open one, in the order the partitions were first written to.
+    *full, (last, _), (other, _) = producer.sent
+    capacity = max(len(vs) for _, vs in producer.sent)
+    assert full and all(len(vs) == capacity for _, vs in full)
+    assert (last, other) == (0, 1)
     for partition in (0, 1):
         received = [v for p, vs in producer.sent if p == partition for v in vs]
         assert received == values[partition::2]
