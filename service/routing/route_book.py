@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from service.clock import utcnow
 from service.routing.canary import CanaryRouting
 from service.routing.ensemble import EnsembleRouting
 from service.routing.route_spec import (
@@ -25,7 +26,7 @@ from service.routing.route_spec import (
 )
 from service.routing.route_stats import RouteStats, ShadowStats, SpeculativeStats, SplitStats
 from service.routing.routes import Route
-from service.routing.serving import ServingModel, utcnow
+from service.routing.serving import ServingModel
 from service.routing.shadow import ShadowRouting
 from service.routing.speculative import SpeculativeRouting
 
@@ -65,7 +66,7 @@ class RouteBook:
     changes: list[RouteChange] = field(default_factory=list)
     # Told of each member whose shape a route that checks shapes looked at without knowing it
     # (a replay's stand-in): the replay's rehearsal learns from it what it must load.
-    unknown_shape: Callable[[ServingModel], None] | None = None
+    on_unknown_shape: Callable[[ServingModel], None] | None = None
 
     def declare(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> None:
         """A route message; ``serving``: the models serving its dataType, by name. It replaces
@@ -144,10 +145,10 @@ class RouteBook:
 
     def _incompatibility(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> str | None:
         members = [serving[n] for n in spec.names]
-        if spec.checks_shapes and self.unknown_shape is not None:
+        if spec.checks_shapes and self.on_unknown_shape is not None:
             for member in members:
                 if member.shape is None:
-                    self.unknown_shape(member)
+                    self.on_unknown_shape(member)
         return spec.incompatibility({m.name: m.shape for m in members})
 
     def _activate(self, declared: Declared) -> None:

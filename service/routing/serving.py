@@ -7,19 +7,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 
+# utcnow is re-exported: modules outside routing/ read it from here (service/clock.py is its home).
+from service.clock import utcnow as utcnow
 from service.control.descriptor import ModelDescriptor
 from service.inputs.binding import FieldBinder
 from service.runtimes.base import AnswerShape, Model
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def iso(at: datetime | None) -> str | None:

@@ -138,9 +138,8 @@ def test_models_a_route_does_not_name_stand_by_and_routes_name_their_own_data_ty
 def test_a_check_tells_of_each_member_whose_shape_it_does_not_know() -> None:
     """What a replay's rehearsal learns which stand-ins to load from: the members of a route
     that checks shapes, when it checks them; never a canary's, whose check looks at none."""
-    registry = Registry()
     unknown: list[str] = []
-    registry.book.unknown_shape = lambda member: unknown.append(member.label)
+    registry = Registry(on_unknown_shape=lambda member: unknown.append(member.label))
     registry.pass_over(descriptor("a"))
     registry.pass_over(descriptor("b"), warm_up(Scaled(1)))
     declare(registry, mode="canary", weights={"a": 1, "b": 1})
