@@ -65,7 +65,9 @@ class Registry:
         self._refused: dict[str, None] = {}  # names that never served, oldest first
         # Told of each member whose unknown shape a route's check looked at (a replay's
         # stand-in): how the replay's rehearsal learns which stand-ins it must load.
-        self.book = RouteBook(shadow_timeout_s, on_unknown_shape=on_unknown_shape)
+        self.book = RouteBook(
+            shadow_timeout_s, on_unknown_shape=on_unknown_shape, now=self._clock.now
+        )
 
     # -- the hot path -----------------------------------------------------------------------
 

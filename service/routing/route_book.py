@@ -67,13 +67,14 @@ class RouteBook:
     # Told of each member whose shape a route that checks shapes looked at without knowing it
     # (a replay's stand-in): the replay's rehearsal learns from it what it must load.
     on_unknown_shape: Callable[[ServingModel], None] | None = None
+    now: Callable[[], datetime] = utcnow  # the registry's clock: when a route changed
 
     def declare(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> None:
         """A route message; ``serving``: the models serving its dataType, by name. It replaces
         a route still pending unless it is rejected."""
         missing = tuple(n for n in spec.names if n not in serving)
         if missing:
-            self.pending[spec.data_type] = Declared(spec, utcnow(), waiting_for=missing)
+            self.pending[spec.data_type] = Declared(spec, self.now(), waiting_for=missing)
             self._change(spec.data_type, "pending", spec, _waiting(missing))
             return
         why = self._incompatibility(spec, serving)
@@ -81,11 +82,11 @@ class RouteBook:
             self.reject(spec.data_type, spec, why)
             return
         self.pending.pop(spec.data_type, None)
-        self._activate(Declared(spec, utcnow()))
+        self._activate(Declared(spec, self.now()))
 
     def reject(self, data_type: str, spec: RouteSpec | None, why: str) -> None:
         self.rejected.pop(data_type, None)
-        self.rejected[data_type] = Rejection(spec, why, utcnow())
+        self.rejected[data_type] = Rejection(spec, why, self.now())
         # Kept for /routes, the newest only: junk route keys must not grow it without end.
         while len(self.rejected) > MAX_REJECTIONS_KEPT:
             del self.rejected[next(iter(self.rejected))]
