@@ -13,6 +13,7 @@ from contextlib import suppress
 
 from aiokafka.errors import KafkaError
 
+from service.clock import Clock
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
@@ -46,11 +47,14 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        """``clock``: the control plane's (expiry, history times), the wall clock unless a
+        test drives it."""
         self.settings = settings
         self.instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = Metrics()
         self.registry = Registry(
+            clock,
             shadow_timeout_s=settings.shadow_timeout_ms / 1000.0,
             on_unload=self.metrics.forget_version,
         )
@@ -68,6 +72,7 @@ class Service:
             self.metrics,
             self.instance,
             ControlLimits(settings.max_descriptor_bytes, settings.max_json_depth),
+            clock,
         )
         self.kafka = KafkaConnection(settings, producer)
         self.control = ControlReader(

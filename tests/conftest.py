@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bench import salary
+from service.clock import Clock
 from service.server import Service
 from service.settings import Settings
 from service.tools.devbroker import DevBroker
@@ -59,8 +60,10 @@ async def start_service(bootstrap: str) -> AsyncIterator[Callable[..., Any]]:
     """Starts services on isolated topics; stops them all at the end of the test."""
     started: list[Service] = []
 
-    async def start(settings: Settings | None = None, **overrides: Any) -> Service:
-        service = Service(settings or isolated_settings(bootstrap, **overrides))
+    async def start(
+        settings: Settings | None = None, clock: Clock | None = None, **overrides: Any
+    ) -> Service:
+        service = Service(settings or isolated_settings(bootstrap, **overrides), clock)
         await service.start()
         started.append(service)
         return service

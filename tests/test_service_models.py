@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from service.http.views import model_info
 from service.server import Service
 from service.tools.publishing import retire, wait_for_event
 from service.wine import WINE_FIELDS
+from tests.fake_clock import FakeClock
 from tests.kafka_helpers import produce, produce_json, read_all, read_until
 from tests.models import ModelFiles
 from tests.service_helpers import http, publish_and_wait, publish_forest, wine_records
@@ -100,7 +101,8 @@ async def test_corrupt_model_never_replaces_the_serving_one(
 async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
     start_service: Any, model_files: ModelFiles, bootstrap: str
 ) -> None:
-    first: Service = await start_service()
+    clock = FakeClock()  # the replicas' control plane: d's expiry is driven, not waited for
+    first: Service = await start_service(clock=clock)
     s = first.settings
     await publish_and_wait(s, model_files.forest_onnx, "a", inputs=list(WINE_FIELDS))
     await publish_and_wait(s, model_files.forest_onnx, "a", inputs=list(WINE_FIELDS))
@@ -110,19 +112,17 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
         s, model_files.regressor_onnx, "c", data_type="gone", inputs=list(WINE_FIELDS)
     )
     await wait_for_event(s, "c", await retire(s, "c"), timeout_s=30)
-    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    soon = clock.now() + timedelta(minutes=1)
     await publish_and_wait(
         s,
         model_files.regressor_onnx,
         "d",
         data_type="brief",
         inputs=list(WINE_FIELDS),
-        expires_at=datetime.fromisoformat(soon),
+        expires_at=soon,
     )
-    for _ in range(100):  # the expiry timer fires by itself
-        if (model_info(first.registry, "d") or {}).get("status") == "expired":
-            break
-        await asyncio.sleep(0.05)
+    await clock.until_sleepers(soon)
+    await clock.advance(timedelta(minutes=1))  # d's expiry timer fires
     before = [
         model_info(first.registry, n, with_history=True) or {} for n in first.registry.names()
     ]
@@ -134,7 +134,10 @@ async def test_a_restarted_replica_rebuilds_the_registry_from_the_control_topic(
     ]
     await first.stop()
 
-    second: Service = await start_service(s.model_copy(update={"instance_id": "second"}))
+    # On the same clock, so past d's expiry.
+    second: Service = await start_service(
+        s.model_copy(update={"instance_id": "second"}), clock=clock
+    )
     await asyncio.wait_for(second.control.caught_up.wait(), 30)
     after = [
         model_info(second.registry, n, with_history=True) or {} for n in second.registry.names()

@@ -17,9 +17,9 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from service import __version__
+from service.clock import utcnow
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.serving.model import utcnow
 from service.state.models import ModelStatus, model_infos
 from service.state.process import ModelScored, ProcessStats, models_scored, process_stats
 from service.state.serving import ServingState, serving_state

@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from service.clock import utcnow
 from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
 from service.cluster.view import Seen
 from service.kafka.clients import assign_whole_topic
-from service.serving.model import utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from service.clock import iso
 from service.errors import sanitise
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.serving.events import EventStatus, ModelEvent
-from service.serving.model import iso
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""The life of a model, driven by control records: admit, load, swap in, retire, expire; and
-the route records beside them (control/route_records.py).
+"""The life of a model, driven by control records as the rules judge them (control/rules.py):
+admit, load, swap in, retire, expire on the clock (service/clock.py); and the route records
+beside them (control/route_records.py).
 
 Transport-free: the Kafka control reader feeds it records and it reports every load attempt
 and state change, of models and of routes, to an event sink (the model-events topic in
@@ -9,34 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
-from service.control.descriptor import ControlLimits, parse_descriptor
+from service.clock import Clock, SystemClock
+from service.control.descriptor import ControlLimits
 from service.control.event_reporter import EventReporter, EventSink
 from service.control.loader import Loaded, Loader
 from service.control.replay import plan_replay
 from service.control.replay_actions import (
-    EXPIRED,
     Action,
     ControlRecord,
     Headers,
+    Load,
     Loading,
     PassOver,
     Refusal,
     Refuse,
+    Retire,
+    RouteRecord,
     Serve,
+    Verdict,
     refusal_of,
 )
 from service.control.route_records import apply_route_record
-from service.errors import DescriptorRejectedError, ModelError, sanitise
+from service.control.rules import Versions, admit, read
+from service.errors import ModelError, sanitise
 from service.metrics import Metrics
 from service.routing.registry import NotLoaded, Registry
 from service.routing.route_book import RouteChange
-from service.routing.route_spec import is_route_key, route_key
+from service.routing.route_spec import route_key
 from service.serving.descriptor import ModelDescriptor, is_model_name
-from service.serving.model import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +55,15 @@ class ModelLifecycle:
         metrics: Metrics,
         instance: str,
         limits: ControlLimits,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
     ) -> None:
         self._registry = registry
         self._loader = loader
         self._metrics = metrics
-        self._events = EventReporter(publish_event, metrics, registry, instance, clock)
+        self._clock = clock or SystemClock()
+        self._events = EventReporter(publish_event, metrics, registry, instance, self._clock.now)
         self._limits = limits
-        self._clock = clock
-        self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
+        self._expiry_timers: dict[str, asyncio.Task[None]] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._offset: int | None = None
 
@@ -69,19 +74,27 @@ class ModelLifecycle:
         headers: Headers = (),
         offset: int | None = None,
     ) -> None:
-        """Handle one control record. Never raises for anything the record contains.
+        """Handle one control record, as the rules (control/rules.py) judge it on the
+        registry's state. Never raises for anything the record contains.
 
         ``offset`` (the control record's) goes into the events it causes, so a publisher can
         tell its own verdict from others' without knowing the version the service assigned."""
         # Control records are applied one at a time, so one attribute carries the offset.
         self._offset = offset
         try:
-            await self._apply(key, value, headers)
+            await self._carry_out(self._verdict(ControlRecord(key, value, headers, offset)))
             await self._route_events()  # a model's change can move its dataType's route
         except Exception as exc:
             await self._unforeseen(key, exc)
         finally:
             self._offset = None
+
+    def _verdict(self, record: ControlRecord) -> Verdict:
+        reading = read(record, self._limits)
+        if isinstance(reading, ModelDescriptor):
+            versions = Versions.of(self._registry.entry(reading.name))
+            return admit(reading, versions, self._clock.now())
+        return reading
 
     async def _unforeseen(self, key: bytes | None, exc: Exception) -> None:
         """A record that made the service fail where it foresaw nothing: a bug, which must
@@ -109,7 +122,7 @@ class ModelLifecycle:
             self._loader.load, lambda done: done.shape, lambda done: done.model.close()
         )
         try:
-            actions = await plan_replay(records, loading, self._limits, self._clock())
+            actions = await plan_replay(records, loading, self._limits, self._clock.now())
         except Exception:
             log.exception("the control replay could not be planned; applying it in order")
             for record in records:
@@ -118,7 +131,7 @@ class ModelLifecycle:
         for record, action in zip(records, actions, strict=True):
             self._offset = record.offset
             try:
-                await self._carry_out(record, action)
+                await self._carry_out(action)
                 await self._route_events()
             except Exception as exc:
                 await self._unforeseen(record.key, exc)
@@ -127,44 +140,23 @@ class ModelLifecycle:
         assert not any(isinstance(m.model, NotLoaded) for m in self._registry.all_serving())
         self._metrics.models_serving.set(self._registry.serving_count())
 
-    async def _carry_out(self, record: ControlRecord, action: Action[Loaded]) -> None:
-        if isinstance(action, Serve):
+    async def _carry_out(self, action: Verdict | Action[Loaded]) -> None:
+        """A verdict of the rules (live), or a replay's action: the same steps either way."""
+        if isinstance(action, Load):
+            await self._load(action.descriptor)
+        elif isinstance(action, Serve):
             await self._install(action.descriptor, action.loaded)
         elif isinstance(action, PassOver):
             self._registry.pass_over(action.descriptor, action.shape)
         elif isinstance(action, Refuse):
             await self._refuse(action.name, action.status, action.error, action.descriptor)
-        else:
-            await self._apply(record.key, record.value, record.headers)
-
-    async def _apply(self, key: bytes | None, value: bytes | None, headers: Headers) -> None:
-        if key is not None and is_route_key(key):
-            apply_route_record(self._registry, key, value, self._limits)
-            return
-        name = key.decode("utf-8", errors="replace") if key is not None else None
-        if value is None:
-            if name is not None:
-                await self._retire(name)
-            return
-        try:
-            descriptor = parse_descriptor(key, value, headers, self._limits)
-        except DescriptorRejectedError as exc:
-            await self._refuse(name, "rejected", str(exc), None)
-            return
-        try:
-            descriptor = self._registry.admit(descriptor)
-        except DescriptorRejectedError as exc:
-            await self._refuse(descriptor.name, "rejected", str(exc), descriptor)
-            return
-        await self._load(descriptor)
+        elif isinstance(action, Retire):
+            await self._retire(action.name)
+        elif isinstance(action, RouteRecord):
+            apply_route_record(self._registry, action.key, action.value, self._limits)
+        # Ignore: a tombstone without a key does nothing.
 
     async def _load(self, descriptor: ModelDescriptor) -> None:
-        now = self._clock()
-        if descriptor.expires_at is not None and descriptor.expires_at <= now:
-            # Expired, not rejected: a replica replaying the control log after the instant must
-            # show what the replicas that served it show.
-            await self._refuse(descriptor.name, "expired", EXPIRED, descriptor)
-            return
         self._registry.begin_load(descriptor)
         try:
             loaded = await self._loader.load(descriptor)
@@ -217,11 +209,18 @@ class ModelLifecycle:
         if descriptor.expires_at is None:
             return
         assert descriptor.version is not None
-        delay = (descriptor.expires_at - self._clock()).total_seconds()
-        loop = asyncio.get_running_loop()
-        self._expiry_timers[descriptor.name] = loop.call_later(
-            max(0.0, delay), self._expire_now, descriptor.name, descriptor.version
-        )
+        timer = self._expire_at(descriptor.name, descriptor.version, descriptor.expires_at)
+        self._expiry_timers[descriptor.name] = asyncio.get_running_loop().create_task(timer)
+
+    async def _expire_at(self, name: str, version: int, at: datetime) -> None:
+        """The version's expiry timer: once the clock reaches ``at``, it expires at once, with
+        nothing awaited in between, so a timer cancelled before then (a newer version, a
+        retirement, close) never expires what replaced it."""
+        await self._clock.sleep_until(at)
+        try:
+            self._expire_now(name, version)
+        except Exception:  # a bug: logged, and the control plane goes on
+            log.exception("the expiry of %s:%d failed", name, version)
 
     def _expire_now(self, name: str, version: int) -> None:
         self._expiry_timers.pop(name, None)
@@ -266,9 +265,11 @@ class ModelLifecycle:
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop the expiry timers and see the events already on their way out (an expiry's)
         published, or given up after ``timeout_s``."""
-        for timer in self._expiry_timers.values():
-            timer.cancel()
+        timers = list(self._expiry_timers.values())
         self._expiry_timers.clear()
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
         if self._pending:
             _, late = await asyncio.wait(set(self._pending), timeout=timeout_s)
             for task in late:

@@ -1,6 +1,7 @@
-"""What the lean replay (control/replay.py) decides for each control record, and what it is
-given to decide with: the records, and how to load a version. The lifecycle carries the
-actions out; both speak this vocabulary."""
+"""The vocabulary of the control rules (control/rules.py) and of the lean replay beside them
+(control/replay.py): the records they read, the verdict the rules give each, and what the
+replay makes of a verdict to load (Serve, PassOver, or a Refuse once the load failed). The
+lifecycle carries verdicts and actions out alike, so all three speak it."""
 
 from __future__ import annotations
 
@@ -30,20 +31,51 @@ def refusal_of(exc: ModelError) -> Refusal:
     return "rejected" if isinstance(exc, DescriptorRejectedError) else "failed"
 
 
+# -- the rules' verdicts ----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class AsIs:
-    """Applied as it is, as apply would: a route record, a tombstone (nothing needs a load)."""
+class RouteRecord:
+    """A route record (``route:<dataType>``), for the route book: what became of the route is
+    the route book's to say (control/route_records.py)."""
+
+    key: bytes
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Retire:
+    """A tombstone: the name stops serving."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """A tombstone without a key: it names nothing, so it does nothing."""
 
 
 @dataclass(frozen=True)
 class Refuse:
-    """Refused with its event, as apply would have: unreadable, stale, expired, or loaded by
-    the walk-back and failed."""
+    """Refused with its event: unreadable, out of versions, stale, expired; or, in a replay,
+    loaded and failed."""
 
     name: str | None
     status: Refusal
     error: str
     descriptor: ModelDescriptor | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    """Admitted, its version given: it serves if it loads."""
+
+    descriptor: ModelDescriptor
+
+
+Verdict = RouteRecord | Retire | Ignore | Refuse | Load
+
+# -- what the lean replay makes of a Load ----------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -63,7 +95,7 @@ class Serve(Generic[T]):
     loaded: T
 
 
-Action = AsIs | Refuse | PassOver | Serve[T]
+Action = RouteRecord | Retire | Ignore | Refuse | PassOver | Serve[T]
 
 
 @dataclass(frozen=True)

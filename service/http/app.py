@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
+from service.clock import utcnow
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.cluster.view import cluster_state
@@ -27,7 +28,6 @@ from service.routing.registry import Registry
 from service.scoring.engine import Engine
 from service.scoring.predictions import request_answer
 from service.scoring.records import own_id
-from service.serving.model import utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.clock import utcnow
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.cluster.view import cluster_document
-from service.serving.model import utcnow
 
 
 def add_cluster_routes(app: FastAPI, cluster: ClusterStats, timeline: Timeline) -> None:

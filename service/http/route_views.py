@@ -8,9 +8,10 @@ from typing import Any
 
 import orjson
 
+from service.clock import iso
 from service.routing.registry import Registry
 from service.routing.route_book import Declared
-from service.serving.model import ServingModel, iso
+from service.serving.model import ServingModel
 from service.state.routes import route_stats_state
 from service.state.shapes import encode
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.clock import iso, utcnow
 from service.learning.algorithms import OnlineModel, UnlearnableError
 from service.learning.feedback import (
     Feedback,
@@ -30,7 +31,6 @@ from service.learning.restore import METADATA_KEY, Restored
 from service.learning.windows import RecentById
 from service.scoring.records import SourceRecord, decode_record
 from service.serving.descriptor import ModelDescriptor
-from service.serving.model import iso, utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Every version of a model seen on the control topic, with its status over time: what
-``/models/{name}`` shows, and what the version rule (admit) reads."""
+``/models/{name}`` shows, and what the version rule reads (control/rules.py)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The meeting point of the two planes: per dataType a route (which models score its records),
-per name every version seen. The control plane changes it (admit, install, fail, retire,
-expire; declare and remove routes); the scoring plane reads routes. Owned by the event loop;
-every change is one synchronous method call, so a swap is atomic with respect to the scoring
-loop.
+per name every version seen. The control plane changes it (begin a load, install, fail,
+retire, expire; declare and remove routes) as its rules decide (control/rules.py); the scoring
+plane reads routes. Owned by the event loop; every change is one synchronous method call, so a
+swap is atomic with respect to the scoring loop.
 
 Every name's latest version stays loaded until it is retired or expires: without a route the
 dataType's most recently installed model answers and the others stand by (``standby``), ready
@@ -14,28 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from service.errors import DescriptorRejectedError
+from service.clock import Clock, SystemClock
 from service.inputs.schema import InputSchema, TypedBatch
 from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
 from service.routing.route_book import RouteBook, RouteChange
 from service.routing.route_spec import RouteSpec
 from service.routing.routes import SingleRoute
 from service.runtimes.base import AnswerShape, BatchResult, Model, RuntimeInfo
-from service.serving.descriptor import MAX_VERSION, ModelDescriptor, no_version_left
-from service.serving.model import ServingModel, utcnow
+from service.serving.descriptor import ModelDescriptor
+from service.serving.model import ServingModel
 from service.serving.route import Route
-
-
-def stale_version(version: int, serving: int | None, rollback: bool) -> str | None:
-    """Why the version rule refuses ``version`` while ``serving`` serves (None: it does not):
-    not older than, nor equal to, the serving version unless ``rollback``."""
-    if serving is None or version > serving or rollback:
-        return None
-    return (
-        f"version {version} is not newer than serving version {serving} "
-        '(set "rollback": true to go back)'
-    )
-
 
 # Names whose every version was refused, kept for /models (the newest).
 MAX_REFUSED_NAMES = 1000
@@ -62,11 +50,12 @@ class NotLoaded:
 class Registry:
     def __init__(
         self,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
         shadow_timeout_s: float = 5.0,
         on_unload: Callable[[str, int], None] | None = None,
+        on_unknown_shape: Callable[[ServingModel], None] | None = None,
     ) -> None:
-        self._clock = clock
+        self._clock = clock or SystemClock()
         # Told (name, version) when a version's model is closed, after its last batch: what
         # is kept per version (metric series) can go then.
         self._on_unload = on_unload
@@ -75,7 +64,11 @@ class Registry:
         self._installs = 0
         self._installed: dict[str, int] = {}  # name → when (in installs) it was installed
         self._refused: dict[str, None] = {}  # names that never served, oldest first
-        self.book = RouteBook(shadow_timeout_s)
+        # Told of each member whose unknown shape a route's check looked at (a replay's
+        # stand-in): how the replay's rehearsal learns which stand-ins it must load.
+        self.book = RouteBook(
+            shadow_timeout_s, on_unknown_shape=on_unknown_shape, now=self._clock.now
+        )
 
     # -- the hot path -----------------------------------------------------------------------
 
@@ -88,24 +81,6 @@ class Registry:
         return route.primary if route is not None else None
 
     # -- control-plane transitions ----------------------------------------------------------
-
-    def admit(self, descriptor: ModelDescriptor) -> ModelDescriptor:
-        """Give the descriptor its version (highest seen + 1 by default) and apply the version
-        rule: not older than, nor equal to, the serving version unless ``rollback``."""
-        entry = self._models.get(descriptor.name)
-        if descriptor.version is None:
-            highest = entry.highest_version() if entry else 0
-            if highest >= MAX_VERSION:
-                raise DescriptorRejectedError(no_version_left(highest))
-            descriptor = descriptor.with_version(highest + 1)
-        assert descriptor.version is not None
-        serving = entry.serving if entry else None
-        why = stale_version(
-            descriptor.version, serving.version if serving else None, descriptor.rollback
-        )
-        if why is not None:
-            raise DescriptorRejectedError(why)
-        return descriptor
 
     def begin_load(self, descriptor: ModelDescriptor) -> None:
         self._entry(descriptor.name).record(self._version_record(descriptor, "loading"))
@@ -125,7 +100,7 @@ class Registry:
         entry = self._entry(descriptor.name)
         old = entry.serving
         if old is not None:
-            self._end(old, "superseded", self._clock(), settle=False)
+            self._end(old, "superseded", self._clock.now(), settle=False)
         entry.serving = new
         self._installs += 1
         self._installed[descriptor.name] = self._installs
@@ -152,7 +127,7 @@ class Registry:
         if descriptor is not None:
             record = self._version_record(descriptor, status)
         else:
-            record = VersionRecord(version=version, status=status, since=self._clock())
+            record = VersionRecord(version=version, status=status, since=self._clock.now())
         record.error = error
         record.until = record.since
         self._entry(name).record(record)
@@ -178,7 +153,7 @@ class Registry:
         if entry is None or entry.serving is None:
             return None
         old = entry.serving
-        self._end(old, "retired", self._clock())
+        self._end(old, "retired", self._clock.now())
         return old
 
     def pass_over(
@@ -201,7 +176,7 @@ class Registry:
         if entry is None or entry.serving is None or entry.serving.version != version:
             return None
         old = entry.serving
-        self._end(old, "expired", self._clock())
+        self._end(old, "expired", self._clock.now())
         return old
 
     def _end(self, old: ServingModel, status: Status, now: datetime, settle: bool = True) -> None:
@@ -270,7 +245,7 @@ class Registry:
         return VersionRecord(
             version=descriptor.version,
             status=status,
-            since=self._clock(),
+            since=self._clock.now(),
             data_type=descriptor.data_type,
             model_type=descriptor.model_type,
             description=descriptor.description,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from service.clock import utcnow
 from service.routing.canary import CanaryRoute
 from service.routing.ensemble import EnsembleRoute
 from service.routing.route_spec import (
@@ -26,7 +27,7 @@ from service.routing.route_spec import (
 from service.routing.route_stats import RouteStats, ShadowStats, SpeculativeStats, SplitStats
 from service.routing.shadow import ShadowRoute
 from service.routing.speculative import SpeculativeRoute
-from service.serving.model import ServingModel, utcnow
+from service.serving.model import ServingModel
 from service.serving.route import Route
 
 RouteStatus = Literal["pending", "active", "rejected", "removed"]
@@ -65,14 +66,15 @@ class RouteBook:
     changes: list[RouteChange] = field(default_factory=list)
     # Told of each member whose shape a route that checks shapes looked at without knowing it
     # (a replay's stand-in): the replay's rehearsal learns from it what it must load.
-    unknown_shape: Callable[[ServingModel], None] | None = None
+    on_unknown_shape: Callable[[ServingModel], None] | None = None
+    now: Callable[[], datetime] = utcnow  # the registry's clock: when a route changed
 
     def declare(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> None:
         """A route message; ``serving``: the models serving its dataType, by name. It replaces
         a route still pending unless it is rejected."""
         missing = tuple(n for n in spec.names if n not in serving)
         if missing:
-            self.pending[spec.data_type] = Declared(spec, utcnow(), waiting_for=missing)
+            self.pending[spec.data_type] = Declared(spec, self.now(), waiting_for=missing)
             self._change(spec.data_type, "pending", spec, _waiting(missing))
             return
         why = self._incompatibility(spec, serving)
@@ -80,11 +82,11 @@ class RouteBook:
             self.reject(spec.data_type, spec, why)
             return
         self.pending.pop(spec.data_type, None)
-        self._activate(Declared(spec, utcnow()))
+        self._activate(Declared(spec, self.now()))
 
     def reject(self, data_type: str, spec: RouteSpec | None, why: str) -> None:
         self.rejected.pop(data_type, None)
-        self.rejected[data_type] = Rejection(spec, why, utcnow())
+        self.rejected[data_type] = Rejection(spec, why, self.now())
         # Kept for /routes, the newest only: junk route keys must not grow it without end.
         while len(self.rejected) > MAX_REJECTIONS_KEPT:
             del self.rejected[next(iter(self.rejected))]
@@ -144,10 +146,10 @@ class RouteBook:
 
     def _incompatibility(self, spec: RouteSpec, serving: Mapping[str, ServingModel]) -> str | None:
         members = [serving[n] for n in spec.names]
-        if spec.checks_shapes and self.unknown_shape is not None:
+        if spec.checks_shapes and self.on_unknown_shape is not None:
             for member in members:
                 if member.shape is None:
-                    self.unknown_shape(member)
+                    self.on_unknown_shape(member)
         return spec.incompatibility({m.name: m.shape for m in members})
 
     def _activate(self, declared: Declared) -> None:

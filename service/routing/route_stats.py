@@ -10,8 +10,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from service.clock import utcnow
 from service.routing.slots import MemberSlot
-from service.serving.model import utcnow
 
 AGREEMENT_WINDOW = 10_000
 SHADOW_MAX_WAITING = 2  # batches a busy shadow may fall behind before one is skipped

@@ -7,23 +7,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 
+from service.clock import utcnow
 from service.inputs.binding import FieldBinder
 from service.runtimes.base import AnswerShape, Model
 from service.serving.descriptor import ModelDescriptor
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(at: datetime | None) -> str | None:
-    return at.isoformat().replace("+00:00", "Z") if at is not None else None
 
 
 @dataclass

@@ -10,9 +10,9 @@ from typing import Any, Self
 import orjson
 from pydantic import Field
 
+from service.clock import iso
 from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
 from service.routing.registry import Registry
-from service.serving.model import iso
 from service.state.shapes import IsoTime, Shape, encode
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
+from service.clock import iso
 from service.routing import route_stats
 from service.routing.registry import Registry
-from service.serving.model import ServingModel, iso
+from service.serving.model import ServingModel
 from service.state.shapes import Count, IsoTime, OpenShape, absent
 
 KNOWN_MODES = ("shadow", "canary", "ensemble", "speculative")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from service.clock import iso
 from service.routing.registry import Registry
-from service.serving.model import iso
 from service.state.routes import RouteState, route_state
 from service.state.shapes import Count, IsoTime, OpenShape
 

@@ -12,11 +12,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+from service.clock import utcnow
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.serving.model import utcnow
 
 
 def part() -> ClusterStats:

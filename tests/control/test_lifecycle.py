@@ -1,7 +1,7 @@
 """The model lifecycle on real models and a real loader, with events captured in a list."""
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
 
@@ -9,6 +9,7 @@ import onnxruntime as ort
 import orjson
 import pytest
 
+from service.clock import Clock
 from service.control.descriptor import ControlLimits
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
@@ -18,12 +19,13 @@ from service.routing.registry import Registry
 from service.serving.events import ModelEvent
 from service.settings import Settings
 from service.wine import WINE_FIELDS
+from tests.fake_clock import START, FakeClock
 from tests.models import ModelFiles
 
 
 class Harness:
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.registry = Registry()
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
+        self.registry = Registry(clock)
         self.events: list[dict[str, Any]] = []
         self.lifecycle = ModelLifecycle(
             self.registry,
@@ -32,6 +34,7 @@ class Harness:
             Metrics(),
             "test",
             ControlLimits(10**8),
+            clock,
         )
 
     async def _sink(self, event: ModelEvent) -> None:
@@ -140,22 +143,54 @@ async def test_pmml_model_and_unsupported_pickle(model_files: ModelFiles) -> Non
     assert h.registry.serving_for("other") is None
 
 
-async def test_expiry_fires_on_time_and_past_expiry_is_rejected(model_files: ModelFiles) -> None:
-    import asyncio
-
-    h = Harness()
-    soon = datetime.now(UTC) + timedelta(milliseconds=300)
-    await h.publish(**onnx_doc(model_files, expiresAt=soon.isoformat()))
+async def test_expiry_fires_when_the_clock_reaches_it_and_past_expiry_is_refused(
+    model_files: ModelFiles,
+) -> None:
+    clock = FakeClock()
+    h = Harness(clock=clock)
+    expires = START + timedelta(minutes=5)
+    await h.publish(**onnx_doc(model_files, expiresAt=expires.isoformat()))
     assert h.registry.serving_for("wine") is not None
-    for _ in range(100):  # the timer fires on its own; poll its effect
-        if h.registry.serving_for("wine") is None:
-            break
-        await asyncio.sleep(0.05)
+    await clock.until_sleepers(expires)
+    await clock.advance(timedelta(minutes=5) - timedelta(microseconds=1))
+    assert h.registry.serving_for("wine") is not None  # not a moment early
+    await clock.advance(timedelta(microseconds=1))
     assert h.registry.serving_for("wine") is None
-    assert h.events[-1]["status"] == "expired"
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    await h.publish(**onnx_doc(model_files, expiresAt=past.isoformat()))
-    assert h.events[-1]["status"] == "expired"
+    await clock.until_sleepers()
+    await h.lifecycle.close()  # the expiry's event, on its way out
+    assert h.statuses() == [("wine", 1, "loaded"), ("wine", 1, "expired")]
+    assert h.events[-1]["offset"] is None  # no control record caused it
+    info = model_info(h.registry, "wine", with_history=True)
+    assert info is not None and info["status"] == "expired"
+    assert info["history"][-1]["until"] == expires.isoformat().replace("+00:00", "Z")
+    # A descriptor that arrives at or after its instant is refused as expired, never loaded.
+    await h.publish(**onnx_doc(model_files, expiresAt=clock.now().isoformat()))
+    assert h.statuses()[-1] == ("wine", 2, "expired")
+    assert h.registry.serving_for("wine") is None
+    await clock.until_sleepers()
+
+
+async def test_a_newer_version_or_a_retirement_stops_the_expiry_of_the_one_before(
+    model_files: ModelFiles,
+) -> None:
+    clock = FakeClock()
+    h = Harness(clock=clock)
+    soon = START + timedelta(seconds=10)
+    await h.publish(**onnx_doc(model_files, expiresAt=soon.isoformat()))
+    await clock.until_sleepers(soon)
+    await h.publish(**onnx_doc(model_files))  # v2, no expiry: v1's timer must not end it
+    await clock.until_sleepers()
+    await clock.advance(timedelta(seconds=20))
+    serving = h.registry.serving_for("wine")
+    assert serving is not None and serving.version == 2
+    later = clock.now() + timedelta(seconds=10)
+    await h.publish(**onnx_doc(model_files, expiresAt=later.isoformat()))  # v3 expires...
+    await clock.until_sleepers(later)
+    await h.lifecycle.apply(b"wine", None)  # ...but is retired first
+    await clock.until_sleepers()
+    await clock.advance(timedelta(seconds=20))
+    await h.lifecycle.close()
+    assert [s[2] for s in h.statuses()] == ["loaded", "loaded", "loaded", "retired"]
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "http://example.invalid/m.onnx"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -24,12 +24,13 @@ from service.http.views import model_info
 from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.routing.route_spec import RouteRejectedError, parse_route, route_key
+from service.routing.route_spec import RouteRejectedError, is_route_key, parse_route, route_key
 from service.runtimes.base import BatchResult, Model
 from service.serving.descriptor import ModelDescriptor
 from service.serving.events import ModelEvent
 from service.settings import Settings
 from tests.control.test_lifecycle import Harness, onnx_doc
+from tests.fake_clock import FakeClock
 from tests.models import ModelFiles
 from tests.routing.stubs import Scaled, Threshold
 
@@ -40,18 +41,6 @@ KINDS: dict[str, Callable[[], Model]] = {
     "classifier": lambda: Threshold(),
     "classifier-xy": lambda: Threshold(classes=("x", "y")),
 }
-
-
-class Ticking:
-    """A clock that moves on at every reading, so that history times order the same way in
-    both runs."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(milliseconds=1)
-        return self.now
 
 
 class Closing:
@@ -70,18 +59,28 @@ class Closing:
 
 class StandInLoader(Loader):
     """Any descriptor loads as a small model of the kind its metadata names (a regressor
-    without one), but the (name, version)s in ``broken``."""
+    without one), but the (name, version)s in ``broken``, and those whose metadata says
+    ``broken`` unless their ``record`` (the index of theirs in the log) is ``spared``."""
 
-    def __init__(self, broken: set[tuple[str, int]] | None = None) -> None:
+    def __init__(
+        self, broken: set[tuple[str, int]] | None = None, spared: frozenset[int] = frozenset()
+    ) -> None:
         super().__init__(Settings())
         self.broken = broken or set()
+        self.spared = spared
         self.loads: list[tuple[str, int]] = []
+        self.failed: list[tuple[str, int]] = []
+        self.tried: set[int] = set()  # the records of the descriptors it was asked to load
         self.closed: list[tuple[str, int]] = []
 
     async def load(self, descriptor: ModelDescriptor) -> Loaded:
         key = (descriptor.name, descriptor.version or 0)
         self.loads.append(key)
-        if key in self.broken:
+        record = descriptor.metadata.get("record")
+        if isinstance(record, int):
+            self.tried.add(record)
+        if key in self.broken or (descriptor.metadata.get("broken") and record not in self.spared):
+            self.failed.append(key)
             raise ModelLoadError("not a model")
         model = Closing(KINDS[descriptor.metadata.get("kind", "regressor")](), key, self.closed)
         return Loaded(model, "0" * 64, warm_up(model))
@@ -89,13 +88,13 @@ class StandInLoader(Loader):
 
 class Run:
     def __init__(self, loader: StandInLoader) -> None:
-        clock = Ticking()
-        self.registry = Registry(clock)
-        self.loader = loader
-        self.events: list[ModelEvent] = []
+        # Moves on at every reading, so that history times order the same way in both runs.
+        clock = FakeClock(tick=timedelta(milliseconds=1))
         # Members whose unknown shape a route's check looked at: none, or the check was blind.
         self.unseen: list[str] = []
-        self.registry.book.unknown_shape = lambda member: self.unseen.append(member.label)
+        self.registry = Registry(clock, on_unknown_shape=lambda m: self.unseen.append(m.label))
+        self.loader = loader
+        self.events: list[ModelEvent] = []
         self.lifecycle = ModelLifecycle(
             self.registry, loader, self._sink, Metrics(), "test", ControlLimits(1 << 20), clock
         )
@@ -193,14 +192,16 @@ def route_records(draw: st.DrawFn) -> tuple[str, bytes | None]:
 
 @st.composite
 def model_records(draw: st.DrawFn) -> tuple[str, bytes | None]:
-    """A version of a name (of any kind), its tombstone, or an unreadable descriptor."""
+    """A version of a name (of any kind, loading or not), its tombstone, or an unreadable
+    descriptor."""
     name = draw(names)
     what = draw(st.sampled_from(["version"] * 8 + ["tombstone", "unreadable"]))
     if what == "tombstone":
         return name, None
     if what == "unreadable":
         return name, b"{not json"
-    fields: dict[str, Any] = {"metadata": {"kind": draw(st.sampled_from(sorted(KINDS)))}}
+    kind = draw(st.sampled_from(sorted(KINDS)))
+    fields: dict[str, Any] = {"metadata": {"kind": kind, "broken": draw(st.integers(0, 5)) == 0}}
     if draw(st.booleans()):
         fields["version"] = draw(st.integers(1, 12))
     if draw(st.sampled_from([False] * 9 + [True])):
@@ -224,22 +225,65 @@ def checks_shapes(records: list[ControlRecord]) -> bool:
     return False
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def metadata(record: ControlRecord) -> dict[str, Any] | None:
+    """The metadata of a readable descriptor's record, else None."""
+    if record.key is None or is_route_key(record.key) or record.value is None:
+        return None
+    try:
+        body = orjson.loads(record.value)
+    except orjson.JSONDecodeError:
+        return None
+    meta: dict[str, Any] = body["metadata"]
+    return meta
+
+
+def numbered(items: list[tuple[str, bytes | None]], failing: bool) -> list[ControlRecord]:
+    """The log of ``items``, each descriptor's metadata given its ``record`` (its index),
+    and ``broken`` only if ``failing``."""
+    records = []
+    for i, (key, value) in enumerate(items):
+        record = ControlRecord(key.encode(), value, (), i)
+        if (meta := metadata(record)) is not None:
+            assert value is not None
+            body = orjson.loads(value)
+            body["metadata"] = meta | {"record": i, "broken": failing and meta["broken"]}
+            record = record._replace(value=orjson.dumps(body))
+        records.append(record)
+    return records
+
+
+def broken(records: list[ControlRecord]) -> set[int]:
+    """The records whose descriptor does not load."""
+    return {i for i, r in enumerate(records) if (meta := metadata(r)) and meta["broken"]}
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # At least 10 records: hypothesis favours short lists, and few of those have a route whose
 # check sees a version that a later one ends.
-@given(st.lists(st.one_of(model_records(), route_records()), min_size=10, max_size=40))
+@given(
+    st.lists(st.one_of(model_records(), route_records()), min_size=10, max_size=40), st.booleans()
+)
 async def test_generated_logs_end_as_in_order_with_the_same_events(
-    items: list[tuple[str, bytes | None]],
+    items: list[tuple[str, bytes | None]], failing: bool
 ) -> None:
-    records = [ControlRecord(k.encode(), v, (), i) for i, (k, v) in enumerate(items)]
-    in_order, lean = await both(records, broken=set())
+    """The lean replay against apply in order. With ``failing``, some versions do not load:
+    then in order, those the lean replay never tried load (its one difference, replay.py)."""
+    records = numbered(items, failing)
+    lean = Run(StandInLoader())
+    await lean.lifecycle.replay(records)
+    in_order = Run(StandInLoader(spared=frozenset(broken(records) - lean.loader.tried)))
+    for record in records:
+        await in_order.lifecycle.apply(*record)
+    for run in (in_order, lean):
+        await run.lifecycle.close()
     assert lean.state() == in_order.state()
     assert lean.all_events() == lean_events(in_order, lean)
     assert lean.unseen == in_order.unseen == []
+    assert lean.model_events("failed") == in_order.model_events("failed")
     # Loaded: what serves at the end, and the stand-ins a route's check had to see, closed.
     serving = Counter((m.name, m.version) for m in lean.registry.all_serving())
     assert Counter(e[:2] for e in lean.model_events("loaded")) == serving
-    loads = Counter(lean.loader.loads)
+    loads = Counter(lean.loader.loads) - Counter(lean.loader.failed)
     assert loads - serving == Counter(lean.loader.closed) and serving <= loads
     if not checks_shapes(records):
         assert loads == serving

@@ -13,11 +13,12 @@ from service.control.descriptor import ControlLimits
 from service.control.replay import plan_replay
 from service.control.replay_actions import (
     Action,
-    AsIs,
     ControlRecord,
     Loading,
     PassOver,
     Refuse,
+    Retire,
+    RouteRecord,
     Serve,
 )
 from service.errors import DescriptorRejectedError, ModelLoadError
@@ -75,8 +76,10 @@ class FakeLoad:
 def shape(actions: list[Action[str]]) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     for action in actions:
-        if isinstance(action, AsIs):
-            out.append(("as-is",))
+        if isinstance(action, Retire):
+            out.append(("retire",))
+        elif isinstance(action, RouteRecord):
+            out.append(("route",))
         elif isinstance(action, Refuse):
             version = action.descriptor.version if action.descriptor else None
             out.append((action.status, version))
@@ -103,14 +106,14 @@ async def test_a_tombstone_last_loads_nothing() -> None:
     load = FakeLoad()
     actions = await plan(log(*[("m", doc()) for _ in range(5)], ("m", None)), load)
     assert load.calls == []
-    assert actions == [("passed", v) for v in range(1, 6)] + [("as-is",)]
+    assert actions == [("passed", v) for v in range(1, 6)] + [("retire",)]
 
 
 async def test_a_version_after_a_tombstone_serves_and_numbering_goes_on() -> None:
     load = FakeLoad()
     actions = await plan(log(("m", doc()), ("m", None), ("m", doc())), load)
     assert load.calls == [("m", 2)]
-    assert actions == [("passed", 1), ("as-is",), ("serve", 2)]
+    assert actions == [("passed", 1), ("retire",), ("serve", 2)]
 
 
 async def test_the_last_failing_the_one_before_serves_loaded_lazily() -> None:
@@ -156,7 +159,7 @@ async def test_default_numbering_counts_every_attempt_as_in_order() -> None:
         ("rejected", None),
         ("passed", 8),
         ("expired", 9),
-        ("as-is",),
+        ("retire",),
         ("serve", 10),
     ]
     assert load.calls == [("m", 10)]
@@ -206,7 +209,7 @@ async def test_routes_and_unreadable_records_keep_their_place() -> None:
     )
     load = FakeLoad()
     actions = await plan(records, load)
-    assert actions == [("as-is",), ("passed", 1), ("rejected", None), ("as-is",), ("serve", 2)]
+    assert actions == [("route",), ("passed", 1), ("rejected", None), ("route",), ("serve", 2)]
 
 
 async def test_names_are_planned_apart() -> None:

@@ -52,7 +52,7 @@ async def test_a_stand_in_a_shadow_route_checks_is_loaded_for_its_shape_then_clo
     assert labelled(actions) == [
         ("PassOver", "a:1", "classifier"),
         ("Serve", "b:1"),
-        ("AsIs", None),
+        ("RouteRecord", None),
         ("Serve", "a:2"),
     ]
 
@@ -71,7 +71,7 @@ async def test_a_canary_route_and_a_route_that_never_sees_its_members_load_nothi
     actions = await plan_replay(records, load.loading, ControlLimits(1 << 20), NOW)
     assert load.calls == [("a", 3), ("b", 1)]
     assert [a[0] for a in labelled(actions)] == [
-        "AsIs", "PassOver", "Serve", "PassOver", "AsIs", "Serve"
+        "RouteRecord", "PassOver", "Serve", "PassOver", "RouteRecord", "Serve"
     ]  # fmt: skip
 
 
@@ -115,7 +115,7 @@ async def test_a_stand_in_failing_its_shape_load_is_failed_and_its_name_refolds(
         ("PassOver", "a:1"),
         ("Serve", "a:9"),
         ("Refuse", "a:5"),
-        ("AsIs", None),
+        ("RouteRecord", None),
         ("Refuse", "a:7"),
     ]
     assert [a.status for a in actions if isinstance(a, Refuse)] == ["failed", "rejected"]

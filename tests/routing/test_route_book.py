@@ -4,9 +4,12 @@ new version takes over inside the route; models a route does not name stand by."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.control.loader import warm_up
 from service.routing.registry import Registry
 from service.routing.route_book import MAX_REJECTIONS_KEPT, RouteBook, RouteChange
+from tests.fake_clock import START, FakeClock
 from tests.routing.stubs import Scaled, Threshold, declare, descriptor, install
 
 
@@ -138,9 +141,8 @@ def test_models_a_route_does_not_name_stand_by_and_routes_name_their_own_data_ty
 def test_a_check_tells_of_each_member_whose_shape_it_does_not_know() -> None:
     """What a replay's rehearsal learns which stand-ins to load from: the members of a route
     that checks shapes, when it checks them; never a canary's, whose check looks at none."""
-    registry = Registry()
     unknown: list[str] = []
-    registry.book.unknown_shape = lambda member: unknown.append(member.label)
+    registry = Registry(on_unknown_shape=lambda member: unknown.append(member.label))
     registry.pass_over(descriptor("a"))
     registry.pass_over(descriptor("b"), warm_up(Scaled(1)))
     declare(registry, mode="canary", weights={"a": 1, "b": 1})
@@ -159,3 +161,19 @@ def test_rejections_kept_for_routes_are_bounded() -> None:
         book.reject(f"junk-{i}", None, "unreadable")
     assert len(book.rejected) == MAX_REJECTIONS_KEPT
     assert f"junk-{MAX_REJECTIONS_KEPT + 9}" in book.rejected and "junk-0" not in book.rejected
+
+
+async def test_route_times_are_read_off_the_registrys_clock() -> None:
+    """Pending, active and rejected routes say since when on the clock the versions' history
+    is kept by, so the two agree (and a test can drive both)."""
+    clock = FakeClock()
+    registry = Registry(clock)
+    install(registry, "a", Threshold())
+    declare(registry, mode="shadow", primary="a", shadows=["b"])
+    assert registry.book.pending["d"].since == START
+    await clock.advance(timedelta(seconds=5))
+    install(registry, "b", Scaled(1))  # a regressor shadowing a classifier
+    assert registry.book.rejected["d"].at == START + timedelta(seconds=5)
+    await clock.advance(timedelta(seconds=5))
+    declare(registry, mode="canary", weights={"a": 1, "b": 1})
+    assert registry.book.active["d"].since == START + timedelta(seconds=10)

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from service.clock import iso
 from service.metrics import Totals
 from service.routing.history import IN_SERVICE, VersionRecord
 from service.routing.registry import Registry
@@ -22,7 +23,7 @@ from service.routing.route_stats import (
     SpeculativeStats,
     SplitStats,
 )
-from service.serving.model import ServingModel, iso
+from service.serving.model import ServingModel
 
 
 def totals_dict(totals: Totals, models: int) -> dict[str, object]:
