@@ -19,13 +19,13 @@ import logging
 from contextlib import suppress
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
 from service.cluster.view import Seen
 from service.kafka.clients import assign_whole_topic
+from service.kafka.seams import EventProducer, TopicPartition, TopicReader
 from service.routing.serving import utcnow
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
@@ -42,8 +42,8 @@ class ClusterStats:
     def __init__(
         self,
         taker: SnapshotTaker,
-        producer: AIOKafkaProducer,
-        consumer: AIOKafkaConsumer,
+        producer: EventProducer,
+        consumer: TopicReader,
         topic: str,
         interval_s: float,
     ) -> None:
