@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service.kafka.clients import open_topic_reader
+from service.settings import Settings
 from service.tools.devbroker import free_port
 
 PARTITIONS = 4
@@ -68,7 +69,7 @@ async def output_rate(bootstrap: str, topic: str, count: int, timeout_s: float =
     """Records/s of a pipeline, read off its output: ``count`` records over the span between
     the first and the last output's timestamps (set by the pipeline's producer), so start-up
     and group joins are not counted."""
-    consumer = await open_topic_reader(bootstrap, topic)
+    consumer = await open_topic_reader(Settings(bootstrap_servers=bootstrap), topic)
     seen = 0
     first = last = None
     deadline = time.monotonic() + timeout_s

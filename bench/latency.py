@@ -25,6 +25,7 @@ async def latency(
     from aiokafka import AIOKafkaProducer
 
     from service.kafka.clients import open_topic_reader
+    from service.settings import Settings
 
     control, data, output = f"models-{uid()}", f"lat-{uid()}", f"out-{uid()}"
     await create_topics(bootstrap, control, partitions=1)
@@ -48,7 +49,9 @@ async def latency(
         if model is not None:
             async with httpx.AsyncClient(base_url=running.base_url) as client:
                 await wait_serving(client)
-        reader = await open_topic_reader(bootstrap, output, fetch_max_wait_ms=5)
+        reader = await open_topic_reader(
+            Settings(bootstrap_servers=bootstrap), output, fetch_max_wait_ms=5
+        )
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0
         )

@@ -1,5 +1,7 @@
-"""One exception root. Each subclass carries the reason code that reaches users: the
-``dlq.reason`` header of a dead letter, or the status of a model event."""
+"""One exception root. Each subclass carries the reason code that reaches users (the
+``dlq.reason`` header of a dead letter, or the status of a model event) and whether trying
+again may cure it (``retriable``, as aiokafka's KafkaError says it), which ``is_retriable``
+reads for any exception: a loop that restarts on a failure tells a broker outage from a bug."""
 
 from __future__ import annotations
 
@@ -20,10 +22,34 @@ def sanitise(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return cleaned
 
 
+def is_retriable(exc: BaseException) -> bool:
+    """Whether trying again may cure ``exc``. An error that says so itself (aiokafka's
+    KafkaError and this root both carry ``retriable``) is taken at its word; a connection, an
+    OS call or a time-out failing is the world's state, so yes; anything else (TypeError,
+    KeyError, AssertionError...) is a bug that will happen again. A group of errors (a task
+    group's) is retriable only when every error in it is. Duck-typed: this floor imports no
+    Kafka."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_retriable(inner) for inner in exc.exceptions)
+    flag = getattr(exc, "retriable", None)
+    if isinstance(flag, bool):
+        return flag
+    return isinstance(exc, (OSError, TimeoutError))  # ConnectionError is an OSError
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming an error and its message, or every error of a group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(describe(inner) for inner in exc.exceptions)
+    return sanitise(f"{type(exc).__name__}: {exc}")
+
+
 class ModelServeError(Exception):
     """Root of every error the service raises on purpose."""
 
     reason: ClassVar[str] = "error"
+    # Whether the same work, tried again later, may succeed: a bug or bad input never does.
+    retriable: ClassVar[bool] = False
 
     def __str__(self) -> str:
         return sanitise(super().__str__())

@@ -26,6 +26,7 @@ RECORD_REASONS = tuple(
     e.reason for e in (DecodeError, InvalidRecordError, NoModelError, ScoringError)
 )
 COMMIT_OUTCOMES = ("ok", "failed")
+RESTART_CAUSES = ("retriable", "non-retriable")
 
 
 @dataclass
@@ -113,7 +114,9 @@ class Metrics:
         )
         self.data_plane_restarts = Counter(
             "modelserve_data_plane_restarts",
-            "Restarts of the data plane after a failure.",
+            "Restarts of the data loop after a failure, by cause (retriable: the broker; "
+            "non-retriable: a bug, which ends the service when it repeats).",
+            ["cause"],
             registry=r,
         )
         self.rebalances = Counter(
@@ -179,6 +182,8 @@ class Metrics:
             self.model_events.labels(status)
         for outcome in COMMIT_OUTCOMES:
             self.commits.labels(outcome)
+        for cause in RESTART_CAUSES:
+            self.data_plane_restarts.labels(cause)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

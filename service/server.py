@@ -1,17 +1,14 @@
-"""The composition root: builds every part from the settings, starts them in order, runs each
-as an owned task, and stops them in reverse order, the order that loses nothing: the data
-plane drains (every batch in flight acknowledged and committed) before the control reader
-stops, events are published before their producer closes, and HTTP answers to the end."""
+"""The composition root: builds every part from the settings and hands them, in start order,
+to a PartRunner (parts.py), which stops them in reverse order, the order that loses nothing:
+the data loop drains (every batch in flight acknowledged and committed) before the control
+reader stops, events are published before their producer closes, and HTTP answers to the
+end."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
-from contextlib import suppress
-
-from aiokafka.errors import KafkaError
 
 from service.clock import Clock
 from service.cluster.snapshot import Identity, SnapshotTaker
@@ -31,11 +28,12 @@ from service.kafka.clients import (
 from service.kafka.connection import KafkaConnection
 from service.kafka.control import ControlReader
 from service.kafka.data import DataLoop
-from service.kafka.data_plane import DataPlane
+from service.kafka.data_part import DataPart
 from service.kafka.events import EventPublisher
+from service.kafka.retry import is_transient
 from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
-from service.parts import Part
+from service.parts import Part, PartRunner
 from service.routing.model_metrics import ModelCollector
 from service.routing.registry import Registry
 from service.routing.route_metrics import RouteCollector
@@ -78,7 +76,7 @@ class Service:
         self.control = ControlReader(
             make_control_consumer(settings), settings.control_topic, self.lifecycle
         )
-        self.data = DataPlane(settings, self._new_data_loop, self.control.caught_up, self.metrics)
+        self.data = DataPart(settings, self._new_data_loop, self.control.caught_up, self.metrics)
         self.watchdog = BrokerWatchdog(producer, settings)
         self.timeline = Timeline(self.metrics.totals)
         identity = Identity(settings.replica_id or self.instance, settings.worker_index)
@@ -109,7 +107,7 @@ class Service:
             make_server(app, settings.http_host, settings.http_port, settings.worker_socket)
         )
         # In start order; they stop in reverse: the stats part writes its last snapshot after
-        # the data plane drained and before the shared producer closes.
+        # the data loop drained and before the shared producer closes.
         self.parts: list[Part] = [
             self.http,
             self.timeline,
@@ -119,13 +117,14 @@ class Service:
             self.data,
             self.watchdog,
         ]
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._stopped = asyncio.Event()
+        self.runner = PartRunner(
+            self.parts, reaching=f"Kafka at {settings.bootstrap_servers}", retriable=is_transient
+        )
         self._closed = False
 
     def _new_data_loop(self) -> DataLoop:
-        """The data plane's loop: its own consumer and producer, so that it can be rebuilt
-        after a failure without touching the control plane."""
+        """The data loop: its own consumer and producer, so that it can be rebuilt after a
+        failure without touching the control plane."""
         settings = self.settings
         return DataLoop(
             make_data_consumer(settings),
@@ -144,7 +143,7 @@ class Service:
     # -- health -----------------------------------------------------------------------------
 
     def is_live(self) -> bool:
-        return not any(t.done() for t in self._tasks.values())
+        return self.runner.is_live()
 
     def readiness(self) -> dict[str, bool]:
         return {
@@ -157,78 +156,30 @@ class Service:
     def http_port(self) -> int | None:
         return self.http.port
 
-    # -- life -------------------------------------------------------------------------------
+    # -- life: the runner's ------------------------------------------------------------------
 
     async def start(self) -> None:
         """Each part in order, then all of them running. HTTP comes first, so liveness answers
         (live, not ready) while Kafka is still being reached."""
-        for part in self.parts:
-            await self._start(part)
-            if self._stopped.is_set():
-                return
-        for part in self.parts:
-            self._tasks[part.name] = asyncio.create_task(part.run(), name=part.name)
-        log.info("modelserve %s started; HTTP on port %s", self.instance, self.http_port)
-
-    async def _start(self, part: Part) -> None:
-        """Until the part starts or a stop is requested: an unreachable Kafka is waited for
-        (an orchestrator then waits instead of restarting the replica in a loop)."""
-        delay = 0.5
-        while not self._stopped.is_set():
-            try:
-                await part.start()
-                return
-            except (KafkaError, OSError) as exc:
-                log.warning(
-                    "%s: Kafka at %s not reachable (%s); retrying in %.1fs",
-                    part.name,
-                    self.settings.bootstrap_servers,
-                    exc,
-                    delay,
-                )
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopped.wait(), delay)
-                delay = min(delay * 2, 10.0)
+        if await self.runner.start():
+            log.info("modelserve %s started; HTTP on port %s", self.instance, self.http_port)
 
     async def wait(self) -> None:
         """Until stop() is called or a part fails; a failed part's error is raised."""
-        stop = asyncio.create_task(self._stopped.wait())
-        done, _ = await asyncio.wait(
-            [stop, *self._tasks.values()], return_when=asyncio.FIRST_COMPLETED
-        )
-        stop.cancel()
-        for task in done:
-            if task is not stop and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        await self.runner.wait()
 
     def request_stop(self) -> None:
-        self._stopped.set()
+        self.runner.request_stop()
 
     async def stop(self) -> None:
-        """Every part, in reverse start order: it finishes what is in flight, its task is
-        ended if it has not ended by itself, and then it closes its clients. Once."""
+        """Every part, in reverse start order (PartRunner.stop), then the models. Once."""
         if self._closed:
             return
         self._closed = True
         # A part that failed ends the process: its replica should age out of the cluster
         # view like a killed one, not be reported as stopped on purpose.
         self.cluster.clean_stop = self.is_live()
-        self._stopped.set()
-        for part in reversed(self.parts):
-            try:
-                await part.stop()
-            except (Exception, asyncio.CancelledError):
-                log.exception("stopping %s failed", part.name)
-            task = self._tasks.get(part.name)
-            if task is not None and not task.done():
-                task.cancel()
-            if task is not None:
-                with suppress(asyncio.CancelledError, Exception):
-                    await task
-            # Closing clients whose broker is gone can raise anything, including the
-            # cancellation of their own background tasks: none of it may stop the drain.
-            with suppress(Exception, asyncio.CancelledError):
-                await part.close()
+        await self.runner.stop()
         for serving in self.registry.all_serving():
             serving.displace()
         log.info("modelserve %s stopped", self.instance)

@@ -157,6 +157,22 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         30.0, ge=0, description="Longest a graceful stop waits for in-flight work."
     )
+    data_failure_limit: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description=(
+            "Failures of the data loop that a restart may not cure (bugs, not broker outages) "
+            "within DATA_FAILURE_WINDOW_S that end the service (exit non-zero, not live); "
+            "fewer are restarted with backoff."
+        ),
+    )
+    data_failure_window_s: float = Field(
+        600.0,
+        gt=0,
+        le=86_400.0,
+        description="The window DATA_FAILURE_LIMIT counts the data loop's failures in.",
+    )
     instance_id: str | None = Field(
         None, description="Name of this replica in events and logs (default: host:pid)."
     )

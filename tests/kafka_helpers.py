@@ -70,7 +70,7 @@ async def read_until(
 ) -> list[Any]:
     """Every record of ``topic`` from the start, read until ``done(records)`` holds. Raises
     AssertionError with what was read if the deadline passes first."""
-    consumer = await open_topic_reader(bootstrap, topic)
+    consumer = await open_topic_reader(Settings(bootstrap_servers=bootstrap), topic)
     records: list[Any] = []
     try:
         deadline = time.monotonic() + timeout_s
@@ -96,7 +96,7 @@ def header(record: Any, name: str) -> str | None:
 async def read_all(bootstrap: str, topic: str, quiet_ms: int = 1000) -> list[Any]:
     """Every record of ``topic`` there is: read until a fetch waits ``quiet_ms`` in vain. For
     checking that something did *not* arrive, after what should have arrived has."""
-    consumer = await open_topic_reader(bootstrap, topic)
+    consumer = await open_topic_reader(Settings(bootstrap_servers=bootstrap), topic)
     records: list[Any] = []
     try:
         while batches := await consumer.getmany(timeout_ms=quiet_ms):

@@ -17,7 +17,7 @@ from skl2onnx import to_onnx
 from sklearn.linear_model import LogisticRegression
 
 from service.learning.algorithms import OnlineModel
-from service.learning.part import Learner
+from service.learning.process import LearnerProcess
 from service.server import Service
 from service.settings import Settings
 from tests.kafka_helpers import header, isolated_settings, produce_json, read_until
@@ -49,16 +49,18 @@ def onnx_labels(artifact: bytes, rows: np.ndarray) -> list[str]:
     return [str(v) for v in session.run(None, {given.name: rows.astype(dtype)})[0]]
 
 
-async def running(settings: Settings, **overrides: Any) -> tuple[Learner, asyncio.Task[None]]:
-    learner = Learner(settings, options(**overrides))
-    await learner.start()
-    return learner, asyncio.create_task(learner.run())
+async def running(settings: Settings, **overrides: Any) -> LearnerProcess:
+    """The learner's parts, started and running, as `modelserve learn` runs them."""
+    learner = LearnerProcess(settings, options(**overrides))
+    assert await learner.runner.start()
+    return learner
 
 
-async def stopped(learner: Learner, task: asyncio.Task[None]) -> None:
-    learner.request_stop()
-    await task
-    await learner.close()
+async def stopped(learner: LearnerProcess) -> None:
+    """Stops its parts, which must all have been running until then."""
+    live = learner.is_live()
+    await learner.runner.stop()
+    assert live, "a part of the learner failed"
 
 
 async def test_drift_is_learned_and_every_version_serves_as_the_learner_answers(
@@ -69,7 +71,7 @@ async def test_drift_is_learned_and_every_version_serves_as_the_learner_answers(
     service: Service = await start_service(settings)
     # A version every 100 records (and only then), each scored over the last 200: the ones
     # right after the flip have part of their window after it.
-    learner, task = await running(
+    learner = await running(
         settings,
         algorithm="logistic-sgd",
         publish_every=100,
@@ -121,7 +123,7 @@ async def test_drift_is_learned_and_every_version_serves_as_the_learner_answers(
             assert "modelserve_learner_versions_total" in (await client.get("/metrics")).text
             assert (await client.get("/health")).status_code == 200
     finally:
-        await stopped(learner, task)
+        await stopped(learner)
 
 
 async def test_id_only_feedback_is_joined_and_a_bad_learning_rate_is_held_back(
@@ -144,7 +146,7 @@ async def test_id_only_feedback_is_joined_and_a_bad_learning_rate_is_held_back(
     assert event["status"] == "loaded"
     await produce_json(bootstrap, settings.data_topics[0], data_records(x, "d"))
     await read_until(bootstrap, settings.output_topic, lambda r: len(r) >= 3000)
-    learner, task = await running(
+    learner = await running(
         settings, algorithm="logistic-sgd", learning_rate=1e5, publish_every=500
     )
     try:
@@ -166,13 +168,13 @@ async def test_id_only_feedback_is_joined_and_a_bad_learning_rate_is_held_back(
         assert serving is not None and own is not None and serving > 0.9 and own < serving - 0.02
         assert core.counts.published == 0
     finally:
-        await stopped(learner, task)
+        await stopped(learner)
 
 
-def http_learner(learner: Learner) -> Any:
+def http_learner(learner: LearnerProcess) -> Any:
     import httpx
 
-    assert learner.http is not None
+    assert learner.http.port is not None
     return httpx.AsyncClient(base_url=f"http://127.0.0.1:{learner.http.port}", timeout=10)
 
 

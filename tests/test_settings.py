@@ -46,3 +46,16 @@ def test_pmml_engine_is_auto_by_default_and_only_a_known_engine(
     monkeypatch.setenv("MODELSERVE_PMML_ENGINE", "pmml4s")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_data_loop_s_failure_limit_and_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 bugs in 10 minutes end the service unless told otherwise; at least one always does."""
+    s = Settings()
+    assert (s.data_failure_limit, s.data_failure_window_s) == (5, 600.0)
+    monkeypatch.setenv("MODELSERVE_DATA_FAILURE_LIMIT", "2")
+    monkeypatch.setenv("MODELSERVE_DATA_FAILURE_WINDOW_S", "60")
+    s = Settings()
+    assert (s.data_failure_limit, s.data_failure_window_s) == (2, 60.0)
+    monkeypatch.setenv("MODELSERVE_DATA_FAILURE_LIMIT", "0")
+    with pytest.raises(ValidationError):
+        Settings()

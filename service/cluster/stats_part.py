@@ -19,7 +19,6 @@ import logging
 from contextlib import suppress
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -27,6 +26,7 @@ from service.clock import utcnow
 from service.cluster.snapshot import SnapshotTaker, StatsSnapshot
 from service.cluster.view import Seen
 from service.kafka.clients import assign_whole_topic
+from service.kafka.seams import EventProducer, TopicPartition, TopicReader
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads, preview
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ class ClusterStats:
     def __init__(
         self,
         taker: SnapshotTaker,
-        producer: AIOKafkaProducer,
-        consumer: AIOKafkaConsumer,
+        producer: EventProducer,
+        consumer: TopicReader,
         topic: str,
         interval_s: float,
     ) -> None:

@@ -1,17 +1,35 @@
-"""Client factories with the settings tuned for a scoring service rather than client defaults."""
+"""Client factories with the settings tuned for a scoring service rather than client defaults:
+the service's, the CLI's, and the learner's (so learning/ needs no Kafka client of its own).
+Every Kafka client is made here or beside it in kafka/ (a test checks), and every one takes
+its connection options from ``connection_options``: where the brokers are, and how to reach
+them, is said in one place."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
 
+from service.kafka.seams import TopicReader
 from service.settings import Settings
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """The options every client (producer, consumer, admin) shares: the one place that says
+    how to reach the brokers."""
+    return {"bootstrap_servers": settings.bootstrap_servers}
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "client_id": "modelserve",
         # Outputs count as delivered only when every in-sync replica has them: offsets are
         # committed on that acknowledgement.
@@ -28,9 +46,15 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+def make_control_producer(settings: Settings) -> AIOKafkaProducer:
+    """A producer for the control topic (the CLI's, a learner's): models inline can be
+    megabytes, and the service accepts up to ``max_descriptor_bytes``."""
+    return make_producer(settings, max_request_size=settings.max_descriptor_bytes + 1024)
+
+
 def make_data_consumer(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connection_options(settings),
         client_id="modelserve-data",
         group_id=settings.group_id,
         enable_auto_commit=False,
@@ -50,12 +74,12 @@ def make_data_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 async def open_topic_reader(
-    bootstrap_servers: str, topic: str, fetch_max_wait_ms: int = 100
+    settings: Settings, topic: str, fetch_max_wait_ms: int = 100
 ) -> AIOKafkaConsumer:
     """A started consumer, outside any group, on every partition of ``topic`` from its first
     offset: for reading a whole topic (events, predictions) rather than sharing it."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **connection_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -70,7 +94,7 @@ async def open_topic_reader(
     return consumer
 
 
-async def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+async def assign_whole_topic(consumer: TopicReader, topic: str) -> list[TopicPartition]:
     """Assigns a started consumer every partition of ``topic``, from its first offset."""
     await consumer.topics()  # fetches metadata, so the partitions are known
     partitions = consumer.partitions_for_topic(topic) or {0}
@@ -83,7 +107,7 @@ async def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> list[Top
 def make_stats_consumer(settings: Settings) -> AIOKafkaConsumer:
     # No group: every process reads every snapshot (ClusterStats assigns the partitions).
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connection_options(settings),
         client_id="modelserve-stats",
         group_id=None,
         enable_auto_commit=False,
@@ -95,7 +119,7 @@ def make_stats_consumer(settings: Settings) -> AIOKafkaConsumer:
 def make_control_consumer(settings: Settings) -> AIOKafkaConsumer:
     # No group: every replica reads every partition of the control log from the start.
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connection_options(settings),
         client_id="modelserve-control",
         group_id=None,
         enable_auto_commit=False,
@@ -104,3 +128,90 @@ def make_control_consumer(settings: Settings) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=settings.max_descriptor_bytes + 1024,
         fetch_max_bytes=settings.max_descriptor_bytes + 1024,
     )
+
+
+# -- the learner's consumers (learning/part.py): each returned started, or stopped on failure --
+
+
+async def open_feedback_consumer(
+    settings: Settings, resume_at: Callable[[], dict[int, int]]
+) -> AIOKafkaConsumer:
+    """A member of ``learner_group_id`` on the feedback topic. ``resume_at`` is the learner's
+    next offset per partition (what it learned up to, restored or since): an assigned
+    partition starts there, not where the group's commits say."""
+    consumer = AIOKafkaConsumer(
+        **connection_options(settings),
+        group_id=settings.learner_group_id,
+        client_id="modelserve-learner",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+    )
+    consumer.subscribe([settings.feedback_topic], listener=_ResumeAt(consumer, resume_at))
+    await _started(consumer)
+    return consumer
+
+
+async def open_recent_reader(
+    settings: Settings, topics: Sequence[str], since_s: float
+) -> AIOKafkaConsumer:
+    """Every partition of ``topics``, outside any group, from ``since_s`` seconds back (from
+    the start where the broker cannot say where that is; from the end of a partition with
+    nothing that recent)."""
+    consumer = AIOKafkaConsumer(
+        **connection_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+    )
+    await _started(consumer)
+    try:
+        await consumer.topics()  # fetches metadata, so the partitions are known
+        assignment = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or {0})
+        ]
+        consumer.assign(assignment)
+        since = int((time.time() - since_s) * 1000)
+        try:
+            found = await consumer.offsets_for_times({tp: since for tp in assignment})
+            for tp in assignment:
+                position = found.get(tp)
+                if position is None:
+                    await consumer.seek_to_end(tp)
+                else:
+                    consumer.seek(tp, position.offset)
+        except Exception:
+            await consumer.seek_to_beginning(*assignment)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def _started(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
+
+
+class _ResumeAt(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Feedback resumes where the restored version stopped, not where the group did."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, offsets: Callable[[], dict[int, int]]) -> None:
+        self._consumer = consumer
+        self._offsets = offsets
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        offsets = self._offsets()
+        for tp in assigned:
+            offset = offsets.get(tp.partition)
+            if offset is not None:
+                self._consumer.seek(tp, offset)

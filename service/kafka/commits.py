@@ -26,6 +26,7 @@ from typing import Any
 
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from service.errors import ModelServeError
 from service.kafka.seams import CommitTarget, OffsetAndMetadata, TopicPartition
 from service.metrics import Metrics
 
@@ -34,8 +35,11 @@ log = logging.getLogger(__name__)
 MAX_BATCHES_IN_FLIGHT = 4
 
 
-class DeliveryError(Exception):
-    """The broker did not acknowledge an output: nothing past it may be committed."""
+class DeliveryError(ModelServeError):
+    """The broker did not acknowledge an output: nothing past it may be committed. Retriable:
+    the data loop is rebuilt with a fresh producer and resumes from the committed offsets."""
+
+    retriable = True
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The seam in front of Kafka: what the loops use of a consumer and a producer, as small
-Protocols. aiokafka's clients satisfy them in production; tests/kafka/fake.py is an in-memory
+"""The seam in front of Kafka: what the loops and parts use of a consumer and a producer, as
+small Protocols, so that code outside kafka/ names no client class. aiokafka's clients
+(made in kafka/clients.py) satisfy them in production; tests/kafka/fake.py is an in-memory
 one, so that the loop logic (commit order, rewinds, held partitions) is tested without a
 broker. ``TopicPartition`` and ``OffsetAndMetadata`` are aiokafka's plain named tuples; a
 fetched record is what the engine reads (scoring/records.SourceRecord)."""
@@ -18,10 +19,14 @@ __all__ = [
     "ControlConsumer",
     "DataConsumer",
     "EventProducer",
+    "FeedbackConsumer",
+    "Fetcher",
     "OffsetAndMetadata",
     "OutputProducer",
     "RebalanceHandler",
+    "RecordProducer",
     "TopicPartition",
+    "TopicReader",
 ]
 
 
@@ -54,11 +59,27 @@ class DataConsumer(CommitTarget, Protocol):
     def highwater(self, partition: TopicPartition) -> int | None: ...
 
 
-class ControlConsumer(Protocol):
-    """A reader of every partition of one topic from the start, outside any group."""
+class Fetcher(Protocol):
+    """A started consumer, as a loop that only reads uses it: fetch what there is, and stop."""
+
+    async def stop(self) -> None: ...
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[Any]]: ...
+
+
+class FeedbackConsumer(Fetcher, Protocol):
+    """A consumer-group member that commits what its owner learned (the learner's feedback
+    consumer; kafka/clients.py subscribes and starts it)."""
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+
+class TopicReader(Fetcher, Protocol):
+    """A reader of every partition of one topic, outside any group (kafka/clients.py's
+    ``assign_whole_topic``): the control reader's, the stats view's."""
 
     async def start(self) -> None: ...
-    async def stop(self) -> None: ...
     async def topics(self) -> set[str]: ...
     def partitions_for_topic(self, topic: str) -> set[int] | None: ...
     def assign(self, partitions: Iterable[TopicPartition]) -> None: ...
@@ -66,9 +87,10 @@ class ControlConsumer(Protocol):
     async def end_offsets(
         self, partitions: Iterable[TopicPartition]
     ) -> dict[TopicPartition, int]: ...
-    async def getmany(
-        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
-    ) -> dict[TopicPartition, list[Any]]: ...
+
+
+class ControlConsumer(TopicReader, Protocol):
+    """A reader of every partition of the control topic from the start, outside any group."""
 
 
 class BatchBuilderLike(Protocol):
@@ -95,9 +117,25 @@ class OutputProducer(Protocol):
 
 
 class EventProducer(Protocol):
-    """A producer that sends one record and waits for it (model events, control records);
-    the answer's ``offset`` is the record's."""
+    """A producer that sends one record and waits for it (model events, control records,
+    stats snapshots); the answer's ``offset`` is the record's."""
 
     async def send_and_wait(
         self, topic: str, value: bytes | None = None, key: bytes | None = None
+    ) -> Any: ...
+
+
+class RecordProducer(Protocol):
+    """A producer its owner starts and stops, that sends one record, headers and all, and
+    waits for it (the learner's: versions to the control topic, feedback to the dead-letter
+    topic)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> Any: ...

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from service.kafka.clients import connection_options
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,11 +79,17 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+def make_admin(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
+    """An admin client (not started), for creating topics or asking whether the broker
+    answers (tools/devbroker.py)."""
+    options: dict[str, Any] = {**connection_options(settings), "client_id": "modelserve-admin"}
+    options.update(overrides)
+    return AIOKafkaAdminClient(**options)
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; returns the names created."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id="modelserve-admin"
-    )
+    admin = make_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

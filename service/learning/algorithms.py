@@ -13,6 +13,7 @@ import numpy.typing as npt
 from sklearn.preprocessing import StandardScaler
 
 # Re-exported: the CLI, the options and the tests name the algorithms from here.
+from service.errors import ModelServeError
 from service.learning.estimators import ALGORITHMS as ALGORITHMS
 from service.learning.estimators import Algorithm as Algorithm
 from service.learning.estimators import checked_kind, estimator
@@ -29,10 +30,10 @@ FloatMatrix = npt.NDArray[np.float64]
 Answer = str | float
 
 
-class UnlearnableError(ValueError):
+class UnlearnableError(ModelServeError, ValueError):
     """A record the model cannot learn from: a label it does not know, a number that is not
     finite, or one so large that learning it would leave the model's numbers infinite. The
-    model is as it was before the record."""
+    model is as it was before the record. Not retriable: the record stays what it is."""
 
 
 class OnlineModel:

@@ -1,32 +1,34 @@
-"""`modelserve learn`: the learner as a process of its own, beside the service. It restores
-from the control topic, reads feedback in its own consumer group, keeps recent data records
-(for id-only feedback) and predictions (for the serving version's live quality), learns, and
-publishes versions through the same publishing code as the CLI. Its HTTP port
-(learner_http.py: health, state, metrics) answers from start to stop."""
+"""The learning loop of `modelserve learn` as a part (parts.py; learning/process.py runs it
+beside the learner's HTTP). It restores from the control topic, reads feedback in its own
+consumer group, keeps recent data records (for id-only feedback) and predictions (for the
+serving version's live quality), learns, and publishes versions through the control
+publisher the CLI uses. Its Kafka clients are made in kafka/ and used through the seam's
+Protocols."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-
-from service.http.server import HttpPart, make_server
-from service.kafka.clients import make_producer
+from service.kafka.clients import (
+    make_control_producer,
+    open_feedback_consumer,
+    open_recent_reader,
+)
+from service.kafka.control_publisher import ControlPublisher
+from service.kafka.seams import FeedbackConsumer, Fetcher, RecordProducer, TopicPartition
 from service.kafka.topics import ensure_topics
 from service.learning.catchup import read_to_end
 from service.learning.feedback import InvalidFeedbackError
 from service.learning.learner import LearnerCore, LearnerOptions
-from service.learning.learner_http import create_learner_app
 from service.learning.restore import latest_of
 from service.learning.resume import starting_model
 from service.learning.windows import RecentById
 from service.scoring.predictions import dead_letter_headers
 from service.settings import Settings
-from service.tools.publishing import ControlPublisher
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)
@@ -38,27 +40,43 @@ PUMP_BUDGET_S = 0.1
 PUMP_BATCH = 5000
 CATCH_UP_S = 60.0  # longest the data and predictions present at start are read for
 
+C = TypeVar("C", bound=Fetcher)
 
-class Learner:
-    def __init__(self, settings: Settings, options: LearnerOptions, producer: Any = None) -> None:
+
+class LearnerPart:
+    """Its start restores and catches up (retried by the runner while the broker is away),
+    its run learns until stopped; its clients are closed at close."""
+
+    name = "learner"
+
+    def __init__(
+        self, settings: Settings, options: LearnerOptions, producer: RecordProducer | None = None
+    ) -> None:
         # ``producer``: an in-memory one in the loop tests; else the learner's own.
         self.settings = settings
         self.options = options
         self.core: LearnerCore | None = None
-        self.http: HttpPart | None = None
+        self._producer: RecordProducer = producer or make_control_producer(settings)
+        self._producer_started = False
+        # Set by start (or by the loop tests): the readers and the feedback group member.
+        self._data: Fetcher | None = None
+        self._predictions: Fetcher | None = None
+        self._feedback: FeedbackConsumer | None = None
+        self._consumers: list[Fetcher] = []  # every one opened, stopped at close
         self._stopping = asyncio.Event()
-        self._consumers: list[AIOKafkaConsumer] = []
-        self._producer = producer or make_producer(
-            settings, max_request_size=settings.max_descriptor_bytes + 1024
-        )
-        self._running: asyncio.Task[Any] | None = None
+        self._running = False
+        self._finished = asyncio.Event()
 
     async def start(self) -> None:
+        """Restores the latest version (CannotResumeError when the flags do not match it),
+        catches up on the data and predictions there are, and joins the feedback group. A
+        retried start (the broker was away) begins again from the restore."""
+        await self._stop_consumers()
         settings, options = self.settings, self.options
         await ensure_topics(settings)
         restored = await latest_of(settings, options.name)
         model = starting_model(restored, options)  # or CannotResumeError: the flags differ
-        self.core = LearnerCore(
+        core = LearnerCore(
             options,
             model,
             restored,
@@ -67,6 +85,7 @@ class Learner:
             default_data_type=settings.default_data_type,
             max_json_depth=settings.max_json_depth,
         )
+        self.core = core
         log.info(
             "learner %s starts at version %s, %d records learned, feedback offsets %s",
             options.name,
@@ -74,39 +93,33 @@ class Learner:
             model.learned,
             restored.offsets or "from the group's",
         )
-        await self._producer.start()
-        self._data = await self._reader(settings.data_topics)
-        self._predictions = await self._reader([settings.output_topic])
+        if not self._producer_started:
+            await self._producer.start()
+            self._producer_started = True
+        since_s = settings.feedback_join_seconds
+        self._data = await self._opened(open_recent_reader(settings, settings.data_topics, since_s))
+        self._predictions = await self._opened(
+            open_recent_reader(settings, [settings.output_topic], since_s)
+        )
         await self._catch_up()
-        self._feedback = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
-            group_id=settings.learner_group_id,
-            client_id="modelserve-learner",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
-        )
-        self._consumers.append(self._feedback)
-        core = self.core
-        self._feedback.subscribe(
-            [settings.feedback_topic], listener=_ResumeAt(self._feedback, lambda: core.offsets)
-        )
-        await self._feedback.start()
-        app = create_learner_app(self.core, self.is_live)
-        self.http = HttpPart(make_server(app, settings.http_host, settings.learner_http_port))
-        await self.http.start()
-
-    def is_live(self) -> bool:
-        return self._running is None or not self._running.done()
+        self._feedback = await self._opened(open_feedback_consumer(settings, lambda: core.offsets))
 
     async def run(self) -> None:
-        self._running = asyncio.current_task()
-        core = self.core
-        assert core is not None
+        """Learns until stopped: a round reads what the data and predictions topics have,
+        then a batch of feedback, and publishes each version that is due."""
+        self._running = True
+        try:
+            await self._learn()
+        finally:
+            self._finished.set()
+
+    async def _learn(self) -> None:
+        core, feedback = self.core, self._feedback
+        assert core is not None and feedback is not None
         publisher = ControlPublisher(self._producer, self.settings.control_topic)
         while not self._stopping.is_set():
             await self._pump()
-            batches = await self._feedback.getmany(timeout_ms=200, max_records=FEEDBACK_BATCH)
+            batches = await feedback.getmany(timeout_ms=200, max_records=FEEDBACK_BATCH)
             for records in batches.values():
                 # In slices that end where a version is due: one every --publish-every records.
                 while records and not self._stopping.is_set():
@@ -134,6 +147,7 @@ class Learner:
         offsets = {
             TopicPartition(self.settings.feedback_topic, p): o for p, o in core.offsets.items()
         }
+        assert self._feedback is not None
         try:  # the descriptor is the truth; the group's offsets are a convenience
             await self._feedback.commit(offsets)
         except Exception as exc:
@@ -150,9 +164,7 @@ class Learner:
     async def _catch_up(self) -> None:
         """The data records and predictions there at start, before any feedback is learned:
         feedback that names an id finds what it joins to from its first batch on."""
-        core = self.core
-        assert core is not None
-        for reader, see in ((self._data, core.see_data), (self._predictions, self._see_answers)):
+        for reader, see in self._readers():
             if not await read_to_end(reader, see, deadline_s=CATCH_UP_S):
                 log.warning(
                     "not caught up in %.0f s; id-only feedback may go unmatched", CATCH_UP_S
@@ -161,9 +173,7 @@ class Learner:
     async def _pump(self) -> None:
         """What the data and predictions topics have for us now (no waiting), for at most
         PUMP_BUDGET_S each: whatever is left is read in the next round."""
-        core = self.core
-        assert core is not None
-        for reader, see in ((self._data, core.see_data), (self._predictions, self._see_answers)):
+        for reader, see in self._readers():
             until = time.monotonic() + PUMP_BUDGET_S
             while not self._stopping.is_set() and time.monotonic() < until:
                 batches = await reader.getmany(timeout_ms=0, max_records=PUMP_BATCH)
@@ -186,68 +196,38 @@ class Learner:
                 headers=dead_letter_headers(record, error, None),
             )
 
-    async def _reader(self, topics: list[str]) -> AIOKafkaConsumer:
-        """Every partition of ``topics``, from ``feedback_join_seconds`` back (from the
-        start where the broker cannot say where that is)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
-        )
+    def _readers(self) -> list[tuple[Fetcher, Callable[[list[Any]], None]]]:
+        """The data and predictions readers, each with what takes its records."""
+        core = self.core
+        assert core is not None and self._data is not None and self._predictions is not None
+        return [(self._data, core.see_data), (self._predictions, self._see_answers)]
+
+    async def _opened(self, opening: Awaitable[C]) -> C:
+        consumer = await opening
         self._consumers.append(consumer)
-        await consumer.start()
-        await consumer.topics()
-        assignment = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in sorted(consumer.partitions_for_topic(t) or {0})
-        ]
-        consumer.assign(assignment)
-        since = int((time.time() - self.settings.feedback_join_seconds) * 1000)
-        try:
-            found = await consumer.offsets_for_times({tp: since for tp in assignment})
-            for tp in assignment:
-                position = found.get(tp)
-                if position is None:
-                    await consumer.seek_to_end(tp)
-                else:
-                    consumer.seek(tp, position.offset)
-        except Exception:
-            await consumer.seek_to_beginning(*assignment)
         return consumer
 
-    def request_stop(self) -> None:
+    async def stop(self) -> None:
+        """Ends the loop after its round (a version due is published first), waiting for it
+        up to the drain timeout."""
         self._stopping.set()
+        if self._running:
+            try:
+                await asyncio.wait_for(self._finished.wait(), self.settings.drain_timeout_s)
+            except TimeoutError:
+                log.warning("the learner did not stop in %.1fs", self.settings.drain_timeout_s)
 
     async def close(self) -> None:
-        if self.http is not None:
-            await self.http.stop()
-        for consumer in self._consumers:
+        await self._stop_consumers()
+        await self._producer.stop()
+
+    async def _stop_consumers(self) -> None:
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
             try:
                 await consumer.stop()
             except Exception:
                 log.exception("closing a consumer failed")
-        await self._producer.stop()
-
-
-class _ResumeAt(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Feedback resumes where the restored version stopped, not where the group did."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, offsets: Callable[[], dict[int, int]]) -> None:
-        self._consumer = consumer
-        self._offsets = offsets  # the learner's own: what it learned up to, restored or since
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        offsets = self._offsets()
-        for tp in assigned:
-            offset = offsets.get(tp.partition)
-            if offset is not None:
-                self._consumer.seek(tp, offset)
 
 
 def _json(value: bytes | None) -> dict[str, Any]:

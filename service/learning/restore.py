@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.errors import ModelServeError
 from service.kafka.clients import open_topic_reader
 from service.learning.catchup import read_to_end
 from service.learning.state import InvalidStateError, LearnerMetadata, check_state, checked
@@ -26,9 +27,10 @@ METADATA_KEY = "learner"
 READ_DEADLINE_S = 120.0  # to read the whole (compacted) control topic
 
 
-class CannotResumeError(ValueError):
+class CannotResumeError(ModelServeError, ValueError):
     """The learner will not start: what it would resume from is unreadable or does not
-    match its flags. One line; `modelserve learn` exits 2 with it."""
+    match its flags. One line; `modelserve learn` exits 2 with it (a ValueError, as the CLI's
+    other refusals). Not retriable: the control topic will say the same next time."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Restored:
 
 async def latest_of(settings: Settings, name: str) -> Restored:
     """Reads the whole control topic (it is compacted: one record per name, soon)."""
-    consumer = await open_topic_reader(settings.bootstrap_servers, settings.control_topic)
+    consumer = await open_topic_reader(settings, settings.control_topic)
     try:
         found = await latest_value(consumer, name.encode())
     finally:

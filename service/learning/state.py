@@ -9,6 +9,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from service.errors import ModelServeError
+
 # The state travels in a version's descriptor metadata; linear models are far smaller.
 MAX_STATE_BYTES = 256 * 1024
 STATE_FORMAT = 1
@@ -24,9 +26,9 @@ Name = Annotated[str, Field(strict=True, min_length=1)]
 M = TypeVar("M", bound=BaseModel)
 
 
-class InvalidStateError(ValueError):
+class InvalidStateError(ModelServeError, ValueError):
     """A learner state (or the metadata around it) that cannot be resumed from; the message
-    is one line."""
+    is one line. Not retriable: the state is data, and reads the same next time."""
 
 
 class _Checked(BaseModel):

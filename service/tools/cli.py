@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.gc_tuning import tune_for_streaming
     from service.server import Service
+    from service.tools.running import run_until_stopped
 
     if settings.workers > 1 and settings.worker_index is None:
         from service.supervisor.main import supervise
@@ -122,20 +123,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
         return supervise(settings, instance)
 
-    async def run() -> None:
-        service = Service(settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, service.request_stop)
-        try:
-            await service.start()
-            tune_for_streaming()  # after start-up: its objects stay out of every collection
-            await service.wait()
-        finally:
-            await service.stop()
+    async def run() -> int:
+        # tune_for_streaming after start-up: its objects stay out of every collection.
+        return await run_until_stopped(Service(settings), "serve", started=tune_for_streaming)
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
 
 
 def _retire(args: argparse.Namespace, settings: Settings) -> int:
@@ -147,8 +139,9 @@ def _retire(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> int:
+    from service.kafka.control_publisher import control_publisher
     from service.routing.route_spec import route_key
-    from service.tools.publishing import ROUTE_STATUSES, control_publisher, wait_for_event
+    from service.tools.publishing import ROUTE_STATUSES, wait_for_event
 
     spec = route_from_args(args, args.parser)
     key = route_key(args.data_type)

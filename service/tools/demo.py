@@ -13,19 +13,14 @@ import orjson
 
 from service.http.views import process_stats, serving_state
 from service.kafka.clients import open_topic_reader
+from service.kafka.control_publisher import control_publisher
 from service.learning.learner import LearnerOptions
-from service.learning.part import Learner
+from service.learning.process import LearnerProcess
 from service.routing.route_spec import route_key
 from service.server import Service
 from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
-from service.tools.publishing import (
-    ROUTE_STATUSES,
-    build_route,
-    control_publisher,
-    publish,
-    wait_for_event,
-)
+from service.tools.publishing import ROUTE_STATUSES, build_route, publish, wait_for_event
 from service.tools.sending import send_records
 from service.wine import WINE_FIELDS, WINE_LABEL, wine_rows
 
@@ -69,16 +64,14 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
             asyncio.create_task(_stream(settings, rate)),
             asyncio.create_task(_print_predictions(settings)),
             asyncio.create_task(_feedback(settings, rate)),
-            asyncio.create_task(learner.run()),
             asyncio.create_task(_print_versions(learner)),
         ]
         await stop.wait()
-        learner.request_stop()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await learner.close()
+        await learner.runner.stop()
         totals = process_stats(service.metrics, service.registry)
         print(f"stats: {orjson.dumps(totals).decode()}")
         state = serving_state(service.registry, "wine")
@@ -123,7 +116,7 @@ async def _shadow_with_logistic(settings: Settings) -> None:
     print(f"shadow answers go to {settings.shadow_topic}; agreement in /state/wine")
 
 
-async def _start_learner(settings: Settings) -> Learner:
+async def _start_learner(settings: Settings) -> LearnerProcess:
     """An online learner of wine quality on the feedback topic: it publishes `wine-online`
     versions as data (they stand by: the shadow route names wine-rf and wine-lr)."""
     classes = sorted({str(int(r[WINE_LABEL])) for r in wine_rows()}, key=int)
@@ -137,9 +130,8 @@ async def _start_learner(settings: Settings) -> Learner:
         publish_interval_s=5.0,
         window=500,
     )
-    learner = Learner(settings.model_copy(update={"learner_http_port": 0}), options)
-    await learner.start()
-    assert learner.http is not None
+    learner = LearnerProcess(settings.model_copy(update={"learner_http_port": 0}), options)
+    await learner.runner.start()
     print(f"online learner up: HTTP http://localhost:{learner.http.port}/state")
     return learner
 
@@ -161,7 +153,7 @@ async def _feedback(settings: Settings, rate: float) -> None:
     )
 
 
-async def _print_versions(learner: Learner) -> None:
+async def _print_versions(learner: LearnerProcess) -> None:
     shown = 0
     while True:
         core = learner.core
@@ -184,7 +176,7 @@ async def _stream(settings: Settings, rate: float) -> None:
 
 
 async def _print_predictions(settings: Settings, every: int = 100) -> None:
-    consumer = await open_topic_reader(settings.bootstrap_servers, settings.output_topic)
+    consumer = await open_topic_reader(settings, settings.output_topic)
     try:
         seen = 0
         while True:

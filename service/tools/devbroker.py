@@ -82,8 +82,10 @@ class DevBroker:
 
     async def wait_ready(self, timeout_s: float) -> None:
         """Until a metadata request succeeds: an open port is not yet a working broker."""
-        from aiokafka.admin import AIOKafkaAdminClient
+        from service.kafka.topics import make_admin
+        from service.settings import Settings
 
+        settings = Settings(bootstrap_servers=self.bootstrap)
         deadline = time.monotonic() + timeout_s
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -94,7 +96,7 @@ class DevBroker:
                     else ""
                 )
                 raise RuntimeError(f"broker exited with {self._process.returncode}: {err[-2000:]}")
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+            admin = make_admin(settings, request_timeout_ms=2000)
             try:
                 await admin.start()
                 await admin.list_topics()

@@ -1,12 +1,12 @@
-"""`modelserve learn`: its flags, and running the learner until SIGTERM/SIGINT. A flag it cannot
-run with, or a latest version it cannot resume from (unreadable, or learned with other
---algorithm, --inputs or --labels), exits 2 with one line (ValueError, see tools/cli.py)."""
+"""`modelserve learn`: its flags, and running the learner's parts (learning/process.py) until
+SIGTERM/SIGINT. A flag it cannot run with, or a latest version it cannot resume from
+(unreadable, or learned with other --algorithm, --inputs or --labels), exits 2 with one line
+(ValueError, see tools/cli.py); a part that fails while it runs, 1."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 
 from service.settings import Settings
 from service.tools.arguments import comma_list
@@ -47,7 +47,8 @@ def add_learn_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def run_learn(args: argparse.Namespace, settings: Settings) -> int:
     from service.learning.learner import LearnerOptions
-    from service.learning.part import Learner
+    from service.learning.process import LearnerProcess
+    from service.tools.running import run_until_stopped
 
     options = LearnerOptions(
         name=args.name,
@@ -62,16 +63,7 @@ def run_learn(args: argparse.Namespace, settings: Settings) -> int:
         window=args.window,
     )
 
-    async def run() -> None:
-        learner = Learner(settings, options)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, learner.request_stop)
-        try:
-            await learner.start()
-            await learner.run()
-        finally:
-            await learner.close()
+    async def run() -> int:
+        return await run_until_stopped(LearnerProcess(settings, options).runner, "learn")
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())

@@ -1,6 +1,6 @@
-"""Client side of the control topic: build a descriptor from a model file, publish it,
-retire a model, declare or remove a dataType's route, and wait for the service's verdict on
-the events topic."""
+"""The CLI's side of the control topic: build a descriptor from a model file or a route from
+flags, publish or retire one (through kafka/control_publisher.py), and wait for the service's
+verdict on the events topic."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from service.kafka.clients import make_producer, open_topic_reader
-from service.kafka.seams import EventProducer
+from service.kafka.clients import open_topic_reader
+from service.kafka.control_publisher import control_publisher
 from service.routing.route_spec import RouteRejectedError, RouteSpec, parse_route, route_key
 from service.runtimes.catalog import RUNTIMES, Runtime
 from service.serving.descriptor import ModelDescriptor
@@ -131,46 +130,6 @@ def build_route(
         raise ValueError(str(exc)) from exc
 
 
-class ControlPublisher:
-    """Descriptors, routes and tombstones to the control topic, through the producer it is
-    given (the CLI's own, or a long-running part's, such as a learner's). Each send returns the
-    record's offset in the control topic, which the service's events name."""
-
-    def __init__(self, producer: EventProducer, topic: str) -> None:
-        self._producer = producer
-        self._topic = topic
-
-    async def publish(self, descriptor: ModelDescriptor) -> int:
-        return await self._send(descriptor.name, descriptor.to_json())
-
-    async def retire(self, name: str) -> int:
-        """A tombstone: key = name, null value."""
-        return await self._send(name, None)
-
-    async def publish_route(self, route: RouteSpec) -> int:
-        return await self._send(route_key(route.data_type), route.to_json())
-
-    async def remove_route(self, data_type: str) -> int:
-        """A tombstone on the route's key."""
-        return await self._send(route_key(data_type), None)
-
-    async def _send(self, key: str, value: bytes | None) -> int:
-        metadata = await self._producer.send_and_wait(self._topic, value, key=key.encode())
-        return int(metadata.offset)
-
-
-@asynccontextmanager
-async def control_publisher(settings: Settings) -> AsyncIterator[ControlPublisher]:
-    """A publisher with a producer of its own, for one-off commands."""
-    # Models inline can be megabytes; the service accepts up to max_descriptor_bytes.
-    producer = make_producer(settings, max_request_size=settings.max_descriptor_bytes + 1024)
-    await producer.start()
-    try:
-        yield ControlPublisher(producer, settings.control_topic)
-    finally:
-        await producer.stop()
-
-
 async def publish(settings: Settings, descriptor: ModelDescriptor) -> int:
     """Publish once, on a producer of its own; returns the control record's offset."""
     async with control_publisher(settings) as publisher:
@@ -192,7 +151,7 @@ async def wait_for_event(
     """The first event about ``name`` caused by the control record at ``offset`` with one of
     ``statuses``; None on time-out. Reads the events topic from the start: its end offsets
     are not trusted on every Kafka-compatible broker."""
-    consumer = await open_topic_reader(settings.bootstrap_servers, settings.events_topic)
+    consumer = await open_topic_reader(settings, settings.events_topic)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -9,21 +9,19 @@ from datetime import timedelta
 from typing import Any, cast
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from service.clock import utcnow
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
+from service.kafka.seams import EventProducer, TopicReader
 from service.metrics import Metrics
 from service.routing.registry import Registry
 
 
 def part() -> ClusterStats:
     taker = SnapshotTaker(Identity("me", None), Registry(), Metrics(), dict, 1.0)
-    return ClusterStats(
-        taker, cast(AIOKafkaProducer, None), cast(AIOKafkaConsumer, None), "stats", 1.0
-    )
+    return ClusterStats(taker, cast(EventProducer, None), cast(TopicReader, None), "stats", 1.0)
 
 
 def record(instance: str, published_in_s: float, scored: int = 0) -> bytes:
@@ -79,7 +77,7 @@ async def test_a_broker_gone_delays_snapshots_and_stops_nothing() -> None:
     producer = GoneBroker()
     taker = SnapshotTaker(Identity("me", None), Registry(), Metrics(), dict, 1.0)
     stats = ClusterStats(
-        taker, cast(AIOKafkaProducer, producer), cast(AIOKafkaConsumer, None), "stats", 1.0
+        taker, cast(EventProducer, producer), cast(TopicReader, None), "stats", 1.0
     )
     await stats.stop()  # the last word, on a clean stop: attempted, not fatal
     assert producer.sends == 1

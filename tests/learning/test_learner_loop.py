@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from service.learning.learner import LearnerCore
-from service.learning.part import Learner
+from service.learning.part import LearnerPart
 from service.scoring.records import LocalRecord
 from service.settings import Settings
 from tests.learner_helpers import answered, data_records, feedback, stream
@@ -35,7 +35,9 @@ class Consumer:
     def queue(self, records: list[LocalRecord]) -> None:
         self.queued.append({("topic", 0): records})
 
-    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> Batch:
+    async def getmany(
+        self, *partitions: Any, timeout_ms: int = 0, max_records: int | None = None
+    ) -> Batch:
         self.fetches += 1
         await asyncio.sleep(0)  # as a real fetch does, it lets the rest of the loop run
         if self.queued:
@@ -49,6 +51,9 @@ class Consumer:
     async def commit(self, offsets: dict[Any, int]) -> None:
         pass
 
+    async def stop(self) -> None:
+        pass
+
 
 class Producer:
     """Keeps what is sent; sends to the control topic fail while ``failing``."""
@@ -58,8 +63,18 @@ class Producer:
         self.control_attempts = 0
         self.failing = False
 
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
     async def send_and_wait(
-        self, topic: str, value: bytes | None, key: bytes | None = None, headers: Any = None
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> Any:
         if topic == SETTINGS.control_topic:
             self.control_attempts += 1
@@ -75,7 +90,7 @@ class Producer:
 class Running:
     def __init__(self, learner_core: LearnerCore, data: Consumer | None = None) -> None:
         self.producer = Producer()
-        self.learner = Learner(SETTINGS, learner_core.options, self.producer)
+        self.learner = LearnerPart(SETTINGS, learner_core.options, self.producer)
         self.learner.core = learner_core
         self.feedback = Consumer()
         self.data = data or Consumer()
@@ -92,8 +107,10 @@ class Running:
         await asyncio.wait_for(self.feedback.drained.wait(), 10)
 
     async def stopped(self) -> None:
-        self.learner.request_stop()
+        """The part's stop, which waits for the loop to end its round."""
         async with asyncio.timeout(5):
+            await self.learner.stop()
+            assert self.task.done()
             await self.task
 
 

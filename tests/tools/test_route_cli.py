@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
+from service.kafka.control_publisher import control_publisher
 from service.kafka.topics import ensure_topics
 from service.routing.route_spec import parse_route, route_key
 from service.tools.cli import build_parser, main
-from service.tools.publishing import build_route, control_publisher
+from service.tools.publishing import build_route
 from tests.kafka_helpers import isolated_settings, read_until
 
 WINE = {"kind": "route", "dataType": "wine"}
