@@ -61,6 +61,11 @@ class Backoff:
         return delay
 
 
+# What a part's close may take: its work is done by then (stop drained it), so what is left
+# is releasing clients, which a gone broker can stall for a whole request time-out.
+CLOSE_TIMEOUT_S = 5.0
+
+
 class PartRunner:
     """Starts, runs and stops ``parts`` (in start order). ``reaching`` names what a start
     that fails retriably waits for, in the log line (``Kafka at host:9092``)."""
@@ -71,10 +76,12 @@ class PartRunner:
         reaching: str = "the broker",
         backoff: Callable[[], Backoff] = lambda: Backoff(0.5, 10.0),
         retriable: Callable[[BaseException], bool] = is_retriable,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
         self.parts = list(parts)
         self._reaching = reaching
         self._retriable = retriable  # kafka/retry.is_transient where the parts reach Kafka
+        self._close_timeout_s = close_timeout_s
         self._backoff = backoff
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
@@ -165,6 +172,14 @@ class PartRunner:
                 with suppress(asyncio.CancelledError, Exception):
                     await task
             # Closing clients whose broker is gone can raise anything, including the
-            # cancellation of their own background tasks: none of it may stop the drain.
-            with suppress(Exception, asyncio.CancelledError):
-                await part.close()
+            # cancellation of their own background tasks, or wait out a request time-out
+            # (a producer flushing to nobody): none of it may stop or stall the drain, and
+            # an orchestrator's grace period is short.
+            try:
+                await asyncio.wait_for(part.close(), self._close_timeout_s)
+            except TimeoutError:
+                log.warning(
+                    "closing %s took over %.0fs; left behind", part.name, self._close_timeout_s
+                )
+            except (Exception, asyncio.CancelledError):
+                log.debug("closing %s failed", part.name, exc_info=True)

@@ -25,12 +25,14 @@ class Recorded:
         start_failures: list[BaseException] | None = None,
         stop_error: Exception | None = None,
         close_error: Exception | None = None,
+        close_hangs: bool = False,
     ) -> None:
         self.name = name
         self.events = events
         self.start_failures = list(start_failures or [])
         self.stop_error = stop_error
         self.close_error = close_error
+        self.close_hangs = close_hangs  # as a producer flushing to a broker that is gone
         self.fail = asyncio.Event()  # set: run raises
         self.stopping = asyncio.Event()
         self.retried = asyncio.Event()  # its start was tried again
@@ -61,6 +63,8 @@ class Recorded:
         self.events.append(f"close {self.name}")
         if self.close_error is not None:
             raise self.close_error
+        if self.close_hangs:
+            await asyncio.Event().wait()
 
 
 def runner(*parts: Recorded) -> PartRunner:
@@ -136,6 +140,21 @@ async def test_one_part_failing_to_stop_or_close_stops_no_other_from_closing() -
     await parts.start()
     await parts.stop()
     assert [e for e in events if e.startswith("close")] == ["close c", "close b", "close a"]
+
+
+async def test_a_close_that_hangs_is_left_behind_and_the_others_still_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[str] = []
+    parts = PartRunner(
+        [Recorded("a", events), Recorded("b", events, close_hangs=True)],
+        backoff=lambda: Backoff(SHORT.first_s, SHORT.max_s),
+        close_timeout_s=0.01,
+    )
+    await parts.start()
+    await asyncio.wait_for(parts.stop(), 30)  # without the bound, this never returns
+    assert [e for e in events if e.startswith("close")] == ["close b", "close a"]
+    assert any("closing b took over" in r.getMessage() for r in caplog.records)
 
 
 def test_backoff_doubles_up_to_its_most() -> None:
