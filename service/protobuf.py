@@ -103,6 +103,7 @@ def wine_record_fields(value: bytes) -> dict[str, Any]:
 
 
 def encode_wine_record(fields: dict[str, Any], data_type: str = "", ts: int = 0) -> bytes:
-    """The other way, for senders and tests."""
+    """A WineRecord's bytes from its eleven fields: what `modelserve send` writes and tests
+    read back, so both sides of the wire are this module's."""
     record = WineRecord(dataType=data_type, ts=ts, **{k: float(fields[k]) for k in _WINE_FEATURES})
     return bytes(record.SerializeToString())

@@ -79,7 +79,9 @@ class DataLoop:
             committer.cancel()
 
     async def step(self) -> None:
-        """Stage 1 for one batch."""
+        """The first stage, once: resume partitions whose model arrived, fetch what is waiting,
+        and score it and hand its outputs to the producer, unless a rebalance came meanwhile
+        (then the batch is rewound, to be fetched again by whoever owns it now)."""
         if self._held is not None:
             self._held.resume_ready()
         # Fetch outside the lock: the client blocks fetches while a rebalance runs, and the
