@@ -3,7 +3,8 @@ the worker), and ``GET /snapshot``. It holds what the cluster view and a contain
 supervisor show and merge: who and where the process is, its ``/stats``, its partitions and
 their lag, its models, what each model version scored, and each dataType's ``/state``
 (routes and their members' stats included). ``schemas/stats_snapshot.schema.json`` is its
-JSON Schema (``make schemas``; a test keeps the two equal)."""
+JSON Schema (``make schemas``; a test keeps the two equal). A container's supervisor answers
+``GET /snapshot`` with its workers' (ContainerSnapshot)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from service import __version__
 from service.clock import utcnow
 from service.metrics import Metrics
 from service.routing.registry import Registry
+from service.state.container import Unanswered
 from service.state.models import ModelStatus, model_infos
 from service.state.process import ModelScored, ProcessStats, models_scored, process_stats
 from service.state.serving import ServingState, serving_state
@@ -61,6 +63,14 @@ class StatsSnapshot(Shape):
 
     def document(self) -> dict[str, Any]:
         return encode(self)
+
+
+class ContainerSnapshot(Shape):
+    """A container's ``GET /snapshot`` under ``WORKERS=N``: each worker's snapshot as its
+    worker wrote it, or why there is none."""
+
+    instance: str
+    workers: list[StatsSnapshot | Unanswered]
 
 
 @dataclass(frozen=True)

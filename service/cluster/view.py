@@ -5,23 +5,30 @@ workers) is alive while any of its processes is, ``stopped`` when all of them st
 and ``departed`` otherwise (killed, or cut off): it ages out without anyone saying so. Totals
 are over the alive instances, each counted from its alive processes. Ages are measured on the
 reader's clock, from when it read the snapshot (see stats_part.py), so that writers' clocks
-need not agree; a process unseen for longer than the stats topic keeps records is forgotten."""
+need not agree; a process unseen for longer than the stats topic keeps records is forgotten.
+The documents are state/cluster.py's; this reads the snapshots into them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
 from service.cluster.snapshot import StatsSnapshot
+from service.state.cluster import (
+    ClusterState,
+    ClusterView,
+    InstancePartition,
+    InstanceState,
+    InstanceView,
+    InstanceWorker,
+    ProcessUsage,
+)
 from service.state.merge import merge_states, merge_stats
 from service.state.process import ProcessStats
-from service.state.shapes import encode
 
 ALIVE_INTERVALS = 3
 FORGET_AFTER_S = 24 * 3600.0  # the stats topic's retention (kafka/topics.py)
-InstanceState = Literal["alive", "stopped", "departed"]
 
 
 @dataclass(frozen=True)
@@ -71,33 +78,37 @@ class Instance:
         """Its ``/stats``: summed over what it is counted from."""
         return merge_stats([p.stats for p in self.counted])
 
-    def document(self) -> dict[str, Any]:
+    def view(self) -> InstanceView:
         counted = self.counted
         last = max(self.seen, key=lambda s: s.at)
         partitions = sorted(
             (
-                {"topic": lag.topic, "partition": lag.partition, "lag": lag.lag, "worker": p.worker}
+                InstancePartition(
+                    topic=lag.topic, partition=lag.partition, lag=lag.lag, worker=p.worker
+                )
                 for p in counted
                 for lag in p.partitions
             ),
-            key=lambda row: (str(row["topic"]), int(row["partition"] or 0)),
+            key=lambda row: (row.topic, row.partition),
         )
-        return {
-            "instance": self.name,
-            "state": self.state,
-            "host": last.snapshot.host,
-            "version": last.snapshot.version,
-            "workers": [
-                {"worker": s.snapshot.worker, "pid": s.snapshot.pid, "alive": s.alive(self.now)}
+        return InstanceView(
+            instance=self.name,
+            state=self.state,
+            host=last.snapshot.host,
+            version=last.snapshot.version,
+            workers=[
+                InstanceWorker(
+                    worker=s.snapshot.worker, pid=s.snapshot.pid, alive=s.alive(self.now)
+                )
                 for s in sorted(self.seen, key=lambda s: s.snapshot.worker or 0)
             ],
-            "startedAt": min(p.started_at for p in counted).isoformat(),
-            "lastSeen": last.at.isoformat(),
-            "ageS": round(last.age_s(self.now), 3),
-            "partitions": partitions,
-            "lag": sum(int(row["lag"] or 0) for row in partitions),
-            "stats": encode(self.stats),
-        }
+            started_at=min(p.started_at for p in counted).isoformat(),
+            last_seen=last.at.isoformat(),
+            age_s=round(last.age_s(self.now), 3),
+            partitions=partitions,
+            lag=sum(row.lag or 0 for row in partitions),
+            stats=self.stats,
+        )
 
 
 def instances(snapshots: Iterable[Seen], now: datetime) -> list[Instance]:
@@ -108,33 +119,12 @@ def instances(snapshots: Iterable[Seen], now: datetime) -> list[Instance]:
     return [Instance(name, seen, now) for name, seen in sorted(grouped.items())]
 
 
-def cluster_document(snapshots: Iterable[Seen], now: datetime, me: str) -> dict[str, Any]:
-    found = instances(snapshots, now)
-    docs = [i.document() for i in found]
-    alive = [d for d in docs if d["state"] == "alive"]
-    alive_stats = [i.stats for i in found if i.state == "alive"]
-    return {
-        "instance": me,
-        "at": now.isoformat(),
-        "instances": docs,
-        "alive": [d["instance"] for d in alive],
-        "stopped": [d["instance"] for d in docs if d["state"] == "stopped"],
-        "departed": [d["instance"] for d in docs if d["state"] == "departed"],
-        "totals": {
-            **encode(merge_stats(alive_stats)),
-            "lag": sum(int(d["lag"]) for d in alive),
-            "instances": len(alive),
-        },
-        "partitions": sorted(
-            ({**row, "instance": d["instance"]} for d in alive for row in d["partitions"]),
-            key=lambda row: (str(row["topic"]), int(row["partition"])),
-        ),
-    }
+def cluster_view(snapshots: Iterable[Seen], now: datetime, me: str) -> ClusterView:
+    """``GET /cluster`` as ``me`` sees it ``now``."""
+    return ClusterView.of(me, now.isoformat(), [i.view() for i in instances(snapshots, now)])
 
 
-def cluster_state(
-    snapshots: Iterable[Seen], now: datetime, data_type: str
-) -> dict[str, Any] | None:
+def cluster_state(snapshots: Iterable[Seen], now: datetime, data_type: str) -> ClusterState | None:
     """``/state/{dataType}`` across the alive instances' alive processes, with what each
     contributed under ``instances``."""
     parts = [
@@ -147,18 +137,17 @@ def cluster_state(
     merged = merge_states([state for _, state in parts])
     if merged is None:
         return None
-    return {
-        **encode(merged),
-        "scope": "cluster",
-        "asOf": min(p.published_at for p, _ in parts).isoformat(),
-        "instances": [
-            {
-                "instance": p.instance,
-                "worker": p.worker,
-                "name": state.name,
-                "version": state.version,
-                "usage": state.usage,
-            }
+    return ClusterState.of(
+        merged,
+        as_of=min(p.published_at for p, _ in parts).isoformat(),
+        instances=[
+            ProcessUsage(
+                instance=p.instance,
+                worker=p.worker,
+                name=state.name,
+                version=state.version,
+                usage=state.usage,
+            )
             for p, state in parts
         ],
-    }
+    )

@@ -16,18 +16,25 @@ from starlette.requests import ClientDisconnect
 from service.clock import utcnow
 from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
-from service.cluster.view import cluster_state
 from service.errors import InvalidRecordError, NoModelError
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
-from service.http.cluster_views import add_cluster_routes
+from service.http.cluster_views import add_cluster_routes, cluster_state
 from service.http.dashboard import add_dashboard
-from service.http.route_views import all_routes, route_info
-from service.http.views import model_info, model_infos, process_stats, serving_state
+from service.http.views import (
+    all_routes,
+    model_info,
+    model_infos,
+    process_stats,
+    route_info,
+    serving_state,
+)
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.scoring.engine import Engine
 from service.scoring.predictions import request_answer
 from service.scoring.records import own_id
+from service.state.health import Readiness
+from service.state.shapes import encode
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 log = logging.getLogger(__name__)
@@ -119,8 +126,8 @@ def create_app(
     @app.get("/health/ready")
     async def ready() -> Response:
         checks = health.ready()
-        ok = all(checks.values())
-        return OrjsonResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
+        readiness = Readiness(ready=all(checks.values()), checks=checks)
+        return OrjsonResponse(encode(readiness), status_code=200 if readiness.ready else 503)
 
     @app.post("/predict/{data_type}")
     async def predict(data_type: str, request: Request) -> Response:

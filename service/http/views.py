@@ -1,6 +1,7 @@
 """The HTTP contract's queryable state, encoded: ModelInfo (``/models``), a model's detail
-(``/models/{name}``), the serving stats of a dataType (``/state/{dataType}``) and the totals
-(``/stats``). What they hold is read in service/state/; this is only how they are written."""
+(``/models/{name}``), the serving stats of a dataType (``/state/{dataType}``), the totals
+(``/stats``) and the declared routes (``/routes``, ``/routes/{dataType}``). What they hold is
+read in service/state/; this is only how they are written."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from service.metrics import Metrics
 from service.routing.registry import Registry
-from service.state import models, process, serving
+from service.state import declared_routes, models, process, serving
 from service.state.shapes import encode
 
 
@@ -33,3 +34,12 @@ def serving_state(registry: Registry, data_type: str) -> dict[str, Any] | None:
 
 def process_stats(metrics: Metrics, registry: Registry) -> dict[str, Any]:
     return encode(process.process_stats(metrics.totals, registry.serving_count()))
+
+
+def all_routes(registry: Registry) -> list[dict[str, Any]]:
+    return [encode(info) for info in declared_routes.all_routes(registry)]
+
+
+def route_info(registry: Registry, data_type: str) -> dict[str, Any] | None:
+    info = declared_routes.route_info(registry, data_type)
+    return encode(info) if info is not None else None

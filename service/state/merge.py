@@ -12,16 +12,12 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
+from service.state.models import ModelVersion
 from service.state.process import ProcessStats
 from service.state.route_merge import merge_route_states
 from service.state.serving import ServingState
-from service.state.shapes import Shape, absent
+from service.state.shapes import absent
 from service.state.sums import instant, sum_counts, timed
-
-
-class ModelVersion(Shape):
-    name: str
-    version: int
 
 
 class MergedState(ServingState):

@@ -83,6 +83,13 @@ class ModelDetail(ModelInfo):
     history: list[HistoryEntry]
 
 
+class ModelVersion(Shape):
+    """A model by its name and version: a merge's part on another version, a route member."""
+
+    name: str
+    version: int
+
+
 class ModelStatus(Shape):
     """A name's version as ``/models`` shows it, in short: what a snapshot carries."""
 

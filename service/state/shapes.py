@@ -37,6 +37,14 @@ class OpenShape(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="allow")
 
 
+class WorkerIndex(Shape):
+    """A base that puts a worker's index first in a document of its own figures: pydantic
+    orders the fields base by base from the last base listed, so ``class X(Figures,
+    WorkerIndex)`` writes ``worker`` and then the figures."""
+
+    worker: int | None
+
+
 def encode(document: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
     """The JSON object a client reads: JSON names, JSON types, declaration order."""
     return document.model_dump(mode="json", by_alias=True, exclude=exclude)

@@ -3,26 +3,30 @@ all its workers. What each worker counts is merged from their snapshots (``/stat
 ``/state/{dataType}``, ``/timeline``) or expositions (``/metrics``), with each worker's own
 figures beside the sum; health is every worker's; what every worker answers alike (models,
 routes, the cluster view) comes from one of them; ``POST /predict`` is passed to the workers
-in turn. The dashboard page is served here too."""
+in turn. The dashboard page is served here too. A worker's answer is read into the state's
+types (a snapshot, a timeline, a readiness) and merged as types (state/container.py,
+state/timeline.py, state/health.py); a worker whose answer is not of its type is listed as
+missing (a snapshot), left out (a timeline) or counted not ready, so the others still show."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from service.cluster.snapshot import StatsSnapshot
-from service.cluster.timeline import merge_timelines
+from service.cluster.snapshot import ContainerSnapshot, StatsSnapshot
 from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.dashboard import add_dashboard
-from service.state.merge import merge_states, merge_stats
+from service.state.container import Unanswered, container_state, container_stats
+from service.state.health import Readiness, merge_readiness
 from service.state.shapes import encode
+from service.state.timeline import TimelineDocument, merge_timelines
 from service.supervisor.exposition import MonotonicExposition
 from service.supervisor.worker_clients import Answer, WorkerClients
 
@@ -42,64 +46,54 @@ def create_supervisor_app(
     expositions = MonotonicExposition()
     add_dashboard(app)
 
-    async def snapshots() -> tuple[list[Read], list[dict[str, Any]]]:
+    async def snapshots() -> tuple[list[StatsSnapshot], list[Unanswered]]:
         """The answering workers' snapshots, and a line for each that did not answer (or
         answered something that is not a snapshot)."""
         answers = await workers.all("/snapshot")
         found, missing = [], _missing(answers)
         for answer in answers:
             if answer.ok and answer.response is not None:
-                document = answer.response.json()
                 try:
-                    found.append(Read(document, StatsSnapshot.model_validate(document)))
+                    found.append(StatsSnapshot.model_validate(answer.response.json()))
                 except ValidationError as exc:
-                    missing.append({"worker": answer.worker, "error": _unreadable(exc)})
+                    missing.append(Unanswered(worker=answer.worker, error=_unreadable(exc)))
         return found, missing
 
     @app.get("/stats")
     async def get_stats() -> dict[str, Any]:
         found, missing = await snapshots()
-        merged = encode(merge_stats([s.snapshot.stats for s in found]))
-        merged["uptime"] = round(time.monotonic() - started, 3)
-        merged["workers"] = [
-            {"worker": s.snapshot.worker, **encode(s.snapshot.stats)} for s in found
-        ] + missing
-        return merged
+        parts = [(s.worker, s.stats) for s in found]
+        return encode(container_stats(parts, missing, round(time.monotonic() - started, 3)))
 
     @app.get("/state/{data_type}")
     async def get_state(data_type: str, request: Request, scope: str = "local") -> Response:
         if scope != "local":  # the cluster's figures: any worker reads them all
             return await forward(request)
         found, missing = await snapshots()
-        parts = [
-            (s.snapshot.worker, s.snapshot.states[data_type])
-            for s in found
-            if data_type in s.snapshot.states
-        ]
-        merged = merge_states([state for _, state in parts])
-        if merged is None:
+        parts = [(s.worker, s.states[data_type]) for s in found if data_type in s.states]
+        state = container_state(parts, missing)
+        if state is None:
             raise HTTPException(404, f"no model is serving dataType {data_type!r}")
-        workers_states = [
-            {
-                "worker": w,
-                "name": state.name,
-                "version": state.version,
-                "usage": state.usage,
-                "duration": state.duration,
-            }
-            for w, state in parts
-        ]
-        return OrjsonResponse({**encode(merged), "workers": workers_states + missing})
+        return OrjsonResponse(encode(state))
 
     @app.get("/timeline")
     async def get_timeline() -> dict[str, Any]:
+        """The instants every answering worker sampled; a worker whose answer is not a
+        timeline is left out, as one that did not answer."""
         answers = await workers.all("/timeline")
-        return merge_timelines([a.response.json() for a in answers if a.ok and a.response])
+        parts = []
+        for answer in answers:
+            if answer.ok and answer.response is not None:
+                try:
+                    parts.append(TimelineDocument.model_validate(answer.response.json()))
+                except ValidationError as exc:
+                    log.warning("worker %d's timeline left out: %s", answer.worker, exc)
+        return encode(merge_timelines(parts))
 
     @app.get("/snapshot")
     async def get_snapshot() -> dict[str, Any]:
         found, missing = await snapshots()
-        return {"instance": instance, "workers": [s.document for s in found] + missing}
+        return encode(ContainerSnapshot(instance=instance, workers=[*found, *missing]))
 
     @app.get("/metrics")
     async def get_metrics() -> Response:
@@ -118,13 +112,8 @@ def create_supervisor_app(
     async def ready() -> Response:
         """Ready when every worker is: each holds a share of the partitions."""
         answers = await workers.all("/health/ready")
-        checks = [a.response.json() if a.response else {"ready": False} for a in answers]
-        keys = dict.fromkeys(k for c in checks for k in c if k != "ready")
-        merged = {k: all(bool(c.get(k)) for c in checks) for k in keys}
-        ok = all(bool(c.get("ready")) for c in checks)
-        workers_ready = [{"worker": a.worker, **c} for a, c in zip(answers, checks, strict=True)]
-        body = {"ready": ok, **merged, "workers": workers_ready}
-        return OrjsonResponse(body, status_code=200 if ok else 503)
+        merged = merge_readiness([(a.worker, _readiness(a)) for a in answers])
+        return OrjsonResponse(encode(merged), status_code=200 if merged.ready else 503)
 
     @app.api_route("/{path:path}", methods=METHODS)
     async def forward(request: Request) -> Response:
@@ -151,25 +140,28 @@ def create_supervisor_app(
     return app
 
 
-class Read(NamedTuple):
-    """A worker's snapshot as it answered it (what ``/snapshot`` passes on), and typed (what
-    is merged)."""
-
-    document: dict[str, Any]
-    snapshot: StatsSnapshot
-
-
 def _unreadable(exc: ValidationError) -> str:
     first = exc.errors(include_input=False, include_url=False)[:1]
     return f"unreadable snapshot: {first}"
 
 
-def _missing(answers: list[Answer]) -> list[dict[str, Any]]:
+def _missing(answers: list[Answer]) -> list[Unanswered]:
     return [
-        {"worker": a.worker, "error": a.error or f"answered {_status(a)}"}
+        Unanswered(worker=a.worker, error=a.error or f"answered {_status(a)}")
         for a in answers
         if not a.ok
     ]
+
+
+def _readiness(answer: Answer) -> Readiness:
+    """What the worker answered, ready or not (a 503 says which checks failed); not ready
+    when it did not answer, or answered what is not a readiness."""
+    if answer.response is None:
+        return Readiness(ready=False)
+    try:
+        return Readiness.model_validate(answer.response.json())
+    except ValidationError:
+        return Readiness(ready=False)
 
 
 def _status(answer: Answer) -> int | None:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.cluster.snapshot import StatsSnapshot
-from service.cluster.view import Seen, cluster_document, cluster_state
+from service.cluster.view import Seen
+from service.http.cluster_views import cluster_document, cluster_state
 
 NOW = datetime.fromisoformat("2026-11-21T12:00:00+00:00")
 

@@ -143,3 +143,27 @@ def serving_states(draw: st.DrawFn) -> list[dict[str, Any]]:
     mode = draw(st.none() | modes)
     size = draw(st.integers(1, 4))
     return [draw(serving_state(draw(st.just(mode) | st.none() | modes))) for _ in range(size)]
+
+
+@st.composite
+def timeline(draw: st.DrawFn) -> dict[str, Any]:
+    """A worker's ``/timeline``: samples on multiples of the step, some instants missed (a
+    restart), counts cumulative."""
+    instants = draw(st.lists(st.integers(1, 12), max_size=8, unique=True))
+    consumed = 0
+    samples = []
+    for step in sorted(instants):
+        consumed += draw(counts)
+        samples.append(
+            {
+                "t": step * 5.0,
+                "consumed": consumed,
+                "scored": draw(counts),
+                "dlq": draw(counts),
+                "batches": draw(counts),
+                "batchedRecords": draw(counts),
+                "scoringMs": draw(ms),
+                "slowestMs": draw(ms),
+            }
+        )
+    return {"stepS": 5.0, "samples": samples}

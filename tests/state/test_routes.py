@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
-from service.http.route_views import route_info
+from service.http.views import route_info
 from service.state.routes import (
     OtherRouteState,
     RouteState,

@@ -1,6 +1,6 @@
-"""The JSON shapes of routes: ``/routes`` and ``/routes/{dataType}``, read from the registry's
-route book; a route's ``stats`` are the ``route`` part of ``/state/{dataType}`` (state/routes.py)
-but for its mode and members."""
+"""http/route_views.py as it was before state/declared_routes.py typed ``/routes``: ``route_info``,
+``all_routes`` and ``answering`` kept verbatim, the oracle the typed documents are compared
+with, byte for byte."""
 
 from __future__ import annotations
 
