@@ -97,7 +97,7 @@ class Service:
             self.registry,
             self.metrics,
             self.engine,
-            Health(self.is_live, self.readiness),
+            Health(self.is_live, self.readiness, self.problem),
             self.cluster,
             self.timeline,
             max_request_bytes=settings.max_request_bytes,
@@ -151,6 +151,13 @@ class Service:
             "controlCaughtUp": self.control.caught_up.is_set(),
             "dataAssigned": self.data.assigned,
         }
+
+    def problem(self) -> str | None:
+        """Why Kafka does not let this replica in (refused credentials, an unknown CA, no
+        broker there), while it does not."""
+        if self.watchdog.reachable:
+            return None
+        return self.watchdog.problem or self.kafka.problem
 
     @property
     def http_port(self) -> int | None:

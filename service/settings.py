@@ -1,12 +1,14 @@
-"""Service settings, read from the environment with the prefix ``MODELSERVE_``."""
+"""Service settings, read from the environment with the prefix ``MODELSERVE_``; how to reach a
+secured Kafka is their base (security_settings.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from service.security_settings import KafkaSecurity
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, MAX_JSON_DEPTH_LIMIT
 
 
@@ -16,7 +18,7 @@ def _split_commas(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
+class Settings(KafkaSecurity):
     """Every knob of the service; each field is an environment variable ``MODELSERVE_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="MODELSERVE_", extra="ignore", frozen=True)

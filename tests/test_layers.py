@@ -18,6 +18,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
         {"service", "errors", "untrusted", "logs", "gc_tuning", "wine", "proto", "clock"},
+        {"security_settings"},
         {"settings", "parts"},
         {"inputs"},
         {"runtimes"},

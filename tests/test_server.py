@@ -10,6 +10,7 @@ import httpx
 
 from service.server import Service
 from service.settings import Settings
+from tests.service_helpers import until
 
 
 def closed_port() -> int:
@@ -44,14 +45,22 @@ async def test_live_but_not_ready_while_kafka_is_unreachable_and_a_stop_ends_the
     assert service.http_port is not None
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http_port}") as client:
         assert (await client.get("/health/live")).status_code == 200
+
+        async def says_why() -> bool:  # once the first attempt to reach Kafka has failed
+            return "reason" in (await client.get("/health/ready")).json()
+
+        await until(says_why, what="a reason in /health/ready")
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
-        assert ready.json() == {
+        body = ready.json()
+        reason = body.pop("reason")
+        assert body == {
             "ready": False,
             "brokerReachable": False,
             "controlCaughtUp": False,
             "dataAssigned": False,
         }
+        assert settings.bootstrap_servers in reason and "ConnectionRefusedError" in reason
     assert not starting.done()  # still waiting for Kafka
     service.request_stop()
     await asyncio.wait_for(starting, 10)

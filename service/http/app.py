@@ -54,6 +54,7 @@ class Health:
 
     live: Callable[[], bool]
     ready: Callable[[], dict[str, bool]]
+    problem: Callable[[], str | None] = lambda: None  # why not ready, when known
 
 
 def create_app(
@@ -126,7 +127,8 @@ def create_app(
     @app.get("/health/ready")
     async def ready() -> Response:
         checks = health.ready()
-        readiness = Readiness(ready=all(checks.values()), checks=checks)
+        ok = all(checks.values())
+        readiness = Readiness(ready=ok, checks=checks, reason=None if ok else health.problem())
         return OrjsonResponse(encode(readiness), status_code=200 if readiness.ready else 503)
 
     @app.post("/predict/{data_type}")

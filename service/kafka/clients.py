@@ -6,6 +6,7 @@ them, is said in one place."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,8 +24,30 @@ from service.settings import Settings
 
 def connection_options(settings: Settings) -> dict[str, Any]:
     """The options every client (producer, consumer, admin) shares: the one place that says
-    how to reach the brokers."""
-    return {"bootstrap_servers": settings.bootstrap_servers}
+    how to reach the brokers, and how to prove who we are to them (TLS, SASL)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_uses_tls:
+        options["ssl_context"] = tls_context(settings)
+    if settings.kafka_uses_sasl:
+        assert settings.kafka_sasl_password is not None  # the settings refuse it missing
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        # aiokafka names them "plain" for SCRAM too.
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the brokers against ``kafka_ssl_cafile`` (else the system's CAs), by host name
+    unless told not to, and shows the client certificate where one is given (mutual TLS)."""
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    context.check_hostname = settings.kafka_ssl_check_hostname
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    return context
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:

@@ -1,13 +1,17 @@
 """The service's Kafka connection as a part: the topics it needs exist (brokers may not
 auto-create them), and the shared producer (model events) is up. It stops after the parts that
-publish through it."""
+publish through it. It is the first part to reach Kafka: when it cannot, it finds out why
+(kafka/probe.py) and keeps the answer for readiness, and the runner retries it with backoff,
+saying why each time."""
 
 from __future__ import annotations
 
 import asyncio
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
+from service.kafka.probe import unreachable
 from service.kafka.topics import ensure_topics
 from service.settings import Settings
 
@@ -19,10 +23,17 @@ class KafkaConnection:
         self._settings = settings
         self.producer = producer
         self._stopped = asyncio.Event()
+        self.problem: str | None = None  # why Kafka did not let us in, until it does
 
     async def start(self) -> None:
-        await ensure_topics(self._settings)
-        await self.producer.start()
+        try:
+            await ensure_topics(self._settings)
+            await self.producer.start()
+        except (KafkaError, OSError) as exc:
+            error = await unreachable(self._settings, exc)
+            self.problem = str(error)
+            raise error from exc
+        self.problem = None
 
     async def run(self) -> None:
         await self._stopped.wait()

@@ -47,8 +47,8 @@ class ControlPublisher:
 async def control_publisher(settings: Settings) -> AsyncIterator[ControlPublisher]:
     """A publisher with a producer of its own, for one-off commands."""
     producer = make_control_producer(settings)
-    await producer.start()
     try:
+        await producer.start()  # inside: a producer that could not start is closed too
         yield ControlPublisher(producer, settings.control_topic)
     finally:
         await producer.stop()

@@ -10,6 +10,8 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from service.errors import describe
+from service.kafka.probe import connection_problem
 from service.kafka.topics import ensure_topics, wanted_topics
 from service.settings import Settings
 
@@ -26,6 +28,7 @@ class BrokerWatchdog:
         self._settings = settings
         self._every_s = every_s
         self.reachable = False
+        self.problem: str | None = None  # why not, for readiness
 
     async def start(self) -> None:
         pass
@@ -42,11 +45,12 @@ class BrokerWatchdog:
                     await ensure_topics(self._settings)
                 if not self.reachable:
                     log.info("broker at %s reachable", servers)
-                self.reachable = True
+                self.reachable, self.problem = True, None
             except (KafkaError, OSError, TimeoutError) as exc:
-                if self.reachable:
-                    log.warning("broker at %s unreachable: %s", servers, exc)
-                self.reachable = False
+                problem = await connection_problem(self._settings) or describe(exc)
+                if self.reachable or problem != self.problem:
+                    log.warning("broker at %s unreachable: %s", servers, problem)
+                self.reachable, self.problem = False, problem
             await asyncio.sleep(self._every_s)
 
     async def stop(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from service.state.shapes import Shape, WorkerIndex
+from service.state.shapes import Shape, WorkerIndex, absent
 
 
 class Readiness(Shape):
@@ -21,6 +21,9 @@ class Readiness(Shape):
 
     ready: bool
     checks: dict[str, bool] = Field(default_factory=dict)
+    # Why not ready, where the process knows (Kafka refused it: a wrong password, an unknown
+    # CA); left out when it has nothing to say.
+    reason: str | None = Field(None, exclude_if=absent)
 
     @model_validator(mode="before")
     @classmethod
@@ -62,11 +65,13 @@ class ContainerReadiness(Readiness):
 def merge_readiness(parts: Sequence[tuple[int, Readiness]]) -> ContainerReadiness:
     """``parts``: each worker's index and its readiness (not ready when it did not answer)."""
     names = dict.fromkeys(name for _, part in parts for name in part.checks)
+    reasons = [part.reason for _, part in parts if part.reason is not None]
     return ContainerReadiness(
         ready=all(part.ready for _, part in parts),
         checks={name: all(part.checks.get(name, False) for _, part in parts) for name in names},
+        reason=reasons[0] if reasons else None,
         workers=[
-            WorkerReadiness(worker=worker, ready=part.ready, checks=part.checks)
+            WorkerReadiness(worker=worker, ready=part.ready, checks=part.checks, reason=part.reason)
             for worker, part in parts
         ],
     )

@@ -11,8 +11,13 @@ import sys
 from pathlib import Path
 
 import orjson
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
+from service.errors import describe
+from service.kafka.probe import connection_problem
 from service.logs import configure_logging
+from service.security_settings import refused
 from service.settings import Settings
 from service.tools.learning_cli import add_learn_parser
 from service.tools.publishing_cli import add_publish_parser
@@ -23,7 +28,12 @@ from service.tools.status_cli import add_status_parser
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # One line, and never pydantic's own text: it quotes every input, the password too.
+        print(f"modelserve: {refused(exc)}", file=sys.stderr)
+        return 2
     instance = settings.instance_id or f"{os.uname().nodename}:{os.getpid()}"
     configure_logging(settings.log_format, settings.log_level, instance)
     if args.command is None:
@@ -37,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"modelserve: {exc}", file=sys.stderr)
         return 2
+    except (KafkaError, OSError) as exc:
+        # "Unable to bootstrap" says nothing: ask Kafka why, with the same options.
+        why = asyncio.run(connection_problem(settings)) or describe(exc)
+        print(f"modelserve: Kafka at {settings.bootstrap_servers}: {why}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,3 +54,23 @@ def test_a_container_is_ready_when_every_worker_is() -> None:
         ],
     }
     assert merge_readiness(parts[:1]).ready and merge_readiness(parts[:1]).checks == CHECKS[2]
+
+
+def test_a_reason_is_written_after_the_checks_only_when_there_is_one() -> None:
+    why = "k:9093: SaslAuthenticationFailed: wrong credentials"
+    refused = Readiness(ready=False, checks={"brokerReachable": False}, reason=why)
+    assert list(encode(refused)) == ["ready", "brokerReachable", "reason"]
+    assert Readiness.model_validate(encode(refused)) == refused
+    assert "reason" not in encode(Readiness(ready=True, checks={"brokerReachable": True}))
+
+
+def test_a_container_says_the_first_reason_of_its_workers() -> None:
+    why = "k:9093: SSLCertVerificationError: certificate verify failed"
+    merged = merge_readiness(
+        [
+            (0, Readiness(ready=True, checks={"brokerReachable": True})),
+            (1, Readiness(ready=False, checks={"brokerReachable": False}, reason=why)),
+        ]
+    )
+    assert not merged.ready and merged.reason == why
+    assert merged.workers[1].reason == why and merged.workers[0].reason is None
