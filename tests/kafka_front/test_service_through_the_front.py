@@ -235,3 +235,50 @@ async def test_the_learner_starts_and_stops_through_the_front(
     assert {s.user for s in front.sessions if s.relayed} == {"alice"}
     mechanisms = {s.mechanism for s in front.sessions if s.relayed}
     assert mechanisms == {"SCRAM-SHA-256"}
+
+
+async def test_the_cli_refused_by_kafka_exits_1_saying_why(
+    start_front: StartFront,
+    pki: Pki,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    front = await start_front()
+    settings = secured(front, pki)
+    as_environment(
+        monkeypatch,
+        settings,
+        security_protocol="SASL_SSL",
+        ssl_cafile=str(pki.ca),
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username="bob",
+        sasl_password="not-bobs-password",
+    )
+    assert await asyncio.to_thread(main, ["retire", "secured-rf"]) == 1
+    out, err = capsys.readouterr()
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"modelserve: Kafka at {front.address}: {front.address}: ")
+    assert "SaslAuthenticationFailed" in line
+    assert "not-bobs-password" not in out + err
+
+
+async def test_mutual_tls_serves_with_a_client_certificate(
+    start_front: StartFront, pki: Pki
+) -> None:
+    front = await start_front(sasl=False, require_client_cert=True)
+    settings = isolated_settings(
+        front.address,
+        kafka_security_protocol="SSL",
+        kafka_ssl_cafile=str(pki.ca),
+        kafka_ssl_certfile=str(pki.client_cert),
+        kafka_ssl_keyfile=str(pki.client_key),
+        http_host="127.0.0.1",
+        http_port=0,
+    )
+    service = Service(settings)
+    try:
+        await service.start()
+        await until(lambda: all(service.readiness().values()), what="ready through mutual TLS")
+    finally:
+        await service.stop()
+    assert front.sessions and all(s.relayed for s in front.sessions if s.refused is None)
