@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
-from service.kafka.probe import unreachable
+from service.kafka.probe import KafkaUnreachableError, saying_why
 from service.kafka.topics import ensure_topics
 from service.settings import Settings
 
@@ -27,12 +26,12 @@ class KafkaConnection:
 
     async def start(self) -> None:
         try:
-            await ensure_topics(self._settings)
-            await self.producer.start()
-        except (KafkaError, OSError) as exc:
-            error = await unreachable(self._settings, exc)
+            async with saying_why(self._settings):
+                await ensure_topics(self._settings)
+                await self.producer.start()
+        except KafkaUnreachableError as error:
             self.problem = str(error)
-            raise error from exc
+            raise
         self.problem = None
 
     async def run(self) -> None:

@@ -7,9 +7,12 @@ CA or a hostname mismatch is named as such within seconds, not hidden in a retry
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError
 
 from service.errors import ModelServeError, describe
 from service.kafka.clients import connection_options
@@ -48,6 +51,16 @@ async def _connect(host: str, port: int, options: dict[str, Any]) -> Any:
     return await create_conn(
         host, port, client_id="modelserve-probe", request_timeout_ms=5000, **options
     )
+
+
+@asynccontextmanager
+async def saying_why(settings: Settings) -> AsyncIterator[None]:
+    """Around a first reach for Kafka: a client that could not get in becomes a
+    KafkaUnreachableError that says why."""
+    try:
+        yield
+    except (KafkaError, OSError) as exc:
+        raise await unreachable(settings, exc) from exc
 
 
 async def unreachable(settings: Settings, cause: BaseException) -> KafkaUnreachableError:

@@ -19,6 +19,7 @@ from service.kafka.clients import (
     open_recent_reader,
 )
 from service.kafka.control_publisher import ControlPublisher
+from service.kafka.probe import saying_why
 from service.kafka.seams import FeedbackConsumer, Fetcher, RecordProducer, TopicPartition
 from service.kafka.topics import ensure_topics
 from service.learning.catchup import read_to_end
@@ -73,7 +74,8 @@ class LearnerPart:
         retried start (the broker was away) begins again from the restore."""
         await self._stop_consumers()
         settings, options = self.settings, self.options
-        await ensure_topics(settings)
+        async with saying_why(settings):  # a wrong password..., not "Unable to bootstrap"
+            await ensure_topics(settings)
         restored = await latest_of(settings, options.name)
         model = starting_model(restored, options)  # or CannotResumeError: the flags differ
         core = LearnerCore(

@@ -282,3 +282,32 @@ async def test_mutual_tls_serves_with_a_client_certificate(
     finally:
         await service.stop()
     assert front.sessions and all(s.relayed for s in front.sessions if s.refused is None)
+
+
+async def test_the_learner_refused_says_why_and_keeps_trying(
+    start_front: StartFront, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.learning.process import LearnerProcess
+
+    caplog.set_level(logging.INFO)
+    front = await start_front()
+    settings = secured(front, pki, learner_http_port=0, kafka_sasl_password="not-alices")
+    learner = LearnerProcess(settings, options())
+    starting = asyncio.create_task(learner.runner.start())
+
+    def said_why() -> bool:
+        return any(
+            "KafkaUnreachableError" in r.getMessage()
+            and "SaslAuthenticationFailed" in r.getMessage()
+            for r in caplog.records
+            if r.name == "service.parts"
+        )
+
+    try:
+        await until(said_why, timeout_s=30, what="the learner's retry line naming the cause")
+        assert not starting.done()
+    finally:
+        learner.runner.request_stop()
+        assert await asyncio.wait_for(starting, 30) is False
+        await learner.runner.stop()
+    assert "not-alices" not in caplog.text
