@@ -17,7 +17,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
 
+from service.settings import Settings
+from tests.kafka_front.certs import Pki
 from tests.kafka_front.front import KafkaFront
+from tests.kafka_helpers import isolated_settings
 
 # The users every SASL front takes, unless a test names others.
 USERS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -117,3 +120,20 @@ def connect_failures(caplog: pytest.LogCaptureFixture, front: KafkaFront) -> lis
         and record.args[:2] == (front.host, front.port)
         and isinstance(record.args[2], BaseException)
     ]
+
+
+def secured(front: KafkaFront, pki: Pki | None, **overrides: Any) -> Settings:
+    """Isolated topics behind ``front``: SCRAM-SHA-512 as alice over TLS, trusting the test CA
+    (``pki`` None: the system's CAs only)."""
+    fields: dict[str, Any] = {
+        "kafka_security_protocol": "SASL_SSL",
+        "kafka_sasl_mechanism": "SCRAM-SHA-512",
+        "kafka_sasl_username": "alice",
+        "kafka_sasl_password": USERS["alice"],
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        **overrides,
+    }
+    if pki is not None:
+        fields["kafka_ssl_cafile"] = str(pki.ca)
+    return isolated_settings(front.address, **fields)

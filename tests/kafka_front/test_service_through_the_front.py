@@ -23,10 +23,9 @@ from service.settings import Settings
 from service.tools.cli import main
 from service.wine import WINE_FIELDS
 from tests.kafka_front.certs import Pki
-from tests.kafka_front.clients import USERS, StartFront, sasl_options
+from tests.kafka_front.clients import USERS, StartFront, sasl_options, secured
 from tests.kafka_front.front import KafkaFront
 from tests.kafka_helpers import isolated_settings
-from tests.learner_helpers import options
 from tests.models import ModelFiles
 from tests.service_helpers import http, until
 
@@ -37,23 +36,6 @@ SHOWN = (
     *("/health/ready", "/health/live", "/models", "/metrics", "/stats"),
     *("/snapshot", "/cluster", "/state/wine", "/routes"),
 )
-
-
-def secured(front: KafkaFront, pki: Pki | None, **overrides: Any) -> Settings:
-    """Isolated topics behind ``front``: SCRAM-SHA-512 as alice over TLS, trusting the test CA
-    (``pki`` None: the system's CAs only)."""
-    fields: dict[str, Any] = {
-        "kafka_security_protocol": "SASL_SSL",
-        "kafka_sasl_mechanism": "SCRAM-SHA-512",
-        "kafka_sasl_username": "alice",
-        "kafka_sasl_password": USERS["alice"],
-        "http_host": "127.0.0.1",
-        "http_port": 0,
-        **overrides,
-    }
-    if pki is not None:
-        fields["kafka_ssl_cafile"] = str(pki.ca)
-    return isolated_settings(front.address, **fields)
 
 
 def as_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings, **kafka: str) -> None:
@@ -219,24 +201,6 @@ async def test_a_broker_whose_ca_is_not_trusted_is_said_in_one_line(
     assert "certificate verify failed" in body["reason"]
 
 
-async def test_the_learner_starts_and_stops_through_the_front(
-    start_front: StartFront, pki: Pki
-) -> None:
-    from service.learning.process import LearnerProcess
-
-    front = await start_front()
-    settings = secured(front, pki, learner_http_port=0, kafka_sasl_mechanism="SCRAM-SHA-256")
-    learner = LearnerProcess(settings, options())
-    try:
-        assert await learner.runner.start()
-        assert learner.is_live()
-    finally:
-        await learner.runner.stop()
-    assert {s.user for s in front.sessions if s.relayed} == {"alice"}
-    mechanisms = {s.mechanism for s in front.sessions if s.relayed}
-    assert mechanisms == {"SCRAM-SHA-256"}
-
-
 async def test_the_cli_refused_by_kafka_exits_1_saying_why(
     start_front: StartFront,
     pki: Pki,
@@ -282,32 +246,3 @@ async def test_mutual_tls_serves_with_a_client_certificate(
     finally:
         await service.stop()
     assert front.sessions and all(s.relayed for s in front.sessions if s.refused is None)
-
-
-async def test_the_learner_refused_says_why_and_keeps_trying(
-    start_front: StartFront, pki: Pki, caplog: pytest.LogCaptureFixture
-) -> None:
-    from service.learning.process import LearnerProcess
-
-    caplog.set_level(logging.INFO)
-    front = await start_front()
-    settings = secured(front, pki, learner_http_port=0, kafka_sasl_password="not-alices")
-    learner = LearnerProcess(settings, options())
-    starting = asyncio.create_task(learner.runner.start())
-
-    def said_why() -> bool:
-        return any(
-            "KafkaUnreachableError" in r.getMessage()
-            and "SaslAuthenticationFailed" in r.getMessage()
-            for r in caplog.records
-            if r.name == "service.parts"
-        )
-
-    try:
-        await until(said_why, timeout_s=30, what="the learner's retry line naming the cause")
-        assert not starting.done()
-    finally:
-        learner.runner.request_stop()
-        assert await asyncio.wait_for(starting, 30) is False
-        await learner.runner.stop()
-    assert "not-alices" not in caplog.text
