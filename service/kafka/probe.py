@@ -39,7 +39,7 @@ async def connection_problem(settings: Settings, timeout_s: float = PROBE_TIMEOU
         host, _, port = server.rpartition(":")
         try:
             conn = await asyncio.wait_for(_connect(host, int(port), options), timeout_s)
-        except (Exception, TimeoutError) as exc:  # whatever it is, it is the answer
+        except Exception as exc:  # whatever it is (a time-out too), it is the answer
             problems.append(f"{server}: {describe(exc) if str(exc) else type(exc).__name__}")
             continue
         conn.close()
