@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
@@ -57,11 +57,13 @@ def sasl_options(
 
 
 async def round_trip(
-    options: dict[str, Any], count: int = 5, timeout_s: float = 30.0
+    options: dict[str, Any], count: int = 5, timeout_s: float = 30.0, group: bool = True
 ) -> list[bytes]:
-    """Creates a topic, produces ``count`` records and reads them back in a consumer group:
-    the admin, producer and consumer each connect, and the consumer also to its group
-    coordinator. Returns the values read, in order."""
+    """Creates a topic, produces ``count`` records and reads them back, in a consumer group
+    (the consumer then connects to its group coordinator too) or, with ``group=False``, from
+    the partition assigned (what the group costs, a join of some seconds on the embedded
+    broker, is paid once per mechanism family, not by every test). Returns the values read,
+    in order."""
     uid = uuid.uuid4().hex[:8]
     topic = f"secured-{uid}"
     admin = AIOKafkaAdminClient(client_id="admin", **options)
@@ -78,20 +80,23 @@ async def round_trip(
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
-        topic,
+        *([topic] if group else []),
         client_id="consumer",
-        group_id=f"secured-{uid}",
+        group_id=f"secured-{uid}" if group else None,
         auto_offset_reset="earliest",
         **options,
     )
     await consumer.start()
+    if not group:
+        consumer.assign([TopicPartition(topic, 0)])
     values: list[bytes] = []
     try:
         deadline = time.monotonic() + timeout_s
         while len(values) < count and time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=200)).values():
                 values.extend(record.value for record in batch)
-        await consumer.commit()  # through the coordinator: the group really formed
+        if group:
+            await consumer.commit()  # through the coordinator: the group really formed
     finally:
         await consumer.stop()
     return values
