@@ -56,6 +56,9 @@ class Totals:
     slowest_since_sample: float = 0.0  # the timeline takes and resets it
 
 
+INFERENCE_PROTOCOLS = ("rest", "grpc", "kafka")
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -125,7 +128,25 @@ class Metrics:
         self.produce_errors = Counter(
             "modelserve_produce_errors", "Outputs the broker did not acknowledge.", registry=r
         )
+        self.inference_requests = Counter(
+            "modelserve_inference_requests",
+            "Open Inference Protocol requests, by transport (rest, grpc, kafka) and outcome "
+            "(ok, or the status of the error: 400, 404, 500, 503).",
+            ["protocol", "outcome"],
+            registry=r,
+        )
+        self.inference_seconds = Histogram(
+            "modelserve_inference_seconds",
+            "Time from an Open Inference Protocol request read to its answer, by transport.",
+            ["protocol"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._initialise_labels()
+
+    def record_inference(self, protocol: str, outcome: str, seconds: float) -> None:
+        self.inference_requests.labels(protocol, outcome).inc()
+        self.inference_seconds.labels(protocol).observe(seconds)
 
     def record_consumed(self, topic: str, count: int) -> None:
         self.totals.consumed += count
@@ -184,6 +205,8 @@ class Metrics:
             self.commits.labels(outcome)
         for cause in RESTART_CAUSES:
             self.data_plane_restarts.labels(cause)
+        for protocol in INFERENCE_PROTOCOLS:  # a dashboard draws each from zero
+            self.inference_requests.labels(protocol, "ok")
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 
+from service import __version__
 from service.clock import Clock
 from service.cluster.snapshot import Identity, SnapshotTaker
 from service.cluster.stats_part import ClusterStats
@@ -33,6 +34,7 @@ from service.kafka.events import EventPublisher
 from service.kafka.retry import is_transient
 from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
+from service.oip.inference import Inference
 from service.parts import Part, PartRunner
 from service.routing.model_metrics import ModelCollector
 from service.routing.registry import Registry
@@ -93,6 +95,15 @@ class Service:
             settings.stats_topic,
             settings.stats_interval_s,
         )
+        self.inference = Inference(
+            self.registry,
+            self.engine,
+            self.metrics,
+            settings.max_batch_size,
+            self.is_live,
+            lambda: all(self.readiness().values()),
+            __version__,
+        )
         app = create_app(
             self.registry,
             self.metrics,
@@ -102,6 +113,7 @@ class Service:
             self.timeline,
             max_request_bytes=settings.max_request_bytes,
             max_json_depth=settings.max_json_depth,
+            inference=self.inference,
         )
         self.http = HttpPart(
             make_server(app, settings.http_host, settings.http_port, settings.worker_socket)

@@ -20,6 +20,7 @@ from service.errors import InvalidRecordError, NoModelError
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.cluster_views import add_cluster_routes, cluster_state
 from service.http.dashboard import add_dashboard
+from service.http.oip_routes import add_oip_routes
 from service.http.views import (
     all_routes,
     model_info,
@@ -29,6 +30,7 @@ from service.http.views import (
     serving_state,
 )
 from service.metrics import Metrics
+from service.oip.inference import Inference
 from service.routing.registry import Registry
 from service.scoring.engine import Engine
 from service.scoring.predictions import request_answer
@@ -66,10 +68,13 @@ def create_app(
     timeline: Timeline | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+    inference: Inference | None = None,
 ) -> FastAPI:
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
     add_dashboard(app)
+    if inference is not None:
+        add_oip_routes(app, inference, max_json_depth)
     if cluster is not None and timeline is not None:
         add_cluster_routes(app, cluster, timeline)
 

@@ -43,7 +43,7 @@ def build_batch(
     if schema.all_numeric_scalars:
         matrix = _number_matrix(rows, binder)
         if matrix is not None and all(
-            _fits(spec, matrix[:, j]) for j, spec in enumerate(schema.inputs)
+            fits(spec, matrix[:, j]) for j, spec in enumerate(schema.inputs)
         ):
             return TypedBatch.of_matrix(schema, matrix), list(range(n)), {}
     values, bound, errors, fields = _bound_values(rows, binder)
@@ -167,7 +167,7 @@ def _numbers(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, 
     except (TypeError, ValueError, OverflowError):
         pass
     else:
-        if np.isfinite(column).all() and _fits(spec, column):
+        if np.isfinite(column).all() and fits(spec, column):
             return column, {}
     column = np.full(n, np.nan)
     return column, _value_by_value(values, partial(_number, spec), column)
@@ -197,7 +197,7 @@ MAX_EXACT_INTEGER = 2.0**53
 MAX_FLOAT32 = float(np.finfo(np.float32).max)
 
 
-def _fits(spec: InputSpec, column: Column) -> bool:
+def fits(spec: InputSpec, column: Column) -> bool:
     """Whole numbers (held exactly) for an integer input, 0 and 1 for a boolean one, numbers
     a float32 holds for a float one."""
     if spec.type == "integer":

@@ -111,6 +111,18 @@ class TypedBatch:
         columns = {name: rows[:, j] for j, name in enumerate(schema.names)}
         return cls(schema, columns, rows.shape[0], rows)
 
+    @classmethod
+    def concatenated(cls, batches: Sequence[TypedBatch]) -> TypedBatch:
+        """The rows of several batches of one schema, in order (requests scored together)."""
+        if len(batches) == 1:
+            return batches[0]
+        schema = batches[0].schema
+        matrices = [b._matrix for b in batches]
+        if all(m is not None for m in matrices):
+            return cls.of_matrix(schema, np.concatenate(matrices))  # type: ignore[arg-type]
+        columns = {n: np.concatenate([b.columns[n] for b in batches]) for n in schema.names}
+        return cls(schema, columns, sum(b.size for b in batches))
+
     def matrix(self, names: Sequence[str] | None = None) -> FloatMatrix:
         """The scalar number columns (``names``, else all inputs) side by side."""
         if self._matrix is not None and (names is None or list(names) == self.schema.names):

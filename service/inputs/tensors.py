@@ -25,7 +25,7 @@ def tensors(spec: InputSpec, values: Sequence[Any]) -> tuple[Column, dict[int, R
     except (TypeError, ValueError, OverflowError):
         pass
     else:
-        fits = column.ndim == 1 + len(spec.shape) and _shape_fits(spec.shape, column.shape[1:])
+        fits = column.ndim == 1 + len(spec.shape) and shape_fits(spec.shape, column.shape[1:])
         if fits and np.isfinite(column).all() and _of_type(spec, column):
             return column, {}
     converted: list[npt.NDArray[np.float64] | None] = []
@@ -71,7 +71,7 @@ def _tensor(spec: InputSpec, value: Any) -> npt.NDArray[np.float64]:
         raise InvalidRecordError(
             f"feature {name!r} is not a tensor of numbers of shape {spec.describe_shape()}"
         ) from None
-    if array.ndim != len(spec.shape) or not _shape_fits(spec.shape, array.shape):
+    if array.ndim != len(spec.shape) or not shape_fits(spec.shape, array.shape):
         raise InvalidRecordError(
             f"feature {name!r} has shape {list(array.shape)}, the model takes "
             f"{spec.describe_shape()}"
@@ -93,7 +93,7 @@ def _of_type(spec: InputSpec, array: npt.NDArray[np.float64]) -> bool:
     return True
 
 
-def _shape_fits(expected: tuple[int, ...], given: tuple[int, ...]) -> bool:
+def shape_fits(expected: tuple[int, ...], given: tuple[int, ...]) -> bool:
     return len(expected) == len(given) and all(
         e < 0 or e == g for e, g in zip(expected, given, strict=True)
     )

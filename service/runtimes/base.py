@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from service.inputs.schema import InputSchema, TypedBatch
+from service.inputs.tensor_layout import TensorInput, default_layout
 
 ResultKind = Literal["classifier", "regressor", "outputs"]
 
@@ -50,6 +51,36 @@ class BatchResult:
         assert self.outputs is not None
         return [{"outputs": out} for out in self.outputs]
 
+    def take(self, rows: Sequence[int]) -> BatchResult:
+        """The answer of the given rows only (the requests of a batch, each its own)."""
+        index = np.asarray(rows, dtype=np.intp)
+
+        def pick(values: Sequence[Any] | None) -> list[Any] | None:
+            return None if values is None else [values[i] for i in rows]
+
+        return BatchResult(
+            self.kind,
+            len(index),
+            pick(self.labels),
+            self.classes,
+            None if self.probabilities is None else np.asarray(self.probabilities)[index],
+            None if self.values is None else np.asarray(self.values)[index],
+            pick(self.outputs),
+        )
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    text: bool
+    width: int | None  # values per row; None: one
+
+    @classmethod
+    def of(cls, name: str, example: Any) -> OutputColumn:
+        values = example if isinstance(example, list) else [example]
+        text = any(isinstance(v, str) for v in values)
+        return cls(name, text, len(values) if isinstance(example, list) else None)
+
 
 @dataclass(frozen=True)
 class AnswerShape:
@@ -59,6 +90,9 @@ class AnswerShape:
     kind: ResultKind
     classes: tuple[str, ...] | None = None  # a classifier's, when it gives probabilities
     scalar: bool = True  # a regressor's one value per row
+    # A model of named outputs: each output's name, whether it is text, and its values per
+    # row (None: one). What tensor clients are told it answers; no route compares them.
+    outputs: tuple[OutputColumn, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, result: BatchResult) -> AnswerShape:
@@ -68,7 +102,10 @@ class AnswerShape:
         scalar = result.kind != "regressor" or (
             result.values is not None and np.ndim(result.values) == 1
         )
-        return cls(result.kind, classes, scalar)
+        outputs: tuple[OutputColumn, ...] = ()
+        if result.kind == "outputs" and result.outputs:
+            outputs = tuple(OutputColumn.of(k, v) for k, v in result.outputs[0].items())
+        return cls(result.kind, classes, scalar, outputs)
 
     def describe(self) -> str:
         if self.kind == "classifier":
@@ -115,6 +152,21 @@ class Model(Protocol):
     def close(self) -> None:
         """Free what the model holds; called once, after its last batch."""
         ...
+
+
+@runtime_checkable
+class TakesTensors(Protocol):
+    """A model that says how tensor clients send its inputs (ONNX: as its graph takes them);
+    any other takes one tensor per input of its schema."""
+
+    @property
+    def tensor_inputs(self) -> tuple[TensorInput, ...]: ...
+
+
+def tensor_inputs(model: Model) -> tuple[TensorInput, ...]:
+    if isinstance(model, TakesTensors):
+        return model.tensor_inputs
+    return default_layout(model.input_schema)
 
 
 def concatenated(results: Sequence[BatchResult]) -> BatchResult | None:

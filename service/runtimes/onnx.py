@@ -14,6 +14,7 @@ import onnxruntime as ort
 
 from service.errors import ModelLoadError
 from service.inputs.schema import FLOATING_TYPES, InputSchema, InputSpec, InputType, TypedBatch
+from service.inputs.tensor_layout import TensorInput
 from service.runtimes.base import BatchResult, RuntimeInfo, labels_from_indices
 from service.runtimes.catalog import LoadRequest
 from service.runtimes.checks import FLOAT32_SUM_TOLERANCE
@@ -136,6 +137,23 @@ class OnnxModel:
     @property
     def input_schema(self) -> InputSchema:
         return self._schema
+
+    @property
+    def tensor_inputs(self) -> tuple[TensorInput, ...]:
+        """The graph's inputs as tensor clients send them: an [N,k] input as itself (``X``),
+        one input per column under the column's name, in the graph's element types."""
+        only = self._feeds[0] if len(self._feeds) == 1 else None
+        if only is not None and only.rank == 2 and only.columns != (only.name,):
+            # One [N,k] graph input whose columns the descriptor's `inputs` named.
+            spec = self._schema.inputs[0]
+            return (
+                TensorInput.of_columns(only.name, only.columns, spec.type, np.dtype(only.dtype)),
+            )
+        by_name = {spec.name: spec for spec in self._schema.inputs}
+        layout = [
+            TensorInput.of_spec(by_name[f.columns[0]], np.dtype(f.dtype)) for f in self._feeds
+        ]
+        return tuple(layout)
 
     @property
     def runtime(self) -> RuntimeInfo:

@@ -1,0 +1,112 @@
+"""The Open Inference Protocol over the service's models, once for every transport (REST in
+http/, gRPC in grpc/, Kafka in kafka/): find a model by name (and version), say its metadata
+and readiness, and answer an inference request through the one core call,
+``Engine.score_batch``, with concurrent requests for a model scored together (batching.py).
+A transport decodes its request into ``messages`` and encodes what comes back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from service.metrics import Metrics
+from service.oip.batching import RequestBatcher
+from service.oip.messages import InferRequest, InferResponse, ModelMetadata, OipError
+from service.oip.model_io import answer_tensors, bind, metadata, output_metadata
+from service.routing.registry import Registry
+from service.scoring.engine import Engine
+from service.serving.model import ServingModel
+
+SERVER_NAME = "modelserve"
+# The protocol's extensions served: Triton's binary tensor data.
+EXTENSIONS = ("binary_tensor_data",)
+
+
+class Inference:
+    def __init__(
+        self,
+        registry: Registry,
+        engine: Engine,
+        metrics: Metrics,
+        max_batch_rows: int,
+        live: Callable[[], bool],
+        ready: Callable[[], bool],
+        version: str,
+    ) -> None:
+        self._registry = registry
+        self._metrics = metrics
+        self._batcher = RequestBatcher(
+            # Counted under the dataType the model serves, as the stream counts it.
+            lambda serving, batch: engine.score_batch(serving, batch, serving.descriptor.data_type),
+            max_batch_rows,
+        )
+        self.live = live
+        self.ready = ready
+        self.server_version = version
+
+    def find(self, name: str, version: str | None = None) -> ServingModel:
+        """The model loaded under the name (serving or standing by), and, when a version is
+        given, only if that is the version loaded; else a 404 that says what is."""
+        entry = self._registry.entry(name)
+        serving = entry.serving if entry is not None else None
+        if serving is None:
+            known = entry is not None and entry.versions
+            why = "is not loaded" if known else "is unknown"
+            raise OipError(404, f"model {name!r} {why}")
+        if version is not None and version != str(serving.version):
+            raise OipError(
+                404,
+                f"model {name!r} has no version {version!r} loaded (version {serving.version} is)",
+            )
+        return serving
+
+    def metadata(self, name: str, version: str | None = None) -> ModelMetadata:
+        return metadata(self.find(name, version))
+
+    def model_ready(self, name: str, version: str | None = None) -> bool:
+        """Whether the model answers now; an unknown model is a 404 (OipError)."""
+        try:
+            self.find(name, version)
+        except OipError:
+            entry = self._registry.entry(name)
+            if entry is None or not entry.versions:
+                raise
+            return False
+        return True
+
+    async def infer(
+        self,
+        name: str,
+        version: str | None,
+        request: InferRequest | Callable[[], InferRequest],
+        protocol: str,
+    ) -> InferResponse:
+        """The answer, or an OipError with its status; counted per transport, from when the
+        request is read (``request`` may be its decoder, so that a request refused as it is
+        read counts too)."""
+        started = time.perf_counter()
+        try:
+            response = await self._infer(name, version, request() if callable(request) else request)
+        except OipError as exc:
+            self._metrics.record_inference(protocol, str(exc.status), time.perf_counter() - started)
+            raise
+        self._metrics.record_inference(protocol, "ok", time.perf_counter() - started)
+        return response
+
+    async def _infer(self, name: str, version: str | None, request: InferRequest) -> InferResponse:
+        serving = self.find(name, version)
+        _check_outputs(serving, request)
+        batch = bind(serving, request.inputs)
+        result = await self._batcher.answer(serving, batch)
+        outputs = answer_tensors(result, request.outputs, request.binary_outputs)
+        return InferResponse(serving.name, str(serving.version), outputs, request.id)
+
+
+def _check_outputs(serving: ServingModel, request: InferRequest) -> None:
+    """Outputs the model does not answer are refused before it scores."""
+    if request.outputs is None or serving.shape is None:
+        return
+    known: Sequence[str] = [t.name for t in output_metadata(serving)]
+    for want in request.outputs:
+        if want.name not in known:
+            raise OipError(400, f"unknown output {want.name!r}: the model answers {list(known)}")
