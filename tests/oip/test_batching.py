@@ -62,6 +62,11 @@ class Scorer:
         return MemberScores(model, rows, result, good)
 
 
+def values(answer: BatchResult | BaseException) -> list[float]:
+    assert isinstance(answer, BatchResult) and answer.values is not None
+    return [float(v) for v in answer.values]
+
+
 def rows(*values: float) -> TypedBatch:
     return TypedBatch.of_matrix(SCHEMA, np.array(values).reshape(-1, 1))
 
@@ -76,9 +81,9 @@ async def test_requests_waiting_behind_a_call_are_scored_together() -> None:
     scorer.release.set()
     answers = await asyncio.gather(first, *later)
     assert scorer.calls == [1, 20]
-    assert list(answers[0].values) == [2.0]  # type: ignore[arg-type]
+    assert values(answers[0]) == [2.0]
     for i, answer in enumerate(answers[1:]):
-        assert list(answer.values) == [2.0 * i, 2.0 * i + 1.0]  # type: ignore[arg-type]
+        assert values(answer) == [2.0 * i, 2.0 * i + 1.0]
 
 
 async def test_the_cap_splits_what_waits_into_calls() -> None:
@@ -88,7 +93,7 @@ async def test_the_cap_splits_what_waits_into_calls() -> None:
     answers = await asyncio.gather(*(batcher.answer(model, rows(i, i)) for i in range(5)))
     # All five wait before the first call: two requests of 2 rows a call, in their order.
     assert scorer.calls == [4, 4, 2]
-    assert [list(a.values) for a in answers] == [[2.0 * i] * 2 for i in range(5)]  # type: ignore[arg-type]
+    assert [values(a) for a in answers] == [[2.0 * i] * 2 for i in range(5)]
 
 
 async def test_a_row_without_an_answer_fails_only_its_request() -> None:
@@ -101,10 +106,10 @@ async def test_a_row_without_an_answer_fails_only_its_request() -> None:
         batcher.answer(model, rows(5)),
         return_exceptions=True,
     )
-    assert list(outcomes[0].values) == [2.0, 4.0]  # type: ignore[union-attr]
+    assert values(outcomes[0]) == [2.0, 4.0]
     assert isinstance(outcomes[1], OipError) and outcomes[1].status == 400
     assert "row 1" in outcomes[1].message and "negative" in outcomes[1].message
-    assert list(outcomes[2].values) == [10.0]  # type: ignore[union-attr]
+    assert values(outcomes[2]) == [10.0]
 
 
 async def test_a_failing_call_fails_its_requests_not_the_batcher() -> None:
@@ -122,7 +127,7 @@ async def test_a_failing_call_fails_its_requests_not_the_batcher() -> None:
     with pytest.raises(OipError) as failed:
         await batcher.answer(model, rows(1))
     assert failed.value.status == 500 and "RuntimeError" in failed.value.message
-    assert list((await batcher.answer(model, rows(2))).values) == [4.0]  # type: ignore[arg-type]
+    assert values(await batcher.answer(model, rows(2))) == [4.0]
 
 
 async def test_a_request_whose_client_left_is_not_scored() -> None:
@@ -136,5 +141,5 @@ async def test_a_request_whose_client_left_is_not_scored() -> None:
     gone.cancel()
     scorer.release.set()
     await first
-    assert list((await stays).values) == [4.0]  # type: ignore[arg-type]
+    assert values(await stays) == [4.0]
     assert scorer.calls == [1, 1]
