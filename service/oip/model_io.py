@@ -30,7 +30,7 @@ from service.runtimes.base import BatchResult, tensor_inputs
 from service.serving.model import ServingModel
 
 # The protocol's platform names, by the engine that answers (information only).
-_PLATFORMS = {"onnxruntime": "onnx_onnxv1", "pypmml": "pmml", "jpmml": "pmml"}
+_PLATFORMS = {"onnxruntime": "onnx_onnxv1", "pypmml": "pmml", "jpmml-evaluator": "pmml"}
 
 
 def metadata(serving: ServingModel) -> ModelMetadata:
