@@ -5,8 +5,9 @@ score, and a displaced model is closed after its last in-flight batch lets go.""
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
@@ -31,14 +32,18 @@ class ServingStats:
     duration_ms: float = 0.0
     min_ms: float | None = None
     max_ms: float | None = None
-    # The model call alone, per row, smoothed over recent calls (the engine runs a call it
-    # expects to be short on the event loop rather than in a thread).
-    call_ms_per_row: float | None = None
+    # The model call alone, per row, in its last few calls (the engine runs a call it expects
+    # to be short on the event loop rather than in a thread).
+    recent_calls: deque[float] = field(default_factory=lambda: deque(maxlen=3))
 
     def record_call(self, elapsed_ms: float, size: int) -> None:
-        per_row = elapsed_ms / max(size, 1)
-        last = self.call_ms_per_row
-        self.call_ms_per_row = per_row if last is None else 0.8 * last + 0.2 * per_row
+        self.recent_calls.append(elapsed_ms / max(size, 1))
+
+    @property
+    def call_ms_per_row(self) -> float | None:
+        """The least of the recent calls' times per row (None before the first): noise on a
+        busy machine only ever adds time, so one slow call does not hide a fast model."""
+        return min(self.recent_calls, default=None)
 
     def record_batch(self, size: int, elapsed_ms: float) -> None:
         if size <= 0:
