@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint typecheck check bench soak profile lock proto schemas clean
+.PHONY: install peers demo test test-unit lint typecheck check bench soak profile lock proto schemas clean
 
 install: $(STAMP)
 
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,jpmml]'
 	touch $(STAMP)
+
+# Other people's OIP software the tests hold the service against (MLServer, Triton's and
+# KServe's clients), each in its own venv under .peers/ (peers/README.md); tests that need
+# one skip without it.
+peers:
+	PYTHON=$(PYTHON) peers/install
 
 demo: install
 	$(BIN)/modelserve demo
@@ -65,4 +71,4 @@ schemas: install
 	$(BIN)/python -m service.tools.json_schemas
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .peers .mypy_cache .ruff_cache .pytest_cache
