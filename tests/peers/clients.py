@@ -19,13 +19,17 @@ async def infer_with(
     client: str,
     target: str,
     model: str,
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float]] | None = None,
     outputs: Sequence[str] = ("predict",),
     timeout_s: float = 60.0,
+    inputs: Sequence[dict[str, Any]] | None = None,
+    binary: bool = False,
 ) -> dict[str, list[Any]]:
     """One inference through ``client`` (one of CLIENTS) at ``target`` (host:port, the HTTP
     or gRPC one as the client speaks): each output's data, flattened. A subprocess of the
-    event loop, so that a server running in this loop (a test's modelserve) can answer it."""
+    event loop, so that a server running in this loop (a test's modelserve) can answer it.
+    ``rows`` make one FP64 tensor ``input-0``; ``inputs`` (``{name, datatype, shape, data}``)
+    name the tensors; ``binary``: Triton's binary tensor data, in and out."""
     process = await asyncio.create_subprocess_exec(
         str(peer_python("oip-clients")),
         "-I",  # the peer's own packages only
@@ -37,7 +41,10 @@ async def infer_with(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    asked = json.dumps({"rows": [list(r) for r in rows], "outputs": list(outputs)}).encode()
+    tensors: dict[str, Any] = (
+        {"inputs": list(inputs)} if inputs is not None else {"rows": [list(r) for r in rows or ()]}
+    )
+    asked = json.dumps({**tensors, "outputs": list(outputs), "binary": binary}).encode()
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(asked), timeout_s)
     except TimeoutError:
