@@ -6,6 +6,7 @@ A transport decodes its request into ``messages`` and encodes what comes back.""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 
@@ -16,6 +17,8 @@ from service.oip.model_io import answer_tensors, bind, metadata, output_metadata
 from service.routing.registry import Registry
 from service.scoring.engine import Engine
 from service.serving.model import ServingModel
+
+log = logging.getLogger(__name__)
 
 SERVER_NAME = "modelserve"
 # The protocol's extensions served: Triton's binary tensor data.
@@ -90,6 +93,12 @@ class Inference:
         except OipError as exc:
             self._metrics.record_inference(protocol, str(exc.status), time.perf_counter() - started)
             raise
+        except Exception as exc:
+            # A bug one request reaches costs that request a 500 that says so, never the
+            # transport's loop, and never a traceback to the client.
+            log.exception("an inference request for %r failed", name)
+            self._metrics.record_inference(protocol, "500", time.perf_counter() - started)
+            raise OipError(500, f"the service could not answer: {type(exc).__name__}") from exc
         self._metrics.record_inference(protocol, "ok", time.perf_counter() - started)
         return response
 

@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import orjson
+import pytest
 
 from service.control.loader import warm_up
 from service.http.app import Health, create_app
@@ -177,3 +178,19 @@ async def test_errors_are_json_with_their_status(model_files: ModelFiles) -> Non
         assert bad_json.status_code == 400 and "error" in bad_json.json()
         assert (await c.get("/v2/models/nope")).status_code == 404
         assert (await c.get("/v2/nothing")).json()["error"]
+
+
+async def test_a_bug_a_request_reaches_is_a_500_that_says_so(
+    model_files: ModelFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("service.oip.inference.bind", broken)
+    good = {"name": "X", "datatype": "FP32", "shape": [1, 11], "data": [0.0] * 11}
+    async with client(model_files) as c:
+        answer = await c.post("/v2/models/rf/infer", json={"inputs": [good]})
+        assert answer.status_code == 500
+        assert answer.json() == {"error": "the service could not answer: KeyError"}
+        monkeypatch.undo()
+        assert (await c.post("/v2/models/rf/infer", json={"inputs": [good]})).status_code == 200
