@@ -87,6 +87,7 @@ async def test_modelserve_serve_exits_non_zero_with_the_traceback_and_one_line_w
         "feedback_topic",
         "stats_topic",
         "group_id",
+        "session_timeout_ms",
         "http_host",
         "http_port",
         "instance_id",

@@ -37,6 +37,7 @@ async def learner_process(
         "dlq_topic",
         "events_topic",
         "learner_group_id",
+        "session_timeout_ms",
     ):
         env[f"MODELSERVE_{key.upper()}"] = str(getattr(settings, key))
     env["MODELSERVE_DATA_TOPICS"] = ",".join(settings.data_topics)

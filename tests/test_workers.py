@@ -40,6 +40,7 @@ def supervisor_env(s: Settings, port: int, **extra: Any) -> dict[str, str]:
         "events_topic": s.events_topic,
         "stats_topic": s.stats_topic,
         "group_id": s.group_id,
+        "session_timeout_ms": s.session_timeout_ms,
         "http_host": "127.0.0.1",
         "http_port": port,
         "grpc_port": 0,

@@ -90,10 +90,21 @@ def make_data_consumer(settings: Settings) -> AIOKafkaConsumer:
         # A crashed member holds its partitions until the session times out, and a rebalance
         # waits for members that do not rejoin up to the rebalance timeout: both bound how
         # long a SIGKILL stops a share of the stream.
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=max(1000, settings.session_timeout_ms // 4),
+        **session_options(settings),
         rebalance_timeout_ms=settings.rebalance_timeout_ms,
     )
+
+
+def session_options(settings: Settings) -> dict[str, Any]:
+    """A group member's session (the data consumers', the learner's): ``session_timeout_ms``,
+    with four heartbeats to it whatever its length, so that a late heartbeat or two does not
+    lose the member its partitions. (A floor of 1 s on the heartbeat changed nothing for a
+    session of 4 s and more, Kafka's default minimum being 6 s, and left a shorter one with
+    one or two.)"""
+    return {
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.session_timeout_ms // 4,
+    }
 
 
 async def open_topic_reader(
@@ -169,6 +180,7 @@ async def open_feedback_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
+        **session_options(settings),
     )
     consumer.subscribe([settings.feedback_topic], listener=_ResumeAt(consumer, resume_at))
     await _started(consumer)

@@ -17,10 +17,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
 
+from service.kafka.clients import session_options
 from service.settings import Settings
 from tests.kafka_front.certs import Pki
 from tests.kafka_front.front import KafkaFront
-from tests.kafka_helpers import isolated_settings
+from tests.kafka_helpers import group_timing, isolated_settings
 
 # The users every SASL front takes, unless a test names others.
 USERS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -84,6 +85,7 @@ async def round_trip(
         client_id="consumer",
         group_id=f"secured-{uid}" if group else None,
         auto_offset_reset="earliest",
+        **(session_options(Settings(**group_timing())) if group else {}),
         **options,
     )
     await consumer.start()
