@@ -15,10 +15,10 @@ import httpx
 import numpy as np
 import orjson
 
-from service.tools.devbroker import DevBroker
+from service.tools.devbroker import DevBroker, free_port
 
 from .harness import create_topics, serve, uid
-from .load import Load, closed_loop, http_post
+from .load import Call, Connect, Load, closed_loop, http_post
 from .service_runs import publish_model
 from .workload import BenchModel, wine_stream
 
@@ -43,6 +43,39 @@ async def rest_load(
     path = f"/v2/models/{model}/infer"
     connect = http_post(url.host, url.port or 80, path, body or one_row_request())
     return await closed_loop(connect, clients, seconds)
+
+
+def grpc_infer(target: str, model: str, tensor: str = "X", datatype: str = "FP32") -> Connect:
+    """A ``connect`` for ``closed_loop``: one gRPC channel (a connection of its own) calling
+    ModelInfer with one wine row as raw little-endian data, as tritonclient sends it."""
+    import grpc
+
+    from service.proto import open_inference_grpc_pb2 as pb
+    from service.proto.open_inference_grpc_pb2_grpc import GRPCInferenceServiceStub
+
+    row = wine_stream(1, seed=3).astype("<f4" if datatype == "FP32" else "<f8")
+    request = pb.ModelInferRequest(
+        model_name=model,
+        inputs=[
+            pb.ModelInferRequest.InferInputTensor(name=tensor, datatype=datatype, shape=[1, 11])
+        ],
+        raw_input_contents=[row.tobytes()],
+    )
+
+    async def connect() -> Call:
+        channel = grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        stub = GRPCInferenceServiceStub(channel)
+
+        async def call() -> bool:
+            try:
+                await stub.ModelInfer(request)
+            except grpc.aio.AioRpcError:
+                return False
+            return True
+
+        return call
+
+    return connect
 
 
 async def wait_model(base_url: str, model: str, timeout_s: float = 120) -> None:
@@ -76,30 +109,42 @@ def forest(folder: Path) -> BenchModel:
     return BenchModel(MODEL, "ONNX", path, [str(c) for c in model.classes_])
 
 
-async def modelserve_rest(bootstrap: str, model: BenchModel, runs: int = 3) -> list[Load]:
+async def modelserve_requests(
+    bootstrap: str, model: BenchModel, runs: int = 3
+) -> tuple[list[Load], list[Load]]:
+    """REST and gRPC loads on one modelserve process."""
     control = f"models-{uid()}"
     await create_topics(bootstrap, control, partitions=1)
     await publish_model(bootstrap, control, model)
-    with serve(bootstrap, control_topic=control, group_id=f"g-{uid()}") as running:
+    grpc_port = free_port()
+    with serve(
+        bootstrap, control_topic=control, group_id=f"g-{uid()}", grpc_port=grpc_port
+    ) as running:
         await wait_model(running.base_url, model.name)
-        return [
+        rest = [
             await rest_load(running.base_url, model.name, CLIENTS, SECONDS) for _ in range(runs)
         ]
+        connect = grpc_infer(f"127.0.0.1:{grpc_port}", model.name)
+        grpc = [await closed_loop(connect, CLIENTS, SECONDS) for _ in range(runs)]
+        return rest, grpc
 
 
-async def mlserver_rest(runs: int = 3) -> list[Load]:
+async def mlserver_requests(runs: int = 3) -> tuple[list[Load], list[Load]]:
     """MLServer 1.7.1 (its own environment: ``make peers``) serving the same forest, fitted by
-    its own scikit-learn, under the same load."""
+    its own scikit-learn, under the same loads."""
     from tests.peers import peer_python, serving_mlserver, train_wine_model
 
     folder = Path(tempfile.mkdtemp())
     model = train_wine_model(peer_python("mlserver"), folder / "model")
     async with serving_mlserver(model, folder / "server") as peer:
         body = one_row_request("input-0", "FP64")
-        return [
+        rest = [
             await rest_load(peer.http_url, peer.model_name, CLIENTS, SECONDS, body)
             for _ in range(runs)
         ]
+        connect = grpc_infer(peer.grpc_target, peer.model_name, "input-0", "FP64")
+        grpc = [await closed_loop(connect, CLIENTS, SECONDS) for _ in range(runs)]
+        return rest, grpc
 
 
 def summary(name: str, loads: list[Load]) -> float:
@@ -114,14 +159,18 @@ async def figures(bootstrap: str, runs: int = 3) -> dict[str, float]:
     """Each server's median requests/s, and the ratios the issue sets (modelserve ≥ 1.5 ×)."""
     model = forest(Path(tempfile.mkdtemp()))
     print(f"Open Inference Protocol, one row per request, {CLIENTS} clients:", flush=True)
+    ours_rest, ours_grpc = await modelserve_requests(bootstrap, model, runs)
+    theirs_rest, theirs_grpc = await mlserver_requests(runs)
     found = {
-        "modelserve REST": summary(
-            "modelserve REST", await modelserve_rest(bootstrap, model, runs)
-        ),
-        "MLServer REST": summary("MLServer REST", await mlserver_rest(runs)),
+        "modelserve REST": summary("modelserve REST", ours_rest),
+        "MLServer REST": summary("MLServer REST", theirs_rest),
+        "modelserve gRPC": summary("modelserve gRPC", ours_grpc),
+        "MLServer gRPC": summary("MLServer gRPC", theirs_grpc),
     }
-    found["REST: modelserve / MLServer"] = found["modelserve REST"] / found["MLServer REST"]
-    print(f"  REST: modelserve / MLServer {found['REST: modelserve / MLServer']:.2f}")
+    for protocol in ("REST", "gRPC"):
+        ratio = found[f"modelserve {protocol}"] / found[f"MLServer {protocol}"]
+        found[f"{protocol}: modelserve / MLServer"] = ratio
+        print(f"  {protocol}: modelserve / MLServer {ratio:.2f}")
     return found
 
 
