@@ -1,7 +1,7 @@
 """Clients the project did not write, against the live service: ``tritonclient.http`` (JSON
-and binary tensor data) and ``kserve``'s REST client (in their own environment, tests/peers)
-ask a classifier, a regressor and a model with string inputs for answers, which equal
-onnxruntime's own; their errors are the protocol's."""
+and binary tensor data), ``tritonclient.grpc`` and ``kserve``'s REST and gRPC clients (in
+their own environment, tests/peers) ask a classifier, a regressor and a model with string
+inputs for answers, which equal onnxruntime's own; their errors are the protocol's."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from bench import salary
 from service.server import Service
+from service.tools.devbroker import free_port
 from tests.models import ModelFiles
 from tests.peers.clients import infer_with
 from tests.service_helpers import http, publish_and_wait, publish_forest
@@ -28,6 +29,11 @@ def wine_tensor(model_files: ModelFiles, datatype: str = "FP32") -> dict[str, An
     return {"name": "X", "datatype": datatype, "shape": [ROWS, 11], "data": rows.tolist()}
 
 
+def address(service: Service, client: str) -> str:
+    port = service.settings.grpc_port if client.endswith("grpc") else service.http_port
+    return f"127.0.0.1:{port}"
+
+
 def onnx_answers(path: Path, feeds: dict[str, Any]) -> list[Any]:
     session = ort.InferenceSession(str(path))
     return list(session.run(None, feeds))
@@ -37,7 +43,7 @@ def onnx_answers(path: Path, feeds: dict[str, Any]) -> list[Any]:
 async def served(
     start_service: Any, model_files: ModelFiles, salary_models: salary.Exports, tmp_path: Path
 ) -> Service:
-    service: Service = await start_service()
+    service: Service = await start_service(grpc_port=free_port())
     s = service.settings
     assert (await publish_forest(s, model_files))["status"] == "loaded"
     regressor = await publish_and_wait(
@@ -52,12 +58,18 @@ async def served(
 
 @pytest.mark.parametrize(
     ("client", "binary"),
-    [("triton-http", True), ("triton-http", False), ("kserve-rest", False)],
+    [
+        ("triton-http", True),
+        ("triton-http", False),
+        ("kserve-rest", False),
+        ("triton-grpc", False),
+        ("kserve-grpc", False),
+    ],
 )
 async def test_a_classifier_and_a_regressor_answer_as_onnxruntime(
     served: Service, model_files: ModelFiles, client: str, binary: bool
 ) -> None:
-    target = f"127.0.0.1:{served.http_port}"
+    target = address(served, client)
     features = model_files.features[:ROWS].astype(np.float32)
     labels, probabilities = onnx_answers(model_files.forest_onnx, {"X": features})
     answer = await infer_with(
@@ -85,7 +97,7 @@ async def test_a_classifier_and_a_regressor_answer_as_onnxruntime(
     np.testing.assert_allclose(regressed["value"], np.ravel(values), rtol=1e-6)
 
 
-@pytest.mark.parametrize("client", ["triton-http", "kserve-rest"])
+@pytest.mark.parametrize("client", ["triton-http", "kserve-rest", "triton-grpc"])
 async def test_a_model_with_string_inputs_answers_as_onnxruntime(
     served: Service, salary_models: salary.Exports, client: str
 ) -> None:
@@ -109,7 +121,7 @@ async def test_a_model_with_string_inputs_answers_as_onnxruntime(
         feeds[spec["name"]] = np.array(values, dtype=dtype).reshape(ROWS, 1)  # the graph's rank
     labels = onnx_answers_labels(salary_models.onnx, feeds)
     answer = await infer_with(
-        client, f"127.0.0.1:{served.http_port}", "salary", inputs=inputs, outputs=["label"]
+        client, address(served, client), "salary", inputs=inputs, outputs=["label"]
     )
     assert answer["label"] == labels
 
@@ -130,3 +142,10 @@ async def test_errors_reach_the_client_as_the_protocol_says(
     narrow = wine_tensor(model_files) | {"shape": [ROWS * 11]}
     with pytest.raises(RuntimeError, match="shape"):
         await infer_with("triton-http", target, "wine-rf", inputs=[narrow], outputs=["label"])
+    grpc_target = address(served, "triton-grpc")
+    with pytest.raises(RuntimeError, match=r"StatusCode\.NOT_FOUND"):
+        await infer_with(
+            "triton-grpc", grpc_target, "nope", inputs=[wine_tensor(model_files)], outputs=["label"]
+        )
+    with pytest.raises(RuntimeError, match=r"StatusCode\.INVALID_ARGUMENT"):
+        await infer_with("triton-grpc", grpc_target, "wine-rf", inputs=[narrow], outputs=["label"])
