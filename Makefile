@@ -42,7 +42,8 @@ typecheck: install
 check: lint typecheck test
 
 # Figures and ratios of bench/RESULTS.md, measured in one run (several minutes).
-bench: install
+# MLServer, the Open Inference Protocol figures' peer, runs in its own environment (peers/).
+bench: install peers
 	$(BIN)/python -m bench
 
 # Where the service spends its time at full load (py-spy; prints the top functions).

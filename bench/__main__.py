@@ -21,7 +21,7 @@ import orjson
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
 
-from . import learning, pmml_engines, salary_runs
+from . import learning, oip, pmml_engines, salary_runs
 from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
 from .latency import latency
 from .replay import replay_seconds
@@ -182,6 +182,8 @@ async def run(quick: bool) -> dict[str, Any]:
                 await salary_runs.salary_figures(bootstrap, count // 2, pmml_count // 4)
             ).items():
                 figures.setdefault(name, []).append(value)
+        # Request-reply through the Open Inference Protocol, modelserve beside MLServer.
+        results["oip"] = await oip.figures(bootstrap, repeat)
     results["pmml_engines"] = pmml_engines.run()  # in-memory batches, no broker
     results["learning"] = learning.run(OUT)  # in memory; plots out/learning.png
     results["figures"] = {k: {"median": median(v), "runs": v} for k, v in figures.items()}
@@ -201,6 +203,7 @@ async def run(quick: bool) -> dict[str, Any]:
             if mode != "single"
         },
         **salary_runs.ratios(m),
+        **{k: v for k, v in results["oip"].items() if "/" in k},
     }
     return results
 
