@@ -57,8 +57,15 @@ def _side_by_side(
             [_strings(specs[c], entry.name, array[:, j]) for j, c in enumerate(entry.columns)]
         )
     matrix = _numbers(entry.name, array)
-    for j, name in enumerate(entry.columns):
-        _check_numbers(specs[name], entry.name, matrix[:, j])
+    first = specs[entry.columns[0]]
+    if all(
+        (specs[name].type, specs[name].nullable) == (first.type, first.nullable)
+        for name in entry.columns
+    ):
+        _check_numbers(first, entry.name, matrix)  # one type for all: checked in one pass
+    else:
+        for j, name in enumerate(entry.columns):
+            _check_numbers(specs[name], entry.name, matrix[:, j])
     return matrix
 
 

@@ -26,11 +26,11 @@ from service.oip.messages import (
     Tensor,
     TensorMetadata,
 )
-from service.runtimes.base import BatchResult, tensor_inputs
+from service.runtimes.base import BatchResult
 from service.serving.model import ServingModel
 
 # The protocol's platform names, by the engine that answers (information only).
-_PLATFORMS = {"onnxruntime": "onnx_onnxv1", "pypmml": "pmml", "jpmml": "pmml"}
+_PLATFORMS = {"onnxruntime": "onnx_onnxv1", "pypmml": "pmml", "jpmml-evaluator": "pmml"}
 
 
 def metadata(serving: ServingModel) -> ModelMetadata:
@@ -38,7 +38,7 @@ def metadata(serving: ServingModel) -> ModelMetadata:
         name=serving.name,
         versions=(str(serving.version),),
         platform=_PLATFORMS.get(serving.model.runtime.engine, serving.model.runtime.engine),
-        inputs=tuple(_input_metadata(t) for t in tensor_inputs(serving.model)),
+        inputs=tuple(_input_metadata(t) for t in serving.tensor_inputs),
         outputs=output_metadata(serving),
     )
 
@@ -79,17 +79,11 @@ def bind(serving: ServingModel, inputs: Sequence[Tensor]) -> TypedBatch:
     given = {t.name: t for t in inputs}
     if len(given) != len(inputs):
         raise OipError(400, "an input is named twice")
-    layout = tensor_inputs(model)
-    for candidate in (layout, default_layout(model.input_schema)):
-        if set(given) == {entry.name for entry in candidate}:
-            layout = candidate
-            break
-    else:
-        expected = [entry.name for entry in layout]
-        missing = [name for name in expected if name not in given]
-        unknown = [name for name in given if name not in expected]
-        problem = f"missing input(s) {missing}" if missing else f"unknown input(s) {unknown}"
-        raise OipError(400, f"{problem}: model {serving.name!r} takes {expected}")
+    layout = serving.tensor_inputs
+    if not _named(layout, given):
+        layout = default_layout(model.input_schema)
+        if not _named(layout, given):
+            raise _unmatched(serving, given)
     rows = _rows(inputs)
     try:
         return bind_tensors(
@@ -97,6 +91,18 @@ def bind(serving: ServingModel, inputs: Sequence[Tensor]) -> TypedBatch:
         )
     except InvalidRecordError as exc:
         raise OipError(400, str(exc)) from None
+
+
+def _named(layout: Sequence[TensorInput], given: dict[str, Tensor]) -> bool:
+    return len(layout) == len(given) and all(entry.name in given for entry in layout)
+
+
+def _unmatched(serving: ServingModel, given: dict[str, Tensor]) -> OipError:
+    expected = [entry.name for entry in serving.tensor_inputs]
+    missing = [name for name in expected if name not in given]
+    unknown = [name for name in given if name not in expected]
+    problem = f"missing input(s) {missing}" if missing else f"unknown input(s) {unknown}"
+    return OipError(400, f"{problem}: model {serving.name!r} takes {expected}")
 
 
 def _rows(inputs: Sequence[Tensor]) -> int:

@@ -8,12 +8,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import orjson
 
 from service.clock import utcnow
 from service.inputs.binding import FieldBinder
-from service.runtimes.base import AnswerShape, Model
+from service.inputs.tensor_layout import TensorInput
+from service.runtimes.base import AnswerShape, Model, tensor_inputs
 from service.serving.descriptor import ModelDescriptor
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,14 @@ class ServingStats:
     duration_ms: float = 0.0
     min_ms: float | None = None
     max_ms: float | None = None
+    # The model call alone, per row, smoothed over recent calls (the engine runs a call it
+    # expects to be short on the event loop rather than in a thread).
+    call_ms_per_row: float | None = None
+
+    def record_call(self, elapsed_ms: float, size: int) -> None:
+        per_row = elapsed_ms / max(size, 1)
+        last = self.call_ms_per_row
+        self.call_ms_per_row = per_row if last is None else 0.8 * last + 0.2 * per_row
 
     def record_batch(self, size: int, elapsed_ms: float) -> None:
         if size <= 0:
@@ -76,6 +86,11 @@ class ServingModel:
         )
         self._in_flight = 0
         self._displaced = False
+
+    @cached_property
+    def tensor_inputs(self) -> tuple[TensorInput, ...]:
+        """How tensor clients send its inputs (runtimes/base.tensor_inputs), worked out once."""
+        return tensor_inputs(self.model)
 
     def acquire(self) -> None:
         self._in_flight += 1

@@ -2,11 +2,12 @@
 all its workers. What each worker counts is merged from their snapshots (``/stats``,
 ``/state/{dataType}``, ``/timeline``) or expositions (``/metrics``), with each worker's own
 figures beside the sum; health is every worker's; what every worker answers alike (models,
-routes, the cluster view) comes from one of them; ``POST /predict`` is passed to the workers
-in turn. The dashboard page is served here too. A worker's answer is read into the state's
-types (a snapshot, a timeline, a readiness) and merged as types (state/container.py,
-state/timeline.py, state/health.py); a worker whose answer is not of its type is listed as
-missing (a snapshot), left out (a timeline) or counted not ready, so the others still show."""
+routes, the cluster view, the Open Inference Protocol's metadata) comes from one of them;
+``POST /predict`` and ``POST /v2/.../infer`` are passed to the workers in turn. The dashboard
+page is served here too. A worker's answer is read into the state's types (a snapshot, a
+timeline, a readiness) and merged as types (state/container.py, state/timeline.py,
+state/health.py); a worker whose answer is not of its type is listed as missing (a snapshot),
+left out (a timeline) or counted not ready, so the others still show."""
 
 from __future__ import annotations
 
@@ -114,6 +115,18 @@ def create_supervisor_app(
         answers = await workers.all("/health/ready")
         merged = merge_readiness([(a.worker, _readiness(a)) for a in answers])
         return OrjsonResponse(encode(merged), status_code=200 if merged.ready else 503)
+
+    @app.get("/v2/health/live")
+    async def oip_live() -> Response:
+        """The Open Inference Protocol's liveness, with its body: the supervisor's own."""
+        return OrjsonResponse({"live": True})
+
+    @app.get("/v2/health/ready")
+    async def oip_ready() -> Response:
+        """Ready when every worker says so (each holds a share of the partitions)."""
+        answers = await workers.all("/v2/health/ready")
+        ready = bool(answers) and all(a.ok for a in answers)
+        return OrjsonResponse({"ready": ready}, status_code=200 if ready else 503)
 
     @app.api_route("/{path:path}", methods=METHODS)
     async def forward(request: Request) -> Response:

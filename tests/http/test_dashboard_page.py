@@ -23,7 +23,7 @@ from service.wine import WINE_FIELDS
 from tests.browser import Dom, chromium_or_skip, output_folder, run_chromium
 from tests.kafka_helpers import produce, produce_json, read_until
 from tests.models import ModelFiles
-from tests.service_helpers import get_json, publish_forest, until, wine_records
+from tests.service_helpers import get_json, http, publish_forest, until, wine_records
 
 INJECTED = '<img id="injected" src="x">'  # a description the page must show as text only
 GOOD_RECORDS = 300
@@ -91,6 +91,10 @@ async def test_the_dashboard_shows_what_the_service_says(
     ]
     await produce(s.bootstrap_servers, s.data_topics[0], bad)
     await read_until(s.bootstrap_servers, s.dlq_topic, lambda r: len(r) >= len(bad))
+    tensor = {"name": "X", "datatype": "FP32", "shape": [1, 11], "data": [7.0] * 11}
+    async with http(service) as client:
+        for model in ("wine-rf", "wine-rf", "nope"):  # two answered, one refused
+            await client.post(f"/v2/models/{model}/infer", json={"inputs": [tensor]})
 
     async def settled() -> bool:
         """/stats has every record, /cluster this instance, and /timeline three samples
@@ -137,6 +141,8 @@ async def test_the_dashboard_shows_what_the_service_says(
     assert stats["deadLetters"] == {"decode-error": 1, "invalid-record": 2}
     assert reasons == {k: [k, str(n)] for k, n in stats["deadLetters"].items()}
 
+    assert dom.one(data_protocol="rest").cells() == ["rest", "2", "1"]
+    assert dom.one(data_protocol="kafka").cells() == ["kafka", "0", "0"]
     assert dom.one(id="instance").text == s.instance_id
     assert dom.one(id="health").text == "ready"
     assert dom.one(data_instance=str(s.instance_id)).cells()[1] == "alive"

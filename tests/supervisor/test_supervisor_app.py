@@ -17,6 +17,7 @@ from service.cluster.stats_part import ClusterStats
 from service.cluster.timeline import Timeline
 from service.http.app import Health, create_app
 from service.metrics import Metrics
+from service.oip.inference import Inference
 from service.scoring.engine import Engine
 from service.supervisor.app import create_supervisor_app
 from service.supervisor.exposition import MonotonicExposition
@@ -44,13 +45,15 @@ def worker(model_files: ModelFiles, index: int, ready: bool = True) -> httpx.ASG
     cluster = ClusterStats(
         taker, cast(AIOKafkaProducer, None), cast(AIOKafkaConsumer, None), "stats", 5.0
     )
+    engine = Engine(registry, metrics, None)
     app = create_app(
         registry,
         metrics,
-        Engine(registry, metrics, None),
+        engine,
         Health(lambda: True, lambda: {"controlCaughtUp": True, "dataAssigned": ready}),
         cluster,
         Timeline(metrics.totals),
+        inference=Inference(registry, engine, metrics, 100, lambda: True, lambda: ready, "0"),
     )
     return httpx.ASGITransport(app=app)
 
@@ -123,6 +126,24 @@ async def test_ready_when_every_worker_is(model_files: ModelFiles) -> None:
             False,
         )
         assert (await client.get("/health/live")).status_code == 200
+        oip_ready = await client.get("/v2/health/ready")
+        assert (oip_ready.status_code, oip_ready.json()) == (503, {"ready": False})
+        assert (await client.get("/v2/health/live")).json() == {"live": True}
+    async with supervisor(worker(model_files, 0), worker(model_files, 1)) as client:
+        oip_ready = await client.get("/v2/health/ready")
+        assert (oip_ready.status_code, oip_ready.json()) == (200, {"ready": True})
+
+
+async def test_inference_requests_reach_the_workers(model_files: ModelFiles) -> None:
+    tensor = {"name": "X", "datatype": "FP32", "shape": [1, 11], "data": [7.0] * 11}
+    async with supervisor(worker(model_files, 0), worker(model_files, 1)) as client:
+        for _ in range(2):  # each worker in turn
+            answer = await client.post("/v2/models/rf/infer", json={"inputs": [tensor]})
+            assert answer.status_code == 200 and answer.json()["model_version"] == "4"
+        meta = await client.get("/v2/models/rf")
+        assert meta.json()["inputs"][0]["shape"] == [-1, 11]
+        missing = await client.post("/v2/models/nope/infer", json={"inputs": [tensor]})
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]
 
 
 def scored(text: bytes) -> float:

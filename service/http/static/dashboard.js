@@ -96,6 +96,26 @@ async function deadLetters(statsP, box) {
   box.querySelector(".empty").hidden = reasons.length > 0;
 }
 
+// Open Inference Protocol requests per transport, from /metrics (a supervisor sums its
+// workers'): answered (outcome "ok") and refused (any error status).
+const INFERENCE = /^modelserve_inference_requests_total\{([^}]*)\} ([0-9.e+]+)$/;
+
+async function inference() {
+  const answer = await fetch("/metrics", { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+  const counts = {};
+  for (const line of (await answer.text()).split("\n")) {
+    const match = INFERENCE.exec(line);
+    if (!match) continue;
+    const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const row = (counts[labels.protocol] ??= { ok: 0, refused: 0 });
+    row[labels.outcome === "ok" ? "ok" : "refused"] += Number(match[2]);
+  }
+  $("inference-body").replaceChildren(...Object.entries(counts).sort().map(([protocol, c]) =>
+    el("tr", { "data-protocol": protocol }, el("td", {}, protocol),
+      el("td", { class: "n", "data-value": c.ok }, c.ok), el("td", { class: "n", "data-value": c.refused }, c.refused))));
+}
+
 function historyCell(detail) {
   if (!detail) return el("td", { class: "muted" }, "unavailable");
   const shown = detail.history.slice(-HISTORY_SHOWN).reverse();
@@ -248,6 +268,7 @@ async function tick() {
     Promise.allSettled([stats, clusterP, health]).then(([s, c, h]) => header(s, c, h)),
     section("totals", () => totals(stats)),
     section("deadletters", (box) => deadLetters(stats, box)),
+    section("inference", inference),
     section("models", models),
     section("routes", routes),
     section("charts", timeline),
