@@ -259,10 +259,18 @@ header_names = st.sampled_from(["mlserver-model", "mlserver-version", "content-t
 header_values = st.sampled_from(
     [b"sum", b"3", b"2", b"application/json", b"application/x-protobuf", b""]
 ) | st.binary(max_size=8)
-# The model's header first, often: a record without it is refused before its body counts.
-headers = st.tuples(
-    st.booleans(), st.lists(st.tuples(header_names, header_values), max_size=3)
-).map(lambda drawn: [("mlserver-model", b"sum")] * drawn[0] + drawn[1])
+headers = st.lists(st.tuples(header_names, header_values), max_size=3)
+keys = st.none() | st.binary(max_size=8)
+Fed = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+# Anything at all, or the model's request with some parts wrong under the model's header
+# (a record without it is refused before its body counts): refusals of every kind, and answers.
+records = st.tuples(keys, values, headers) | st.tuples(
+    keys,
+    nearly_requests().map(orjson.dumps),
+    st.sampled_from([[], [("mlserver-version", b"3")], [("mlserver-version", b"2")]]).map(
+        lambda more: [("mlserver-model", b"sum"), *more]
+    ),
+)
 
 
 def test_whatever_a_record_holds_it_ends_as_one_answer_or_one_dead_letter() -> None:
@@ -270,10 +278,10 @@ def test_whatever_a_record_holds_it_ends_as_one_answer_or_one_dead_letter() -> N
     answers = 0
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(st.tuples(st.none() | st.binary(max_size=8), values, headers), max_size=4))
-    def check(records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]) -> None:
+    @given(st.lists(records, max_size=4))
+    def check(drawn: list[Fed]) -> None:
         nonlocal answers
-        fed = [rig.record(value, key, record_headers) for key, value, record_headers in records]
+        fed = [rig.record(value, key, record_headers) for key, value, record_headers in drawn]
         answered = runner.run(rig.requests.answer(fed))
         assert len(answered.answers) + len(answered.dead_letters) == len(fed)
         assert set(reasons(answered)) <= REASONS
