@@ -27,10 +27,12 @@ USER modelserve
 
 ENV MODELSERVE_HTTP_HOST=0.0.0.0 \
     MODELSERVE_HTTP_PORT=8080 \
+    MODELSERVE_GRPC_PORT=8081 \
     MODELSERVE_MODEL_CACHE_DIR=/var/cache/modelserve \
     MODELSERVE_LOG_FORMAT=json
 
-EXPOSE 8080
+# HTTP, and gRPC (the Open Inference Protocol)
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/health/live', timeout=2).status == 200 else 1)"]
 

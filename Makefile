@@ -55,10 +55,14 @@ lock:
 	/tmp/modelserve-lock/bin/pip install --quiet -e '.[dev,jpmml]'
 	/tmp/modelserve-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 
-# Regenerate service/proto/ from schemas/*.proto (tests check it is current).
+# Regenerate service/proto/ from schemas/*.proto (tests check it is current). The Open
+# Inference Protocol's file is read as service/proto/ (a protoc path mapping), so that its
+# generated gRPC module imports its messages as service.proto.open_inference_grpc_pb2.
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Ischemas --python_out=service/proto \
 		schemas/model_descriptor.proto schemas/wine_record.proto
+	$(BIN)/python -m grpc_tools.protoc -Iservice/proto=schemas --python_out=. \
+		--grpc_python_out=. schemas/open_inference_grpc.proto
 
 # Regenerate schemas/{model_event,route}.schema.json from their types (tests check it is current).
 schemas: install

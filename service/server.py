@@ -18,6 +18,7 @@ from service.cluster.timeline import Timeline
 from service.control.descriptor import ControlLimits
 from service.control.lifecycle import ModelLifecycle
 from service.control.loader import Loader
+from service.grpc.server import GrpcPart
 from service.http.app import Health, create_app
 from service.http.server import HttpPart, make_server
 from service.kafka.clients import (
@@ -123,10 +124,25 @@ class Service:
         self.http = HttpPart(
             make_server(app, settings.http_host, settings.http_port, settings.worker_socket)
         )
+        # The Open Inference Protocol over gRPC, unless GRPC_PORT is 0; under WORKERS=N every
+        # worker binds the one port (grpc/server.py).
+        self.grpc = (
+            GrpcPart(
+                self.inference,
+                settings.http_host,
+                settings.grpc_port,
+                settings.max_request_bytes,
+                settings.drain_timeout_s,
+            )
+            if settings.grpc_port
+            else None
+        )
         # In start order; they stop in reverse: the stats part writes its last snapshot after
-        # the data loop drained and before the shared producer closes.
+        # the data loop drained and before the shared producer closes; gRPC, like HTTP,
+        # answers while Kafka is reached and until the data loop has drained.
         self.parts: list[Part] = [
             self.http,
+            *([self.grpc] if self.grpc is not None else []),
             self.timeline,
             self.kafka,
             self.cluster,
@@ -195,13 +211,23 @@ class Service:
     def http_port(self) -> int | None:
         return self.http.port
 
+    @property
+    def grpc_port(self) -> int | None:
+        """The gRPC port bound (None when off or before the start)."""
+        return self.grpc.port if self.grpc is not None else None
+
     # -- life: the runner's ------------------------------------------------------------------
 
     async def start(self) -> None:
         """Each part in order, then all of them running. HTTP comes first, so liveness answers
         (live, not ready) while Kafka is still being reached."""
         if await self.runner.start():
-            log.info("modelserve %s started; HTTP on port %s", self.instance, self.http_port)
+            log.info(
+                "modelserve %s started; HTTP on port %s, gRPC on port %s",
+                self.instance,
+                self.http_port,
+                self.grpc_port or "(off)",
+            )
 
     async def wait(self) -> None:
         """Until stop() is called or a part fails; a failed part's error is raised."""

@@ -63,8 +63,19 @@ class Settings(KafkaSecurity):
         "mlserver-output", description="Topic Open Inference Protocol answers are written to."
     )
     group_id: str = Field("modelserve", description="Consumer group of the data consumers.")
-    http_host: str = Field("0.0.0.0", description="Address the HTTP server binds.")
+    http_host: str = Field(
+        "0.0.0.0", description="Address the HTTP server binds (the gRPC server too)."
+    )
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    grpc_port: int = Field(
+        8081,
+        ge=0,
+        le=65535,
+        description=(
+            "gRPC port of the Open Inference Protocol (0 turns gRPC off); under WORKERS=N every "
+            "worker binds it (SO_REUSEPORT) and the kernel spreads the connections."
+        ),
+    )
     max_batch_size: int = Field(
         1000, ge=1, le=100_000, description="Most records scored in one model call."
     )
@@ -162,7 +173,10 @@ class Settings(KafkaSecurity):
     max_request_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1024,
-        description="Largest HTTP request body accepted (bytes); larger is answered 413.",
+        description=(
+            "Largest HTTP request body (larger is answered 413) or gRPC request message "
+            "(RESOURCE_EXHAUSTED) accepted, in bytes."
+        ),
     )
     max_artifact_bytes: int = Field(
         512 * 1024 * 1024, ge=1024, description="Largest model artifact accepted (bytes)."

@@ -32,6 +32,7 @@ def isolated_settings(bootstrap: str, **overrides: Any) -> Settings:
         "group_id": f"modelserve-{uid}",
         "http_host": "127.0.0.1",
         "http_port": 0,
+        "grpc_port": 0,  # off: tests that serve gRPC pick a port of their own
         "topic_partitions": 2,
         "instance_id": f"test-{uid}",
         "drain_timeout_s": 10.0,

@@ -34,10 +34,11 @@ def test_dockerfile_is_slim_python_with_a_jre_and_runs_as_non_root() -> None:
     assert user and user[-1] not in ("root", "0")
     assert words.index("USER") > max(i for i, w in enumerate(words) if w == "RUN")
     assert ("ENTRYPOINT", '["modelserve"]') in steps
-    expose = [r for w, r in steps if w == "EXPOSE"]
-    env = " ".join(r for w, r in steps if w == "ENV")
-    port = dict(kv.split("=", 1) for kv in shlex.split(env))["MODELSERVE_HTTP_PORT"]
-    assert expose == [port] == [str(Settings.model_fields["http_port"].default)]
+    expose = " ".join(r for w, r in steps if w == "EXPOSE").split()
+    env = dict(kv.split("=", 1) for kv in shlex.split(" ".join(r for w, r in steps if w == "ENV")))
+    ports = [env["MODELSERVE_HTTP_PORT"], env["MODELSERVE_GRPC_PORT"]]
+    defaults = [str(Settings.model_fields[f].default) for f in ("http_port", "grpc_port")]
+    assert expose == ports == defaults
     assert any(w == "HEALTHCHECK" and "/health/live" in r for w, r in steps)
     for _, rest in steps:
         for name in (
@@ -62,8 +63,9 @@ def test_compose_runs_kafka_in_kraft_mode_and_the_service_against_it() -> None:
         assert name.removeprefix("MODELSERVE_").lower() in Settings.model_fields, name
     host, port = env["MODELSERVE_BOOTSTRAP_SERVERS"].split(":")
     assert f"PLAINTEXT://{host}:{port}" in kenv["KAFKA_ADVERTISED_LISTENERS"]
-    http_port = env["MODELSERVE_HTTP_PORT"]
-    assert f"{http_port}:{http_port}" in app["ports"]  # modelserve-2 is on the host's next port
+    http_port, grpc_port = env["MODELSERVE_HTTP_PORT"], env["MODELSERVE_GRPC_PORT"]
+    # modelserve-2 is on the host's next ports.
+    assert {f"{http_port}:{http_port}", f"{grpc_port}:{grpc_port}"} == set(app["ports"])
     assert "/health/ready" in " ".join(app["healthcheck"]["test"])
     # The compose values must be accepted by the settings model itself.
     settings = Settings(**{k.removeprefix("MODELSERVE_").lower(): v for k, v in env.items()})

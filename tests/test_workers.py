@@ -1,7 +1,9 @@
 """MODELSERVE_WORKERS=2: two scoring processes in one group share the partitions behind the
 container's one HTTP port, whose answers are the sums over the workers (each worker's own
 figures listed beside them); /predict is served by the workers; SIGTERM to the supervisor
-stops both gracefully, and a supervisor killed outright takes its workers with it."""
+stops both gracefully, and a supervisor killed outright takes its workers with it. The one
+gRPC port is bound by each worker (SO_REUSEPORT), never by the supervisor, and the kernel
+gives connections to both."""
 
 from __future__ import annotations
 
@@ -11,16 +13,20 @@ import signal
 import sys
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.proto import open_inference_grpc_pb2 as pb
+from service.proto.open_inference_grpc_pb2_grpc import GRPCInferenceServiceStub
 from service.settings import Settings
 from service.tools.devbroker import free_port
 from service.tools.publishing import build_descriptor, publish, wait_for_event
 from service.wine import WINE_FIELDS
 from tests.kafka_helpers import isolated_settings, produce_json, read_until
 from tests.models import ModelFiles
+from tests.service_helpers import until
 
 
 def supervisor_env(s: Settings, port: int, **extra: Any) -> dict[str, str]:
@@ -36,6 +42,7 @@ def supervisor_env(s: Settings, port: int, **extra: Any) -> dict[str, str]:
         "group_id": s.group_id,
         "http_host": "127.0.0.1",
         "http_port": port,
+        "grpc_port": 0,
         "workers": 2,
         "topic_partitions": 4,
         "log_level": "WARNING",
@@ -150,3 +157,79 @@ def _running(pid: int) -> bool:
     # A zombie (exited, not yet reaped by init) counts as gone.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(") ")[-1][0] != "Z"
+
+
+def socket_owners(port: int, state: str) -> dict[int, int]:
+    """The processes (pid: how many) holding TCP sockets whose local port is ``port`` in
+    ``state`` (0A listening, 01 established), read from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    inodes.add(fields[9])
+    owners: dict[int, int] = {}
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:  # gone, or not ours to read
+            continue
+        held = sum(link.startswith("socket:[") and link[8:-1] in inodes for link in links)
+        if held:
+            owners[pid] = held
+    return owners
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for child in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                if int(stat.read().split(") ")[-1].split()[1]) == pid:
+                    found.add(child)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT's spreading and /proc")
+async def test_each_worker_binds_the_one_grpc_port_and_the_kernel_spreads_connections() -> None:
+    # No broker: a worker serves gRPC while it waits for Kafka, which is all this needs.
+    s = isolated_settings(f"127.0.0.1:{free_port()}")
+    grpc_port = free_port()
+    supervisor = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        "serve",
+        env=supervisor_env(s, free_port(), grpc_port=grpc_port),
+    )
+    channels = []
+    try:
+
+        def two_listening_workers() -> set[int] | None:
+            workers = children(supervisor.pid)
+            listening = socket_owners(grpc_port, "0A")
+            return workers if len(workers) == 2 and set(listening) == workers else None
+
+        workers: set[int] = await until(two_listening_workers, 60, what="both workers listening")
+        assert supervisor.pid not in socket_owners(grpc_port, "0A")
+
+        async def both_answered() -> bool:
+            # A channel of its own is a new connection, which the kernel gives to either.
+            channel = grpc.aio.insecure_channel(
+                f"127.0.0.1:{grpc_port}", options=[("grpc.use_local_subchannel_pool", 1)]
+            )
+            channels.append(channel)
+            client = GRPCInferenceServiceStub(channel)
+            assert (await client.ServerLive(pb.ServerLiveRequest(), timeout=10)).live
+            return set(socket_owners(grpc_port, "01")) == workers
+
+        await until(both_answered, 30, 0.01, what="connections answered by both workers")
+    finally:
+        for channel in channels:
+            await channel.close()
+        supervisor.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(supervisor.wait(), 60)
+    assert code == 0

@@ -111,6 +111,8 @@ def _rows(inputs: Sequence[Tensor]) -> int:
     counts = {t.shape[0] if t.shape else -1 for t in inputs}
     if len(counts) != 1 or -1 in counts:
         raise OipError(400, "every input must have the batch's rows as its first dimension")
+    if counts == {0}:  # a model called on no rows fails, and there is nothing to answer
+        raise OipError(400, "the request has no rows (its inputs' first dimension is 0)")
     return counts.pop()
 
 

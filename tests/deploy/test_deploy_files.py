@@ -27,8 +27,10 @@ PROVISIONING = ROOT / "deploy/grafana/provisioning"
 DASHBOARD = ROOT / "deploy/grafana/dashboards/modelserve.json"
 
 REPLICAS = ("modelserve-1", "modelserve-2")
-HOST_PORTS = {"modelserve-1": 8080, "modelserve-2": 8081}
+# Each replica's host ports: HTTP, then gRPC.
+HOST_PORTS = {"modelserve-1": (8080, 8081), "modelserve-2": (8082, 8083)}
 CONTAINER_PORT = 8080
+GRPC_CONTAINER_PORT = 8081
 DATASOURCE_UID = "prometheus"  # fixed in the datasource provisioning; the dashboard names it
 METRIC = re.compile(r'(?<![\w"])modelserve_[a-z0-9_]*[a-z0-9]')
 
@@ -118,8 +120,10 @@ def test_two_replicas_share_one_group() -> None:
         assert env["MODELSERVE_STATS_TOPIC"] == "modelserve-stats"
         assert env["MODELSERVE_STATS_INTERVAL_S"] == "5"
         assert env["MODELSERVE_HTTP_PORT"] == str(CONTAINER_PORT)
+        assert env["MODELSERVE_GRPC_PORT"] == str(GRPC_CONTAINER_PORT)
         assert env["MODELSERVE_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert published(name) == {HOST_PORTS[name]: CONTAINER_PORT}
+        http, grpc = HOST_PORTS[name]
+        assert published(name) == {http: CONTAINER_PORT, grpc: GRPC_CONTAINER_PORT}
         assert depends_on(name)["kafka"] == {"condition": "service_healthy"}
     # Apart from the instance id, the replicas are configured alike (one consumer group).
     first, second = (

@@ -9,55 +9,23 @@ from typing import Any
 
 import httpx
 import numpy as np
-import onnxruntime as ort
 import orjson
 
-from service.control.loader import warm_up
 from service.http.app import Health, create_app
-from service.metrics import Metrics
-from service.oip.inference import Inference
-from service.routing.registry import Registry
-from service.runtimes.onnx import OnnxModel
-from service.scoring.engine import Engine
-from service.serving.descriptor import ModelDescriptor
-from service.wine import WINE_FIELDS
 from tests.models import ModelFiles
-
-
-def install(registry: Registry, name: str, version: int, path: Any, **fields: Any) -> None:
-    artifact = path.read_bytes()
-    descriptor = ModelDescriptor.model_validate(
-        {"name": name, "version": version, "dataType": name, "modelType": "ONNX", "data": artifact}
-        | fields
-    )
-    model = OnnxModel(artifact, fields.get("inputs"), fields.get("labels"))
-    registry.begin_load(descriptor)
-    registry.install(descriptor, model, "d" * 64, warm_up(model))
+from tests.oip_helpers import forest_answer, served
 
 
 def client(model_files: ModelFiles, ready: bool = True) -> httpx.AsyncClient:
-    registry, metrics = Registry(), Metrics()
-    install(registry, "rf", 4, model_files.forest_onnx, inputs=list(WINE_FIELDS))
-    install(registry, "lr", 1, model_files.regressor_onnx, inputs=list(WINE_FIELDS))
-    engine = Engine(registry, metrics, None)
-    inference = Inference(
-        registry, engine, metrics, 500, lambda: True, lambda: ready, version="9.9"
-    )
+    core = served(model_files, ready)
     app = create_app(
-        registry,
-        metrics,
-        engine,
+        core.registry,
+        core.metrics,
+        core.engine,
         Health(live=lambda: True, ready=lambda: {"controlCaughtUp": ready}),
-        inference=inference,
+        inference=core.inference,
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-
-
-def expected(model_files: ModelFiles, rows: np.ndarray) -> tuple[list[Any], ...]:
-    session = ort.InferenceSession(model_files.forest_onnx.read_bytes())
-    name = session.get_inputs()[0].name
-    labels, probabilities = session.run(None, {name: rows.astype(np.float32)})
-    return labels.tolist(), probabilities
 
 
 async def test_health_and_metadata(model_files: ModelFiles) -> None:
@@ -90,7 +58,7 @@ async def test_not_ready_is_503_with_a_body(model_files: ModelFiles) -> None:
 
 async def test_infer_json_equals_onnxruntime(model_files: ModelFiles) -> None:
     rows = model_files.features[:5].astype(np.float64)
-    labels, probabilities = expected(model_files, rows)
+    labels, probabilities = forest_answer(model_files, rows)
     body = {
         "id": "r1",
         "inputs": [
@@ -107,12 +75,7 @@ async def test_infer_json_equals_onnxruntime(model_files: ModelFiles) -> None:
     assert outputs["label"]["data"] == [str(v) for v in labels]
     assert outputs["probabilities"]["shape"] == [5, len(probabilities[0])]
     got = np.array(outputs["probabilities"]["data"]).reshape(5, -1)
-    want = (
-        np.array([[row[k] for k in sorted(row, key=str)] for row in probabilities])
-        if isinstance(probabilities[0], dict)
-        else np.asarray(probabilities)
-    )
-    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(got, probabilities, rtol=1e-6)
 
 
 async def test_infer_binary_in_and_out(model_files: ModelFiles) -> None:
@@ -148,7 +111,7 @@ async def test_infer_binary_in_and_out(model_files: ModelFiles) -> None:
         (size,) = struct.unpack_from("<I", blob, at)
         decoded.append(blob[at + 4 : at + 4 + size].decode())
         at += 4 + size
-    assert decoded == [str(v) for v in expected(model_files, rows.astype(np.float64))[0]]
+    assert decoded == [str(v) for v in forest_answer(model_files, rows.astype(np.float64))[0]]
 
 
 async def test_errors_are_json_with_their_status(model_files: ModelFiles) -> None:
@@ -168,6 +131,12 @@ async def test_errors_are_json_with_their_status(model_files: ModelFiles) -> Non
             ("/v2/models/rf/infer", {"inputs": [good | {"datatype": "FP99"}]}, 400, "datatype"),
             ("/v2/models/rf/infer", {"inputs": [good], "outputs": [{"name": "z"}]}, 400, "output"),
             ("/v2/models/rf/infer", {"inputs": []}, 400, "inputs"),
+            (
+                "/v2/models/rf/infer",
+                {"inputs": [good | {"shape": [0, 11], "data": []}]},
+                400,
+                "rows",
+            ),
         ]
         for path, body, status, words in cases:
             answer = await c.post(path, json=body)
