@@ -1,8 +1,9 @@
 """The Open Inference Protocol on Kafka, end to end on the real broker and as MLServer speaks
 it: InferenceRequest JSON on the OIP input topic (the model in header ``mlserver-model``, the
 version in ``mlserver-version``), answered on the OIP output topic keyed by the request id,
-with MLServer's CloudEvents headers, equal to onnxruntime's answer; many requests in fewer
-model calls; the requests that cannot be answered dead letters with their reasons."""
+with MLServer's CloudEvents headers, equal to onnxruntime's answer; Seldon Core v2's protobuf
+ModelInferRequest answered in protobuf; many requests in fewer model calls; the requests that
+cannot be answered dead letters with their reasons."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import orjson
 
+from service.proto import open_inference_grpc_pb2 as pb
 from service.server import Service
 from tests.kafka_helpers import header, produce_each, read_until
 from tests.models import ModelFiles
@@ -49,6 +51,13 @@ async def test_mlserver_requests_are_answered_on_the_output_topic_and_failures_d
     # No key: the body's id is the request id. The version loaded is 1.
     five_rows = infer_request(x[REQUESTS:], id="five-rows")
     versioned: list[Item] = [(None, five_rows, [*MODEL, ("mlserver-version", b"1")])]
+    # Seldon Core v2's form: protobuf, the model named in the message, no key.
+    message = pb.ModelInferRequest(model_name="wine-rf", model_version="1", id="proto")
+    message.inputs.add(name="X", datatype="FP32", shape=[2, 11])
+    message.raw_input_contents.append(x[:2].astype("<f4").tobytes())
+    protobuf: list[Item] = [
+        (None, message.SerializeToString(), [("content-type", b"application/x-protobuf")])
+    ]
     bad_tensor = {"inputs": [{"name": "X", "datatype": "FP32", "shape": [1, 3], "data": [1, 2]}]}
     refused: list[Item] = [
         (b"v2", infer_request(x[:1]), [*MODEL, ("mlserver-version", b"2")]),
@@ -64,15 +73,28 @@ async def test_mlserver_requests_are_answered_on_the_output_topic_and_failures_d
         b"no-header": "invalid-record",
         b"bad-tensor": "invalid-record",
     }
-    await produce_each(s.bootstrap_servers, s.oip_input_topic, one_row_each + versioned + refused)
+    await produce_each(
+        s.bootstrap_servers, s.oip_input_topic, one_row_each + versioned + protobuf + refused
+    )
 
     out = await read_until(
-        s.bootstrap_servers, s.oip_output_topic, lambda r: len(r) >= REQUESTS + 1
+        s.bootstrap_servers, s.oip_output_topic, lambda r: len(r) >= REQUESTS + 2
     )
     dead = await read_until(s.bootstrap_servers, s.dlq_topic, lambda r: len(r) >= len(refused))
 
     answers = {record.key.decode(): record for record in out}
-    assert set(answers) == {f"r{i}" for i in range(REQUESTS)} | {"five-rows"}
+    assert set(answers) == {f"r{i}" for i in range(REQUESTS)} | {"five-rows", "proto"}
+    in_protobuf = pb.ModelInferResponse.FromString(answers.pop("proto").value)
+    assert (in_protobuf.model_name, in_protobuf.model_version, in_protobuf.id) == (
+        "wine-rf",
+        "1",
+        "proto",
+    )
+    (label,) = [k for k, o in enumerate(in_protobuf.outputs) if o.name == "label"]
+    raw_labels = in_protobuf.raw_output_contents[label]  # BYTES: 4-byte length, then the bytes
+    assert raw_labels == b"".join(
+        len(str(v)).to_bytes(4, "little") + str(v).encode() for v in labels[:2]
+    )
     for i in [*range(REQUESTS), REQUESTS]:
         key = f"r{i}" if i < REQUESTS else "five-rows"
         answer = orjson.loads(answers[key].value)
@@ -109,5 +131,5 @@ async def test_mlserver_requests_are_answered_on_the_output_topic_and_failures_d
 
     stats = await get_json(service, "/stats")
     calls = stats["batches"] - calls_before
-    print(f"{REQUESTS + 1} requests answered in {calls} model calls")
-    assert calls < (REQUESTS + 1) / 4  # a fetched batch's requests are scored together
+    print(f"{REQUESTS + 2} requests answered in {calls} model calls")
+    assert calls < (REQUESTS + 2) / 4  # a fetched batch's requests are scored together

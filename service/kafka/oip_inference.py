@@ -98,9 +98,9 @@ class KafkaInference:
             raise
         try:
             response = await self._inference.infer(call.model, call.version, call.request, PROTOCOL)
+            value = call.codec.write(response)
         except OipError as exc:
             raise record_error(exc) from None
-        value = call.codec.write(response)
         if len(value) > MAX_ANSWER_BYTES:
             raise InvalidRecordError(
                 f"its answer is {len(value)} bytes, more than an answer may be "

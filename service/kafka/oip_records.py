@@ -1,8 +1,8 @@
 """An Open Inference Protocol record on Kafka as MLServer reads and writes it
 (mlserver/kafka/handlers.py, mlserver/cloudevents.py): the model in header ``mlserver-model``
-(its version, optionally, in ``mlserver-version``), the request id from the key when there is
-one, else from the body; the answer keyed by the request id with MLServer's CloudEvents
-headers. Pure: no Kafka client, no model."""
+(its version, optionally, in ``mlserver-version``; a protobuf request may name both itself),
+the request id from the key when there is one, else from the body; the answer keyed by the
+request id with MLServer's CloudEvents headers. Pure: no Kafka client, no model."""
 
 from __future__ import annotations
 

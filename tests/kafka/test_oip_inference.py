@@ -7,6 +7,7 @@ exactly one of the two and nothing escapes."""
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from service.kafka.oip_inference import Answered, KafkaInference
 from service.metrics import Metrics
 from service.oip.inference import Inference
 from service.oip.messages import InferRequest, InferResponse
+from service.proto import open_inference_grpc_pb2 as pb
 from service.routing.registry import Registry
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.engine import Engine
@@ -121,6 +123,26 @@ async def test_a_batch_of_requests_for_one_model_is_one_model_call() -> None:
     assert sums == {f"r{i}".encode(): i + 1.0 for i in range(50)}
 
 
+async def test_a_protobuf_request_is_answered_in_protobuf() -> None:
+    rig = Rig()
+    message = pb.ModelInferRequest(model_name="sum", id="p1")
+    for name, element in (("x", 1.0), ("y", 2.5)):
+        tensor = message.inputs.add(name=name, datatype="FP64", shape=[1])
+        tensor.contents.fp64_contents.append(element)
+    record = rig.record(
+        message.SerializeToString(), headers=[("content-type", b"application/x-protobuf")]
+    )
+    answered = await rig.requests.answer([record])
+    ((key, value, headers),) = answered.answers
+    answer = pb.ModelInferResponse.FromString(value)
+    assert key == b"p1"
+    assert (answer.model_name, answer.model_version, answer.id) == ("sum", "3", "p1")
+    assert [o.name for o in answer.outputs] == ["value"]
+    assert list(answer.raw_output_contents) == [struct.pack("<d", 3.5)]
+    assert headers[-1] == ("content-type", b"application/x-protobuf")
+    assert ("Ce-Modelid", b"sum") in headers
+
+
 async def test_the_version_header_is_honoured() -> None:
     rig = Rig()
     right = rig.request(1.0, 1.0, key="right", mlserver_version="3")
@@ -219,31 +241,66 @@ requests_like = st.fixed_dictionaries(
 )
 
 
+numbers = st.floats(allow_nan=False, width=32) | st.integers(-9, 9)
+# Most often nothing (an answer), else one part of the model's request spoiled.
+SPOILS = [None, None, None, "datatype", "shape", "data", "name", "rows", "missing", "outputs"]
+
+
 @st.composite
 def nearly_requests(draw: st.DrawFn) -> dict[str, Any]:
-    """The model's request (x and y, one row each or more), some of its parts drawn wrong:
+    """The model's request (x and y, one row each or more) with at most one part drawn wrong:
     so that answers are drawn as well as refusals."""
-    rows = draw(st.integers(0, 3))
+    rows = draw(st.integers(1, 3))
 
     def tensor(name: str) -> dict[str, Any]:
-        numbers = st.floats(allow_nan=False, width=32) | st.integers(-9, 9)
-        others = st.booleans() | st.text(max_size=2)
-        return {
-            "name": name,
-            "datatype": draw(st.sampled_from(["FP64", "FP64", "FP32", "INT32", "BYTES", "BOOL"])),
-            "shape": draw(st.sampled_from([[rows], [rows], [rows, 1], [1, rows], []])),
-            "data": draw(
-                st.lists(numbers, min_size=rows, max_size=rows)
-                | st.lists(numbers | others, min_size=rows, max_size=rows)
-            ),
-        }
+        data = draw(st.lists(numbers, min_size=rows, max_size=rows))
+        return {"name": name, "datatype": "FP64", "shape": [rows], "data": data}
 
-    request: dict[str, Any] = {"inputs": [tensor("x"), tensor("y")]}
-    if draw(st.booleans()):
-        request["outputs"] = [{"name": draw(st.sampled_from(["value", "label"]))}]
+    inputs = [tensor("x"), tensor("y")]
+    spoiled = draw(st.sampled_from(inputs))
+    spoil = draw(st.sampled_from(SPOILS))
+    if spoil == "datatype":
+        spoiled["datatype"] = draw(st.sampled_from(["INT32", "BYTES", "BOOL", "FP16", "UINT8"]))
+    elif spoil == "shape":
+        spoiled["shape"] = draw(st.sampled_from([[rows, 1], [1, rows], [], [rows, 2], [-1]]))
+    elif spoil == "data":
+        spoiled["data"] = draw(st.lists(numbers | st.booleans() | st.text(max_size=2), max_size=4))
+    elif spoil == "name":
+        spoiled["name"] = draw(st.text(max_size=2))
+    elif spoil == "rows":
+        spoiled["shape"], spoiled["data"] = [0], []
+    elif spoil == "missing":
+        inputs.remove(spoiled)
+    request: dict[str, Any] = {"inputs": inputs}
+    if spoil == "outputs":
+        request["outputs"] = [{"name": draw(st.sampled_from(["value", "label", ""]))}]
     if draw(st.booleans()):
         request["id"] = draw(st.text(max_size=4))
     return request
+
+
+@st.composite
+def protobuf_requests(draw: st.DrawFn) -> bytes:
+    """The same as a ``ModelInferRequest``, its data typed or raw, the model named in it or
+    not (then only a header names it)."""
+    request = draw(nearly_requests())
+    message = pb.ModelInferRequest(
+        model_name=draw(st.sampled_from(["sum", "", "nobody"])),
+        model_version=draw(st.sampled_from(["", "3", "2"])),
+        id=request.get("id", ""),
+    )
+    raw = draw(st.booleans())
+    for drawn in request["inputs"]:
+        datatype = drawn["datatype"] if drawn["datatype"] in ("FP64", "FP16") else "FP64"
+        tensor = message.inputs.add(name=drawn["name"], datatype=datatype, shape=drawn["shape"])
+        data = [float(v) for v in drawn["data"] if isinstance(v, int | float)]
+        if raw:
+            message.raw_input_contents.append(struct.pack(f"<{len(data)}d", *data))
+        else:
+            tensor.contents.fp64_contents.extend(data)
+    for output in request.get("outputs", []):
+        message.outputs.add(name=output["name"])
+    return bytes(message.SerializeToString())
 
 
 values = (
@@ -262,14 +319,25 @@ header_values = st.sampled_from(
 headers = st.lists(st.tuples(header_names, header_values), max_size=3)
 keys = st.none() | st.binary(max_size=8)
 Fed = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
-# Anything at all, or the model's request with some parts wrong under the model's header
-# (a record without it is refused before its body counts): refusals of every kind, and answers.
-records = st.tuples(keys, values, headers) | st.tuples(
-    keys,
-    nearly_requests().map(orjson.dumps),
-    st.sampled_from([[], [("mlserver-version", b"3")], [("mlserver-version", b"2")]]).map(
-        lambda more: [("mlserver-model", b"sum"), *more]
-    ),
+# Anything at all; the model's request with a part wrong under the model's header (a record
+# without it is refused before its body counts); or the same in protobuf, the model named in
+# the message or in a header: refusals of every kind, and answers.
+records = (
+    st.tuples(keys, values, headers)
+    | st.tuples(
+        keys,
+        protobuf_requests(),
+        st.sampled_from([[], [("mlserver-model", b"sum")]]).map(
+            lambda more: [("content-type", b"application/x-protobuf"), *more]
+        ),
+    )
+    | st.tuples(
+        keys,
+        nearly_requests().map(orjson.dumps),
+        st.sampled_from([[], [("mlserver-version", b"3")], [("mlserver-version", b"2")]]).map(
+            lambda more: [("mlserver-model", b"sum"), *more]
+        ),
+    )
 )
 
 
@@ -287,7 +355,10 @@ def test_whatever_a_record_holds_it_ends_as_one_answer_or_one_dead_letter() -> N
         assert set(reasons(answered)) <= REASONS
         assert len(reasons(answered)) == len(answered.dead_letters)
         for answer in answered.answers:
-            assert orjson.loads(answer.value)["model_name"] == "sum"
+            if ("content-type", b"application/x-protobuf") in answer.headers:
+                assert pb.ModelInferResponse.FromString(answer.value).model_name == "sum"
+            else:
+                assert orjson.loads(answer.value)["model_name"] == "sum"
         answers += len(answered.answers)
 
     with asyncio.Runner() as runner:  # one loop for every example: its threads are made once

@@ -11,14 +11,23 @@ import orjson
 import pytest
 
 from service.errors import DecodeError, InvalidRecordError, RecordError
-from service.kafka.oip_codecs import JSON, codec_for
+from service.kafka.oip_codecs import JSON, PROTOBUF, codec_for
 from service.kafka.oip_records import cloud_event_headers, kubernetes_namespace, read_call
 from service.oip.messages import InferResponse, OutputTensor, Tensor
+from service.proto import open_inference_grpc_pb2 as pb
 from service.scoring.records import MAX_ID_CHARS
 
 from .fake import FakeRecord
 
+PROTOBUF_ = (("content-type", b"application/x-protobuf"),)
 REQUEST = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [2], "data": [1.5, 2.5]}]}
+
+
+def proto_request(**fields: str) -> bytes:
+    message = pb.ModelInferRequest(id="in-body", **fields)
+    x = message.inputs.add(name="x", datatype="FP64", shape=[2])
+    x.contents.fp64_contents.extend([1.5, 2.5])
+    return bytes(message.SerializeToString())
 
 
 def record(
@@ -91,6 +100,21 @@ def test_the_request_id(key: bytes | None, body_id: str | None, expected: str) -
             DecodeError,
             "content-type 'text/csv' is not served",
         ),
+        (
+            record(b"\xff\xff\xff", headers=(("content-type", b"application/x-protobuf"),)),
+            DecodeError,
+            "value is not a protobuf ModelInferRequest",
+        ),
+        (
+            record(pb.ModelInferRequest(model_name="sum").SerializeToString(), headers=PROTOBUF_),
+            InvalidRecordError,
+            "the request has no inputs",
+        ),
+        (
+            record(proto_request(), headers=PROTOBUF_),
+            InvalidRecordError,
+            "no mlserver-model header names the model",
+        ),
     ],
 )
 def test_what_cannot_be_read_says_why(rec: FakeRecord, error: type[RecordError], says: str) -> None:
@@ -108,6 +132,36 @@ def test_json_nested_past_the_limit_is_refused_before_it_is_walked() -> None:
 def test_json_content_types_with_parameters_are_json() -> None:
     assert codec_for("Application/JSON; charset=utf-8") is JSON
     assert codec_for(None) is JSON
+    assert codec_for("application/x-protobuf") is PROTOBUF
+
+
+def test_a_protobuf_request_may_name_its_model_and_version_itself() -> None:
+    call = read_call(
+        record(proto_request(model_name="sum", model_version="3"), headers=PROTOBUF_), 64
+    )
+    assert (call.model, call.version, call.request_id) == ("sum", "3", "in-body")
+    (tensor,) = call.request.inputs
+    np.testing.assert_array_equal(tensor.data, [1.5, 2.5])
+    assert call.codec is PROTOBUF
+
+
+def test_the_headers_name_the_model_over_a_protobuf_request() -> None:
+    headers = (*PROTOBUF_, ("mlserver-model", b"other"), ("mlserver-version", b"9"))
+    call = read_call(
+        record(proto_request(model_name="sum", model_version="3"), headers=headers), 64
+    )
+    assert (call.model, call.version) == ("other", "9")
+
+
+def test_a_protobuf_answer_is_a_model_infer_response() -> None:
+    tensor = Tensor("value", "FP64", (2,), np.array([1.0, 2.0]))
+    response = InferResponse("sum", "1", [OutputTensor(tensor)], id="r1")
+    message = pb.ModelInferResponse.FromString(PROTOBUF.write(response))
+    assert (message.model_name, message.model_version, message.id) == ("sum", "1", "r1")
+    assert [(o.name, o.datatype, list(o.shape)) for o in message.outputs] == [
+        ("value", "FP64", [2])
+    ]
+    np.testing.assert_array_equal(np.frombuffer(message.raw_output_contents[0], "<f8"), [1, 2])
 
 
 def test_the_answer_is_json_alone_even_when_binary_outputs_were_asked() -> None:
