@@ -32,6 +32,8 @@ from service.kafka.control import ControlReader
 from service.kafka.data import DataLoop
 from service.kafka.data_part import DataPart
 from service.kafka.events import EventPublisher
+from service.kafka.oip_inference import KafkaInference
+from service.kafka.oip_records import kubernetes_namespace
 from service.kafka.retry import is_transient
 from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
@@ -79,7 +81,6 @@ class Service:
         self.control = ControlReader(
             make_control_consumer(settings), settings.control_topic, self.lifecycle
         )
-        self.data = DataPart(settings, self._new_data_loop, self.control.caught_up, self.metrics)
         self.watchdog = BrokerWatchdog(producer, settings)
         self.timeline = Timeline(self.metrics.totals)
         identity = Identity(settings.replica_id or self.instance, settings.worker_index)
@@ -105,6 +106,10 @@ class Service:
             lambda: all(self.readiness().values()),
             __version__,
         )
+        # Named in the Kafka answers' CloudEvents headers, as MLServer names it (read once).
+        self.namespace = kubernetes_namespace()
+        # After the inference: the data loop answers the Open Inference Protocol's requests.
+        self.data = DataPart(settings, self._new_data_loop, self.control.caught_up, self.metrics)
         app = create_app(
             self.registry,
             self.metrics,
@@ -166,6 +171,21 @@ class Service:
             wait_for_models=settings.no_model_policy == "wait",
             commit_interval_ms=settings.commit_interval_ms,
             shadow_topic=settings.shadow_topic,
+            requests=self._kafka_inference(),
+        )
+
+    def _kafka_inference(self) -> KafkaInference | None:
+        """The Open Inference Protocol on Kafka, answered by the data loop, when served."""
+        settings = self.settings
+        if not settings.oip_input_topic:
+            return None
+        return KafkaInference(
+            self.inference,
+            self.metrics,
+            settings.oip_input_topic,
+            settings.oip_output_topic,
+            settings.max_json_depth,
+            self.namespace,
         )
 
     # -- health -----------------------------------------------------------------------------

@@ -51,6 +51,17 @@ class Settings(KafkaSecurity):
         le=3600.0,
         description="Seconds between stats snapshots; a process unseen for 3 is departed.",
     )
+    # The Open Inference Protocol on Kafka, as MLServer speaks it (kafka/oip_inference.py).
+    oip_input_topic: str = Field(
+        "mlserver-input",
+        description=(
+            "Topic of Open Inference Protocol requests, read in the data consumers' group "
+            "(empty: not served)."
+        ),
+    )
+    oip_output_topic: str = Field(
+        "mlserver-output", description="Topic Open Inference Protocol answers are written to."
+    )
     group_id: str = Field("modelserve", description="Consumer group of the data consumers.")
     http_host: str = Field(
         "0.0.0.0", description="Address the HTTP server binds (the gRPC server too)."

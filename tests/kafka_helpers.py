@@ -44,6 +44,8 @@ def isolated_settings(bootstrap: str, **overrides: Any) -> Settings:
         "events_topic": f"events-{uid}",
         "feedback_topic": f"feedback-{uid}",
         "stats_topic": f"stats-{uid}",
+        "oip_input_topic": f"mlserver-input-{uid}",
+        "oip_output_topic": f"mlserver-output-{uid}",
         "group_id": f"modelserve-{uid}",
         "learner_group_id": f"modelserve-learner-{uid}",
         **group_timing(),
@@ -64,11 +66,21 @@ async def produce(
     items: Sequence[tuple[bytes | None, bytes | None]],
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
+    await produce_each(bootstrap, topic, [(key, value, headers or []) for key, value in items])
+
+
+async def produce_each(
+    bootstrap: str,
+    topic: str,
+    items: Sequence[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
+) -> None:
+    """Records with headers of their own: (key, value, headers) each."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=2)
     await producer.start()
     try:
         futures = [
-            await producer.send(topic, value, key=key, headers=headers) for key, value in items
+            await producer.send(topic, value, key=key, headers=headers)
+            for key, value, headers in items
         ]
         for future in futures:
             await future

@@ -5,7 +5,12 @@
    (kafka/commits.py, where the delivery guarantee is written down).
 
 Stage 1 fetches and scores the next batch while stage 2 waits on the broker, so the CPU is not
-idle during round trips. Everything Kafka is reached through the seam (kafka/seams.py)."""
+idle during round trips. Everything Kafka is reached through the seam (kafka/seams.py).
+
+The Open Inference Protocol's input topic, when served, is one more topic of the group: a
+batch's records from it are requests, answered by kafka/oip_inference.py beside the scoring of
+the data records, and their answers and dead letters join the batch's outputs, so they are
+fetched, rewound, drained and committed exactly as the data records are."""
 
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from service.kafka.commits import Committer, InFlight
 from service.kafka.fetching import Fetched, fetch_batch, rewind
+from service.kafka.oip_inference import Answered, KafkaInference
 from service.kafka.output import OutputWriter
 from service.kafka.paused_partitions import PausedPartitions
 from service.kafka.rebalance import RebalanceListener
@@ -43,13 +50,15 @@ class DataLoop:
         wait_for_models: bool = False,
         commit_interval_ms: int = 100,
         shadow_topic: str | None = None,
+        requests: KafkaInference | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
         self._engine = engine
         self._policy = policy
         self._metrics = metrics
-        self._topics = list(topics)
+        self._requests = requests  # the Open Inference Protocol's input topic, when served
+        self._topics = [*topics, *([requests.input_topic] if requests is not None else [])]
         self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics, shadow_topic)
         self._committer = Committer(consumer, metrics, commit_interval_ms)
         self._held = PausedPartitions(consumer, engine.has_model) if wait_for_models else None
@@ -134,12 +143,19 @@ class DataLoop:
 
     async def _process(self, batch: Fetched) -> None:
         self._record_consumed(batch)
-        scored = await self._engine.score_stream(batch.records)
+        records, requests = self._split_requests(batch.records)
+        async with asyncio.TaskGroup() as group:  # requests are answered beside the records
+            answering = group.create_task(self._answer(requests))
+            scored = await self._engine.score_stream(records)
+        answered = answering.result()
         outcomes = scored.outcomes
         holds: dict[Partition, Hold] = {}
         if self._held is not None:
             outcomes, holds = hold_back(outcomes)
-        acks = await self._writer.write(outcomes)
+        acks = await self._writer.write([*outcomes, *answered.dead_letters])
+        if answered.answers:
+            assert self._requests is not None
+            acks += await self._writer.write_records(self._requests.output_topic, answered.answers)
         if scored.sides:
             # A shadow's answers are written when they are in, without holding this batch's
             # predictions back; the commit waits for them as for every other output.
@@ -150,6 +166,18 @@ class DataLoop:
             # Read the held records again once their model is there; until then the
             # partition is paused, so other partitions are not held up.
             self._held.hold(holds)
+
+    def _split_requests(self, records: list[Any]) -> tuple[list[Any], list[Any]]:
+        """The batch's data records, and its Open Inference Protocol requests."""
+        if self._requests is None:
+            return records, []
+        topic = self._requests.input_topic
+        return [r for r in records if r.topic != topic], [r for r in records if r.topic == topic]
+
+    async def _answer(self, requests: list[Any]) -> Answered:
+        if not requests or self._requests is None:
+            return Answered()
+        return await self._requests.answer(requests)
 
     def _record_consumed(self, batch: Fetched) -> None:
         for tp, count in batch.counts.items():

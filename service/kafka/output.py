@@ -61,6 +61,20 @@ class OutputWriter:
             )
         return futures
 
+    async def write_records(
+        self, topic: str, records: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+    ) -> list[asyncio.Future[Any]]:
+        """Records made whole elsewhere, (key, value, headers) each, to ``topic``, partitioned
+        by key (an Open Inference Protocol answer is one); returns the acknowledgements."""
+        if not records:
+            return []
+        timestamp = int(time.time() * 1000)
+        batches = PartitionBatches(self._producer, topic)
+        chosen = await self._partitions_for(topic, [key for key, _, _ in records])
+        for (key, value, headers), partition in zip(records, chosen, strict=True):
+            batches.append(partition, timestamp, key, value, headers)
+        return await batches.send()
+
     async def write_sides(
         self,
         sides: Sequence[Awaitable[list[SideOutcome]]],

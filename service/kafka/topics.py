@@ -38,6 +38,9 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
     }
     for topic in settings.data_topics:
         topics[topic] = spread
+    if settings.oip_input_topic:
+        topics[settings.oip_input_topic] = spread
+        topics[settings.oip_output_topic] = spread
     return topics
 
 
@@ -66,7 +69,12 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
         },
         **{
             topic: {"max.message.bytes": str(OUTPUT_MAX_MESSAGE_BYTES)}
-            for topic in (settings.output_topic, settings.shadow_topic, settings.dlq_topic)
+            for topic in (
+                settings.output_topic,
+                settings.shadow_topic,
+                settings.dlq_topic,
+                settings.oip_output_topic,
+            )
         },
         # The latest snapshot per process is all the cluster view reads; a process gone for a
         # day (its last snapshot older than the retention) drops out of it. Segments roll

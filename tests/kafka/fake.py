@@ -30,9 +30,16 @@ class FakeLog:
 
     partitions: dict[TopicPartition, list[FakeRecord]] = field(default_factory=dict)
 
-    def append(self, tp: TopicPartition, key: bytes | None, value: bytes | None) -> None:
+    def append(
+        self,
+        tp: TopicPartition,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
         records = self.partitions.setdefault(tp, [])
-        records.append(FakeRecord(tp.topic, tp.partition, len(records), key, value))
+        offset = len(records)
+        records.append(FakeRecord(tp.topic, tp.partition, offset, key, value, 0, tuple(headers)))
 
 
 class FakeConsumer:

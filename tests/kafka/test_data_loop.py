@@ -13,8 +13,10 @@ import pytest
 from service.inputs.schema import InputSchema, TypedBatch
 from service.kafka.commits import DeliveryError
 from service.kafka.data import DataLoop
+from service.kafka.oip_inference import KafkaInference
 from service.kafka.seams import TopicPartition
 from service.metrics import Metrics
+from service.oip.inference import Inference
 from service.routing.registry import Registry
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.scoring.batching import BatchPolicy
@@ -24,6 +26,7 @@ from service.serving.descriptor import ModelDescriptor
 from .fake import FakeConsumer, FakeLog, FakeProducer
 
 T0, T1 = TopicPartition("in", 0), TopicPartition("in", 1)
+OIP = TopicPartition("oip-in", 0)  # the Open Inference Protocol's requests
 
 
 class SumModel:
@@ -53,13 +56,17 @@ def install(registry: Registry, data_type: str) -> None:
 class Rig:
     def __init__(self, wait_for_models: bool = False) -> None:
         self.log = FakeLog()
-        self.consumer = FakeConsumer(self.log, [T0, T1])
+        self.consumer = FakeConsumer(self.log, [T0, T1, OIP])
         self.producer = FakeProducer()
         self.registry = Registry()
+        engine = Engine(self.registry, Metrics(), None)
+        inference = Inference(
+            self.registry, engine, Metrics(), 100, lambda: True, lambda: True, "t"
+        )
         self.loop = DataLoop(
             self.consumer,
             self.producer,
-            Engine(self.registry, Metrics(), None),
+            engine,
             BatchPolicy(100, 1000),
             Metrics(),
             ["in"],
@@ -67,11 +74,18 @@ class Rig:
             "dlq",
             wait_for_models=wait_for_models,
             commit_interval_ms=0,
+            requests=KafkaInference(inference, Metrics(), OIP.topic, "oip-out", 64),
         )
 
     def add(self, tp: TopicPartition, data_type: str, x: float) -> None:
         key = f"{tp.partition}-{len(self.log.partitions.get(tp, []))}".encode()
         self.log.append(tp, key, orjson.dumps({"dataType": data_type, "x": x}))
+
+    def add_request(self, model: str, x: float) -> None:
+        key = f"req-{len(self.log.partitions.get(OIP, []))}".encode()
+        tensor = {"name": "x", "datatype": "FP64", "shape": [1], "data": [x]}
+        value = orjson.dumps({"inputs": [tensor]})
+        self.log.append(OIP, key, value, [("mlserver-model", model.encode())])
 
     def keys(self, topic: str) -> list[str]:
         return [r.key.decode() for r in self.producer.sent.get(topic, []) if r.key is not None]
@@ -152,3 +166,30 @@ async def test_every_record_ends_as_one_output_and_dead_letters_are_committed_to
     outputs = rig.keys("out") + rig.keys("dlq")
     assert sorted(outputs) == sorted(f"{p}-{i}" for p in (0, 1) for i in range(5))
     assert len(rig.keys("dlq")) == 4  # x = 0, 3, 6, 9: no model for "nobody"
+
+
+async def test_requests_and_records_of_one_batch_share_its_commit_after_both_are_acknowledged() -> (
+    None
+):
+    rig = Rig()
+    install(rig.registry, "d")
+    rig.add(T0, "d", 1)
+    rig.add_request("m-d", 2.0)
+    rig.add_request("nobody", 3.0)
+    rig.add_request("m-d", 4.0)
+    rig.producer.hold_acks = True
+    await rig.loop.start()
+    running = asyncio.create_task(rig.loop.run())
+    await until(lambda: len(rig.producer.pending) >= 3)  # predictions, answers, dead letters
+    assert rig.consumer.committed == {}  # nothing before the broker has every output
+    assert rig.keys("out") == ["0-0"]
+    assert sorted(rig.keys("oip-out")) == ["req-0", "req-2"]
+    assert rig.keys("dlq") == ["req-1"]
+    rig.producer.hold_acks = False
+    for ack in rig.producer.pending:
+        ack.set_result(None)
+    await until(lambda: rig.consumer.committed == {T0: 1, OIP: 3})
+    rig.loop.request_stop()
+    await running
+    answers = [orjson.loads(r.value or b"") for r in rig.producer.sent["oip-out"]]
+    assert sorted(a["outputs"][0]["data"][0] for a in answers) == [2.0, 4.0]

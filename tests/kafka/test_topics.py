@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.kafka.topics import OUTPUT_MAX_MESSAGE_BYTES, topic_configs
+from service.kafka.topics import OUTPUT_MAX_MESSAGE_BYTES, topic_configs, wanted_topics
 from service.settings import Settings
 
 BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 + 12
@@ -25,3 +25,12 @@ def test_the_control_topic_bounds_descriptors_and_is_compacted() -> None:
     config = topic_configs(settings)["ctl"]
     assert config["max.message.bytes"] == str(10_000 + 1024)
     assert config["cleanup.policy"] == "compact" and config["retention.ms"] == "-1"
+
+
+def test_the_open_inference_protocol_topics_are_made_as_the_data_and_output_topics() -> None:
+    settings = Settings(oip_input_topic="oip-in", oip_output_topic="oip-out", topic_partitions=3)
+    wanted = wanted_topics(settings)
+    assert wanted["oip-in"] == wanted["oip-out"] == 3
+    assert topic_configs(settings)["oip-out"]["max.message.bytes"] == str(OUTPUT_MAX_MESSAGE_BYTES)
+    off = wanted_topics(Settings(oip_input_topic="", oip_output_topic="oip-out"))
+    assert "oip-out" not in off and "" not in off
