@@ -160,6 +160,11 @@ def _as_type(name: str, datatype: str, flat: Array) -> Array:
         whole = flat == np.round(flat)
         if not (whole & (flat >= info.min) & (flat <= info.max)).all():
             raise OipError(400, f"input {name!r}: {datatype} data must be whole numbers in range")
+    elif dtype.itemsize < 8:
+        # A number FP16 or FP32 cannot hold would silently become infinity.
+        limit = float(np.finfo(dtype).max)
+        if (np.abs(flat[np.isfinite(flat)]) > limit).any():
+            raise OipError(400, f"input {name!r}: a number beyond {datatype}'s range ({limit:g})")
     return flat
 
 

@@ -142,3 +142,16 @@ def _cached(model_files: ModelFiles) -> Inference:
     if key not in _INFERENCES:
         _INFERENCES[key] = inference_over(model_files)
     return _INFERENCES[key]
+
+
+def test_numbers_beyond_a_float_types_range_are_refused_not_made_infinite() -> None:
+    for datatype, value in (("FP16", 1e6), ("FP32", 1e39)):
+        body = orjson.dumps(
+            {"inputs": [{"name": "x", "datatype": datatype, "shape": [1], "data": [value]}]}
+        )
+        assert _status(lambda body=body: read_request(body, None, DEPTH)) == 400, datatype
+    fits = orjson.dumps(
+        {"inputs": [{"name": "x", "datatype": "FP16", "shape": [1], "data": [6e4]}]}
+    )
+    (tensor,) = read_request(fits, None, DEPTH).inputs
+    assert np.isfinite(tensor.data).all()
