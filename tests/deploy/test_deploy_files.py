@@ -222,6 +222,10 @@ REQUIRED_QUERIES = {
     "serving versions": r"modelserve_model_version\b",
     "shadow agreement": r"modelserve_shadow_agreement\b",
     "route records": r"modelserve_route_records_total\b",
+    "inference requests by transport": (
+        r"by \(protocol, outcome\) \(rate\(modelserve_inference_requests_total\b"
+    ),
+    "inference latency by transport": r"modelserve_inference_seconds_bucket",
 }
 
 
@@ -258,6 +262,7 @@ async def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     await engine.score(records(1, 2, data_type="f"))
     metrics.record_consumed("data", 15)
     metrics.record_dead_letter("no-model")
+    metrics.record_inference("grpc", "ok", 0.002)
     metrics.consumer_lag.labels("data", "0").set(3)
     app = create_app(registry, metrics, engine, Health(lambda: True, lambda: {}))
     transport = httpx.ASGITransport(app=app)
