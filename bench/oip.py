@@ -1,7 +1,7 @@
-"""The Open Inference Protocol measured: modelserve's REST infer, one row per request from 8
-concurrent clients, in requests/s (the same load generator for every server: bench/load.py).
-``python -m bench.oip`` prints modelserve's figures; bench/__main__.py sets them beside
-MLServer's, run on the same model, machine and broker."""
+"""The Open Inference Protocol measured side by side with MLServer 1.7.1 on one machine and
+broker: REST and gRPC request-reply (oip_requests.py) and Kafka (oip_kafka.py), with the ratios
+the project tracks (modelserve at least 1.5 x MLServer's requests/s on REST and gRPC, 10 x on
+Kafka). ``python -m bench.oip`` runs these alone; ``make bench`` runs them with the rest."""
 
 from __future__ import annotations
 
@@ -11,140 +11,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-import numpy as np
-import orjson
+from service.tools.devbroker import DevBroker
 
-from service.tools.devbroker import DevBroker, free_port
-
-from .harness import create_topics, serve, uid
-from .load import Call, Connect, Load, closed_loop, http_post
-from .service_runs import publish_model
-from .workload import BenchModel, wine_stream
-
-CLIENTS = 8
-SECONDS = 10.0
-MODEL = "wine-oip"
-
-
-def one_row_request(tensor: str = "X", datatype: str = "FP32") -> bytes:
-    """A JSON infer request of one wine row (MLServer's scikit-learn runtime takes any tensor
-    name; modelserve's skl2onnx model takes ``X``)."""
-    row = wine_stream(1, seed=3)[0]
-    return orjson.dumps(
-        {"inputs": [{"name": tensor, "datatype": datatype, "shape": [1, 11], "data": row.tolist()}]}
-    )
-
-
-async def rest_load(
-    base_url: str, model: str, clients: int, seconds: float, body: bytes | None = None
-) -> Load:
-    url = httpx.URL(base_url)
-    path = f"/v2/models/{model}/infer"
-    connect = http_post(url.host, url.port or 80, path, body or one_row_request())
-    return await closed_loop(connect, clients, seconds)
-
-
-def grpc_infer(target: str, model: str, tensor: str = "X", datatype: str = "FP32") -> Connect:
-    """A ``connect`` for ``closed_loop``: one gRPC channel (a connection of its own) calling
-    ModelInfer with one wine row as raw little-endian data, as tritonclient sends it."""
-    import grpc
-
-    from service.proto import open_inference_grpc_pb2 as pb
-    from service.proto.open_inference_grpc_pb2_grpc import GRPCInferenceServiceStub
-
-    row = wine_stream(1, seed=3).astype("<f4" if datatype == "FP32" else "<f8")
-    request = pb.ModelInferRequest(
-        model_name=model,
-        inputs=[
-            pb.ModelInferRequest.InferInputTensor(name=tensor, datatype=datatype, shape=[1, 11])
-        ],
-        raw_input_contents=[row.tobytes()],
-    )
-
-    async def connect() -> Call:
-        channel = grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
-        stub = GRPCInferenceServiceStub(channel)
-
-        async def call() -> bool:
-            try:
-                await stub.ModelInfer(request)
-            except grpc.aio.AioRpcError:
-                return False
-            return True
-
-        return call
-
-    return connect
-
-
-async def wait_model(base_url: str, model: str, timeout_s: float = 120) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
-        for _ in range(int(timeout_s * 10)):
-            try:
-                if (await client.get(f"/v2/models/{model}/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"{model} never became ready at {base_url}")
-
-
-def forest(folder: Path) -> BenchModel:
-    """The wine forest every server of the comparison serves, trained as MLServer's is
-    (tests/peers/train_wine.py: 50 fully grown trees, random_state 0, on every row), with
-    this environment's scikit-learn, and exported by skl2onnx."""
-    from skl2onnx import to_onnx
-    from sklearn.ensemble import RandomForestClassifier
-
-    from service.wine import wine_arrays
-
-    features, labels = wine_arrays()
-    model = RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1)
-    model.fit(features.astype(np.float64), labels)
-    options = {id(model): {"zipmap": False}}
-    artifact = to_onnx(model, features[:1].astype(np.float32), options=options, target_opset=17)
-    path = folder / "forest.onnx"
-    path.write_bytes(artifact.SerializeToString())
-    return BenchModel(MODEL, "ONNX", path, [str(c) for c in model.classes_])
-
-
-async def modelserve_requests(
-    bootstrap: str, model: BenchModel, runs: int = 3
-) -> tuple[list[Load], list[Load]]:
-    """REST and gRPC loads on one modelserve process."""
-    control = f"models-{uid()}"
-    await create_topics(bootstrap, control, partitions=1)
-    await publish_model(bootstrap, control, model)
-    grpc_port = free_port()
-    with serve(
-        bootstrap, control_topic=control, group_id=f"g-{uid()}", grpc_port=grpc_port
-    ) as running:
-        await wait_model(running.base_url, model.name)
-        rest = [
-            await rest_load(running.base_url, model.name, CLIENTS, SECONDS) for _ in range(runs)
-        ]
-        connect = grpc_infer(f"127.0.0.1:{grpc_port}", model.name)
-        grpc = [await closed_loop(connect, CLIENTS, SECONDS) for _ in range(runs)]
-        return rest, grpc
-
-
-async def mlserver_requests(runs: int = 3) -> tuple[list[Load], list[Load]]:
-    """MLServer 1.7.1 (its own environment: ``make peers``) serving the same forest, fitted by
-    its own scikit-learn, under the same loads."""
-    from tests.peers import peer_python, serving_mlserver, train_wine_model
-
-    folder = Path(tempfile.mkdtemp())
-    model = train_wine_model(peer_python("mlserver"), folder / "model")
-    async with serving_mlserver(model, folder / "server") as peer:
-        body = one_row_request("input-0", "FP64")
-        rest = [
-            await rest_load(peer.http_url, peer.model_name, CLIENTS, SECONDS, body)
-            for _ in range(runs)
-        ]
-        connect = grpc_infer(peer.grpc_target, peer.model_name, "input-0", "FP64")
-        grpc = [await closed_loop(connect, CLIENTS, SECONDS) for _ in range(runs)]
-        return rest, grpc
+from . import oip_kafka
+from .load import Load
+from .oip_requests import CLIENTS, forest, mlserver_requests, modelserve_requests
 
 
 def summary(name: str, loads: list[Load]) -> float:
@@ -167,7 +38,15 @@ async def figures(bootstrap: str, runs: int = 3) -> dict[str, float]:
         "modelserve gRPC": summary("modelserve gRPC", ours_grpc),
         "MLServer gRPC": summary("MLServer gRPC", theirs_grpc),
     }
-    for protocol in ("REST", "gRPC"):
+    print(f"Kafka, {oip_kafka.REQUESTS:,} one-row requests:", flush=True)
+    for server, rates in (
+        ("modelserve Kafka", await oip_kafka.modelserve_rates(bootstrap, model, runs)),
+        ("MLServer Kafka", await oip_kafka.mlserver_rates(bootstrap, runs)),
+    ):
+        found[server] = statistics.median(rates)
+        shown = ", ".join(f"{r:,.0f}" for r in rates)
+        print(f"  {server:34s} {found[server]:>8,.0f} req/s   runs: {shown}", flush=True)
+    for protocol in ("REST", "gRPC", "Kafka"):
         ratio = found[f"modelserve {protocol}"] / found[f"MLServer {protocol}"]
         found[f"{protocol}: modelserve / MLServer"] = ratio
         print(f"  {protocol}: modelserve / MLServer {ratio:.2f}")
