@@ -6,6 +6,7 @@ always of the rows sent."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,7 @@ def test_numbers_beyond_a_float_types_range_are_refused_not_made_infinite() -> N
         body = orjson.dumps(
             {"inputs": [{"name": "x", "datatype": datatype, "shape": [1], "data": [value]}]}
         )
-        assert _status(lambda body=body: read_request(body, None, DEPTH)) == 400, datatype
+        assert _status(partial(read_request, body, None, DEPTH)) == 400, datatype
     fits = orjson.dumps(
         {"inputs": [{"name": "x", "datatype": "FP16", "shape": [1], "data": [6e4]}]}
     )
