@@ -85,9 +85,11 @@ async def test_two_replicas_of_two_workers_answer_for_the_whole(
             view = await until(lambda r=replica: both_listed(r), 60.0, INTERVAL_S / 2)
             for key in SUMMED:
                 assert view["totals"][key] == sum(o[key] for o in own.values()), key
-            held = sorted((p["partition"], p["instance"]) for p in view["partitions"])
-            assert [p for p, _ in held] == [0, 1, 2, 3]
-            assert {i for _, i in held} == {"replica-a", "replica-b"}
+            held = sorted((p["topic"], p["partition"], p["instance"]) for p in view["partitions"])
+            # Every partition of the group's topics: the data topic's and the requests'.
+            topics = sorted((s.data_topics[0], s.oip_input_topic))
+            assert [(t, p) for t, p, _ in held] == [(t, p) for t in topics for p in range(4)]
+            assert {i for _, _, i in held} == {"replica-a", "replica-b"}
             for instance in view["instances"]:
                 assert [w["alive"] for w in instance["workers"]] == [True, True]
                 assert instance["stats"]["scored"] == own[instance["instance"]]["scored"]

@@ -45,7 +45,9 @@ async def test_either_replica_answers_for_both(
         for name, i in by_instance.items()
         for p in i["partitions"]
     }
-    assert sorted(held) == [(base.data_topics[0], p) for p in range(4)]
+    # Every partition of the group's topics: the data topic's and the inference requests'.
+    topics = sorted((base.data_topics[0], base.oip_input_topic))
+    assert sorted(held) == [(topic, p) for topic in topics for p in range(4)]
     assert set(held.values()) == {"replica-a", "replica-b"}  # both hold some
     assert [p["instance"] for p in view["partitions"]] == [
         held[(p["topic"], p["partition"])] for p in view["partitions"]
