@@ -18,6 +18,7 @@ from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
 from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, concatenated
+from service.scoring import model_calls
 from service.scoring.outcome import Outcome, SideOutcome
 from service.scoring.records import (
     DecodedGroup,
@@ -201,7 +202,7 @@ class Engine:
         holds (None: all)."""
         runtime = serving.model.runtime
         try:
-            result = await _call(serving, batch)
+            result = await model_calls.predict(serving, batch)
             rows = publishable_results(result, runtime)
             if len(rows) != batch.size:
                 raise ValueError(f"{len(rows)} results for {batch.size} rows")
@@ -217,7 +218,7 @@ class Engine:
         answered: list[int] = []
         for k in range(batch.size):
             try:
-                single = await _call(serving, batch.take([k]))
+                single = await model_calls.predict(serving, batch.take([k]))
                 isolated.append(publishable_results(single, runtime)[0])
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
@@ -231,30 +232,6 @@ class Engine:
             mixed = ScoringError(f"{serving.label} answered rows of one batch in different kinds")
             return [mixed] * batch.size, None, []
         return isolated, together, answered
-
-
-# A model call expected to take less than this runs on the event loop itself: handing it to a
-# worker thread and back costs more (two thread switches, and the GIL handed over, 0.2-2 ms on
-# two busy cores, measured) than the call, and request-reply of one row pays it every time.
-INLINE_CALL_MS = 1.0
-
-
-async def _call(serving: ServingModel, batch: TypedBatch) -> BatchResult:
-    """The model's answer for the batch: in a worker thread (onnxruntime and the JVMs release
-    the GIL, so the loop fetches and writes meanwhile), unless its past calls say it takes
-    less than INLINE_CALL_MS for this many rows (a model's first call always goes to a thread:
-    nothing is known of it yet). The estimate is of the call alone, timed where it runs."""
-    per_row = serving.stats.call_ms_per_row
-    if per_row is not None and per_row * batch.size < INLINE_CALL_MS:
-        return _timed_predict(serving, batch)
-    return await asyncio.to_thread(_timed_predict, serving, batch)
-
-
-def _timed_predict(serving: ServingModel, batch: TypedBatch) -> BatchResult:
-    started = time.perf_counter()
-    result = serving.model.predict(batch)
-    serving.stats.record_call((time.perf_counter() - started) * 1000.0, batch.size)
-    return result
 
 
 class _Runner:

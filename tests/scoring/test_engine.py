@@ -3,9 +3,6 @@ broker never acknowledges."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import orjson
 
 from service.errors import ScoringError
@@ -56,42 +53,3 @@ async def test_a_poisonous_record_costs_only_its_own_dead_letter() -> None:
     )
     assert outcomes[1].model is not None and outcomes[1].model.label == "p:1"
     assert model.calls == [3, 1, 1, 1]  # the batch once, then each row alone
-
-
-class WhereCalled:
-    """Sums rows, noting which thread each call ran on; ``pause_s`` makes a call slow."""
-
-    input_schema = InputSchema.numeric(["a"])
-    runtime = RuntimeInfo("where", "1")
-
-    def __init__(self, pause_s: float = 0.0) -> None:
-        self.pause_s = pause_s
-        self.threads: list[int] = []
-
-    def predict(self, batch: TypedBatch) -> BatchResult:
-        self.threads.append(threading.get_ident())
-        if self.pause_s:
-            time.sleep(self.pause_s)
-        return BatchResult("regressor", batch.size, values=batch.matrix().sum(axis=1))
-
-    def close(self) -> None:
-        pass
-
-
-async def test_short_calls_run_on_the_loop_and_long_ones_in_a_thread() -> None:
-    loop_thread = threading.get_ident()
-    for model, inline_after_first in ((WhereCalled(), True), (WhereCalled(0.005), False)):
-        registry = Registry()
-        descriptor = ModelDescriptor.model_validate(
-            {"name": "w", "version": 1, "dataType": "d", "modelType": "ONNX", "data": "AA=="}
-        )
-        serving = registry.install(descriptor, model, "0" * 64)
-        engine = Engine(registry, Metrics(), None)
-        for _ in range(6):
-            batch = TypedBatch.of_matrix(model.input_schema, [[1.0], [2.0]])
-            await engine.score_batch(serving, batch, "d")
-        assert model.threads[0] != loop_thread  # nothing known of a model's first call
-        # The fast model's estimate is the least of its last three calls: one slowed by a busy
-        # machine does not send the next ones to a thread.
-        on_loop = [t == loop_thread for t in model.threads[3:]]
-        assert on_loop == [inline_after_first] * 3, model.pause_s
