@@ -133,3 +133,5 @@ async def test_mlserver_requests_are_answered_on_the_output_topic_and_failures_d
     calls = stats["batches"] - calls_before
     print(f"{REQUESTS + 2} requests answered in {calls} model calls")
     assert calls < (REQUESTS + 2) / 4  # a fetched batch's requests are scored together
+    # Every request read is counted as answered (scored) or dead-lettered, nothing else.
+    assert stats["consumed"] == stats["scored"] + stats["dlq"] > 0

@@ -76,6 +76,9 @@ class KafkaInference:
                 answered.answers.append(outcome)
             else:
                 answered.dead_letters.append(outcome)
+        # A request answered is a record scored, as a data record predicted is: the totals'
+        # consumed = scored + dead letters holds for this topic too.
+        self._metrics.record_answered(len(answered.answers))
         return answered
 
     async def _answer(self, record: SourceRecord) -> Answer | Outcome:
