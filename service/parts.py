@@ -64,6 +64,10 @@ class Backoff:
 # What a part's close may take: its work is done by then (stop drained it), so what is left
 # is releasing clients, which a gone broker can stall for a whole request time-out.
 CLOSE_TIMEOUT_S = 5.0
+# What a part's stop (its drain) may take before the runner ends its task anyway: a stop that
+# never returns (a server waiting on a connection that never closes, a drain stuck on a
+# broker) must not hold every other part, and the process, forever.
+STOP_TIMEOUT_S = 60.0
 
 
 class PartRunner:
@@ -77,11 +81,13 @@ class PartRunner:
         backoff: Callable[[], Backoff] = lambda: Backoff(0.5, 10.0),
         retriable: Callable[[BaseException], bool] = is_retriable,
         close_timeout_s: float = CLOSE_TIMEOUT_S,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
     ) -> None:
         self.parts = list(parts)
         self._reaching = reaching
         self._retriable = retriable  # kafka/retry.is_transient where the parts reach Kafka
         self._close_timeout_s = close_timeout_s
+        self._stop_timeout_s = stop_timeout_s
         self._backoff = backoff
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
@@ -162,15 +168,23 @@ class PartRunner:
         self._stopping.set()
         for part in reversed(self.parts):
             try:
-                await part.stop()
+                await asyncio.wait_for(part.stop(), self._stop_timeout_s)
+            except TimeoutError:
+                log.warning(
+                    "stopping %s took over %.0fs; ending its task", part.name, self._stop_timeout_s
+                )
             except (Exception, asyncio.CancelledError):
                 log.exception("stopping %s failed", part.name)
             task = self._tasks.get(part.name)
             if task is not None and not task.done():
                 task.cancel()
             if task is not None:
-                with suppress(asyncio.CancelledError, Exception):
-                    await task
+                # A task that swallows its cancellation is left behind, not waited for.
+                done, _ = await asyncio.wait([task], timeout=self._close_timeout_s)
+                if not done:
+                    log.warning("%s did not end when cancelled; left behind", part.name)
+                elif not task.cancelled():
+                    task.exception()  # retrieved: its failure was logged by wait() already
             # Closing clients whose broker is gone can raise anything, including the
             # cancellation of their own background tasks, or wait out a request time-out
             # (a producer flushing to nobody): none of it may stop or stall the drain, and

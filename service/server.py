@@ -38,7 +38,7 @@ from service.kafka.retry import is_transient
 from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
 from service.oip.inference import Inference
-from service.parts import Part, PartRunner
+from service.parts import CLOSE_TIMEOUT_S, Part, PartRunner
 from service.routing.model_metrics import ModelCollector
 from service.routing.registry import Registry
 from service.routing.route_metrics import RouteCollector
@@ -151,7 +151,11 @@ class Service:
             self.watchdog,
         ]
         self.runner = PartRunner(
-            self.parts, reaching=f"Kafka at {settings.bootstrap_servers}", retriable=is_transient
+            self.parts,
+            reaching=f"Kafka at {settings.bootstrap_servers}",
+            retriable=is_transient,
+            # The data part drains for up to drain_timeout_s; no part may take much longer.
+            stop_timeout_s=settings.drain_timeout_s + CLOSE_TIMEOUT_S,
         )
         self._closed = False
 

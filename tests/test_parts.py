@@ -26,6 +26,7 @@ class Recorded:
         stop_error: Exception | None = None,
         close_error: Exception | None = None,
         close_hangs: bool = False,
+        stop_hangs: bool = False,
     ) -> None:
         self.name = name
         self.events = events
@@ -33,6 +34,7 @@ class Recorded:
         self.stop_error = stop_error
         self.close_error = close_error
         self.close_hangs = close_hangs  # as a producer flushing to a broker that is gone
+        self.stop_hangs = stop_hangs  # as a server waiting on a connection that never closes
         self.fail = asyncio.Event()  # set: run raises
         self.stopping = asyncio.Event()
         self.retried = asyncio.Event()  # its start was tried again
@@ -55,6 +57,8 @@ class Recorded:
 
     async def stop(self) -> None:
         self.events.append(f"stop {self.name}")
+        if self.stop_hangs:
+            await asyncio.Event().wait()
         self.stopping.set()
         if self.stop_error is not None:
             raise self.stop_error
@@ -155,6 +159,23 @@ async def test_a_close_that_hangs_is_left_behind_and_the_others_still_close(
     await asyncio.wait_for(parts.stop(), 30)  # without the bound, this never returns
     assert [e for e in events if e.startswith("close")] == ["close b", "close a"]
     assert any("closing b took over" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_stop_that_hangs_is_ended_and_every_part_still_closes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[str] = []
+    hanging = Recorded("b", events, stop_hangs=True)
+    parts = PartRunner(
+        [Recorded("a", events), hanging],
+        backoff=lambda: Backoff(SHORT.first_s, SHORT.max_s),
+        stop_timeout_s=0.05,
+    )
+    await parts.start()
+    await asyncio.wait_for(parts.stop(), 30)  # without the bound, this never returns
+    assert [e for e in events if e.startswith("close")] == ["close b", "close a"]
+    assert any("stopping b took over" in r.getMessage() for r in caplog.records)
+    assert not parts.is_live()  # b's run was ended by cancelling it
 
 
 def test_backoff_doubles_up_to_its_most() -> None:
