@@ -112,8 +112,33 @@ class Settings(KafkaSecurity):
     allowed_locations: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="URI prefixes `location` may point under (comma list)."
     )
+    trusted_locations: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Location prefixes trusted as the service's own storage (comma list): a file or "
+            "directory under one needs no sha256, and a relative location resolves against "
+            "the first."
+        ),
+    )
     pickle_key: str | None = Field(
         None, description="HMAC key for signed pickles; without it PICKLE models are refused."
+    )
+    python_handlers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Modules (dotted names, comma list) whose callables PYTHON models may name as "
+            "their handler, and the modules inside them; empty allows none."
+        ),
+    )
+    python_handler_timeout_s: float = Field(
+        30.0, gt=0, description="Longest one call of a PYTHON model's handler may take."
+    )
+    h2o_genmodel_jar: str | None = Field(
+        None,
+        description=(
+            "H2O's genmodel classes for H2O MOJO models: h2o-genmodel.jar or h2o.jar; by "
+            "default the one the `h2o` package ships, when installed."
+        ),
     )
     default_data_type: str | None = Field(
         None, description="dataType of records that name none (field or `data-type` header)."
@@ -210,7 +235,9 @@ class Settings(KafkaSecurity):
             object.__setattr__(self, "shadow_topic", f"{self.output_topic}.shadow")
         return self
 
-    @field_validator("data_topics", "allowed_locations", mode="before")
+    @field_validator(
+        "data_topics", "allowed_locations", "trusted_locations", "python_handlers", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_commas(value)

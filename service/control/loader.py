@@ -33,6 +33,9 @@ class Loader:
             pickle_key=settings.pickle_key,
             intra_op_threads=intra_op_threads,
             pmml_engine=settings.pmml_engine,
+            python_handlers=tuple(settings.python_handlers),
+            python_handler_timeout_s=settings.python_handler_timeout_s,
+            h2o_genmodel_jar=settings.h2o_genmodel_jar,
         )
         self._store = ArtifactStore(
             settings.allowed_locations, settings.max_artifact_bytes, settings.model_cache_dir
@@ -62,6 +65,11 @@ class Loader:
             descriptor.signature,
             self._options,
             declared,
+            outputs=descriptor.output_names(),
+            signature_name=descriptor.signature_name,
+            handler=descriptor.handler,
+            metadata=descriptor.metadata,
+            artifact_given=descriptor.data is not None or descriptor.location is not None,
         )
         model = RUNTIMES.get(descriptor.model_type).load(request)
         if declared is not None:
@@ -74,7 +82,8 @@ class Loader:
     def _artifact(self, descriptor: ModelDescriptor) -> bytes:
         if descriptor.data is not None:
             return descriptor.data
-        assert descriptor.location is not None
+        if descriptor.location is None:  # a PYTHON model without data
+            return b""
         return self._store.fetch(descriptor.location, descriptor.sha256)
 
 

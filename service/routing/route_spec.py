@@ -27,6 +27,7 @@ from service.errors import DescriptorRejectedError
 from service.runtimes.base import AnswerShape
 from service.untrusted import (
     DEFAULT_MAX_JSON_DEPTH,
+    MODEL_NAME_PATTERN,
     UnreadableJson,
     field_names,
     loads,
@@ -39,9 +40,9 @@ MODES = ("shadow", "canary", "ensemble", "speculative")
 # Members a route may name: each costs a model call per batch; and a bound keeps a refusal's
 # event and its validation cheap (one error per bad member otherwise).
 MAX_MEMBERS = 64
-# A model name (the descriptor's pattern); a colon never appears in one, so route keys and
+# A model name (the descriptor's pattern); none starts with "route:", so route keys and
 # model keys cannot collide on the control topic.
-NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+NAME_PATTERN = MODEL_NAME_PATTERN
 ModelName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
@@ -50,7 +51,9 @@ class RouteRejectedError(DescriptorRejectedError):
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="forbid", regex_engine="python-re"
+    )
 
     # Whether ``incompatibility`` looks at the members' shapes: a replay that passes versions
     # over must know the shape of each member such a route checks (control/replay.py), so a

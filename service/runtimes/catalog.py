@@ -6,10 +6,10 @@ in the table is refused by name; nothing falls through to another runtime."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from service.inputs.schema import InputSchema
 from service.runtimes.base import Model
@@ -25,6 +25,12 @@ class LoadOptions:
     # Threads a model may use for one batch: the cores this worker process has to itself.
     intra_op_threads: int = 1
     pmml_engine: PmmlEngineChoice = "auto"
+    # PYTHON models: the modules whose callables a handler may name (settings.python_handlers),
+    # checked again at load, and how long one call of a handler may take.
+    python_handlers: tuple[str, ...] = ()
+    python_handler_timeout_s: float = 30.0
+    # H2O models: the jar with H2O's genmodel classes (None: the `h2o` package's, if installed).
+    h2o_genmodel_jar: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,16 @@ class LoadRequest:
     options: LoadOptions = field(default_factory=LoadOptions)
     # The descriptor's ``schema``: what a runtime whose format does not say (a pickle) reads.
     schema: InputSchema | None = None
+    # The descriptor's ``outputs``: the output tensors a graph answers with (TensorFlow).
+    outputs: Sequence[str] | None = None
+    # The descriptor's ``signatureName``: which signature of a SavedModel serves.
+    signature_name: str | None = None
+    # PYTHON: the descriptor's ``handler`` ("module:callable") and ``metadata``.
+    handler: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    # False when the descriptor brought no artifact (a PYTHON model may have none):
+    # ``artifact`` is then empty.
+    artifact_given: bool = True
 
 
 Factory = Callable[[LoadRequest], Model]
@@ -121,6 +137,38 @@ RUNTIMES = Catalog(
             factory="service.runtimes.pickle:load",
             description="HMAC-signed joblib/pickle estimators (scikit-learn API)",
             signed=True,
+        ),
+        # Lightbend's numbers: TENSORFLOW is 0, proto3's default, so a descriptor that names
+        # no modeltype is a TensorFlow graph, as Lightbend's client writes it.
+        Runtime(
+            "TENSORFLOW",
+            proto_number=0,
+            extensions=(".pb",),
+            factory="service.runtimes.tensorflow_graph:load",
+            description="frozen TensorFlow GraphDefs (the optional extra modelserve[tensorflow])",
+        ),
+        Runtime(
+            "TENSORFLOWSAVED",
+            proto_number=1,
+            # A .tar.gz or .zip is a SavedModel only when it holds a saved_model.pb: the CLI
+            # looks inside (tools/publishing.py), as a .zip may as well be an H2O MOJO.
+            extensions=(),
+            factory="service.runtimes.tensorflow_saved:load",
+            description="TensorFlow SavedModels, archived or a directory by reference",
+        ),
+        Runtime(
+            "H2O",
+            proto_number=5,
+            extensions=(),  # a MOJO is a .zip: the CLI looks inside
+            factory="service.runtimes.h2o_mojo:load",
+            description="H2O MOJOs through H2O's genmodel scorer, in the process's JVM",
+        ),
+        Runtime(
+            "PYTHON",
+            proto_number=6,
+            extensions=(),  # its artifact, if any, is the handler's own data
+            factory="service.runtimes.python_handler:load",
+            description="Python handlers named by the descriptor, from allowed modules only",
         ),
     )
 )

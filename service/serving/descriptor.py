@@ -26,10 +26,13 @@ from pydantic import (
 from service.errors import DescriptorRejectedError
 from service.inputs.schema import InputSchema, InputSpec, InputType
 from service.runtimes.catalog import RUNTIMES
+from service.untrusted import MODEL_NAME_PATTERN
 
-NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+NAME_PATTERN = MODEL_NAME_PATTERN
 ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 _NAME = re.compile(NAME_PATTERN)
+# A PYTHON model's handler: an importable module, and optionally the callable in it.
+HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
 # Versions are signed 64-bit integers: Kafka's and protobuf's int64, what JSON encoders and
 # Prometheus take whole. The service assigns at most this one.
@@ -75,7 +78,12 @@ class SchemaInput(BaseModel):
 class ModelDescriptor(BaseModel):
     """What a data scientist publishes. Field names are the contract's (camelCase on the wire)."""
 
-    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        regex_engine="python-re",  # the name pattern looks ahead (no "route:")
+    )
 
     name: ModelName
     version: int | None = Field(None, ge=1, le=MAX_VERSION)
@@ -93,6 +101,14 @@ class ModelDescriptor(BaseModel):
     input_schema: list[SchemaInput] | None = Field(None, alias="schema", max_length=MAX_ITEMS)
     expires_at: datetime | None = Field(None, alias="expiresAt")
     signature: str | None = Field(None, max_length=256)
+    # TENSORFLOWSAVED: the SavedModel's signature that serves (else serving_default, else the
+    # only one). Not ``signature``, which is a PICKLE's HMAC.
+    signature_name: str | None = Field(None, alias="signatureName", min_length=1, max_length=256)
+    # The model's outputs: the output tensors a graph answers with (TensorFlow: a list of
+    # names), or which of a server's outputs is which part of the answer (a mapping).
+    outputs: list[str] | dict[str, str] | None = Field(None, max_length=MAX_ITEMS)
+    # PYTHON: "module:callable" (or a module exposing transform_list), from an allowed module.
+    handler: str | None = Field(None, max_length=512, pattern=HANDLER_PATTERN)
     metadata: dict[str, Any] = Field(default_factory=dict)
     rollback: bool = False
 
@@ -129,10 +145,14 @@ class ModelDescriptor(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelDescriptor:
-        if (self.data is None) == (self.location is None):
+        if self.data is not None and self.location is not None:
+            raise ValueError("data and location are exclusive")
+        if self.data is None and self.location is None and self.model_type != "PYTHON":
             raise ValueError("exactly one of data / location is required")
-        if self.location is not None and self.sha256 is None:
-            raise ValueError("sha256 is required with location")
+        if (self.handler is None) == (self.model_type == "PYTHON"):
+            raise ValueError("handler is required with modelType PYTHON, and only with it")
+        # sha256 with a location: required unless the location is trusted, which only the
+        # service's settings say (control/loader.py).
         if self.inputs is not None and not self.inputs:
             raise ValueError("inputs, when given, must name at least one field")
         if self.input_schema is not None:
@@ -158,6 +178,10 @@ class ModelDescriptor(BaseModel):
         if self.input_schema is not None:
             return [spec.name for spec in self.input_schema]
         return None
+
+    def output_names(self) -> list[str] | None:
+        """The output tensors ``outputs`` names, when it is a list."""
+        return list(self.outputs) if isinstance(self.outputs, list) else None
 
     def verify_digest(self, artifact: bytes) -> str:
         """The artifact's sha256; raises if the descriptor names another one."""
