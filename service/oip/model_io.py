@@ -2,8 +2,8 @@
 request's tensors bound to it (a typed batch), and its answer as output tensors.
 
 What a model answers, by kind: a classifier ``label`` (BYTES ``[n]``), and where it gives them
-``probabilities`` (FP64 ``[n, C]``) with ``classes`` (BYTES ``[C]``, their column order); a
-regressor ``value`` (FP64 ``[n]``); any other model its own outputs by name."""
+``probabilities`` (FP64 ``[n, C]``) with ``classes`` (BYTES ``[C]``, their column order), or
+raw ``scores`` (FP64 ``[n, C]``) that are not probabilities; a regressor ``value`` (FP64 ``[n]``); any other model its own outputs by name."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def output_metadata(serving: ServingModel) -> tuple[TensorMetadata, ...]:
         return ()
     if shape.kind == "classifier":
         label = TensorMetadata("label", "BYTES", (-1,))
+        if shape.scores is not None:
+            return (label, TensorMetadata("scores", "FP64", (-1, shape.scores)))
         if not shape.classes:
             return (label,)
         width = len(shape.classes)
@@ -143,6 +145,9 @@ def _all_tensors(result: BatchResult) -> dict[str, Tensor]:
             classes = np.array([str(c) for c in result.classes], dtype=object)
             found["probabilities"] = Tensor("probabilities", "FP64", p.shape, p)
             found["classes"] = Tensor("classes", "BYTES", classes.shape, classes)
+        if result.scores is not None:
+            scores = np.asarray(result.scores, dtype=np.float64).reshape(n, -1)
+            found["scores"] = Tensor("scores", "FP64", scores.shape, scores)
         return found
     if result.kind == "regressor":
         values = np.asarray(result.values, dtype=np.float64)

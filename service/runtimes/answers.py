@@ -35,6 +35,15 @@ def encode_results(result: BatchResult) -> list[bytes]:
     if result.kind == "classifier":
         assert result.labels is not None
         labels = _encoded(result.labels)
+        if result.scores is not None:
+            scores = np.asarray(result.scores).reshape(len(labels), -1)
+            width = scores.shape[1]
+            cells = _number_cells(scores)
+            template = b'{"label":%s,"scores":[' + b",".join([b"%s"] * width) + b"]}"
+            return [
+                template % (label, *cells[i * width : i * width + width])
+                for i, label in enumerate(labels)
+            ]
         if result.probabilities is None or result.classes is None:
             return [b'{"label":' + label + b"}" for label in labels]
         classes = list(result.classes)

@@ -32,10 +32,19 @@ class BatchResult:
     # Rows the engine answered unusably (index → why: no label, say); dead letters too, and,
     # unlike a refused input, a model whose warm-up row has one does not load.
     answer_problems: Mapping[int, str] = field(default_factory=dict)
+    # A classifier's raw per-class scores [n, C] that are not a probability distribution (a
+    # sigmoid per class): published as they are beside the label, never as probabilities.
+    scores: npt.NDArray[Any] | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         if self.kind == "classifier":
             assert self.labels is not None
+            if self.scores is not None:
+                scores = _as_float64(self.scores).reshape(self.size, -1).tolist()
+                return [
+                    {"label": label, "scores": row}
+                    for label, row in zip(self.labels, scores, strict=True)
+                ]
             if self.probabilities is None or self.classes is None:
                 return [{"label": label} for label in self.labels]
             classes = list(self.classes)
@@ -66,6 +75,7 @@ class BatchResult:
             None if self.probabilities is None else np.asarray(self.probabilities)[index],
             None if self.values is None else np.asarray(self.values)[index],
             pick(self.outputs),
+            scores=None if self.scores is None else np.asarray(self.scores)[index],
         )
 
 
@@ -90,6 +100,8 @@ class AnswerShape:
     kind: ResultKind
     classes: tuple[str, ...] | None = None  # a classifier's, when it gives probabilities
     scalar: bool = True  # a regressor's one value per row
+    # A classifier that answers raw per-class scores: how many per row (None: it does not).
+    scores: int | None = None
     # A model of named outputs: each output's name, whether it is text, and its values per
     # row (None: one). What tensor clients are told it answers; no route compares them.
     outputs: tuple[OutputColumn, ...] = field(default=(), compare=False)
@@ -105,7 +117,10 @@ class AnswerShape:
         outputs: tuple[OutputColumn, ...] = ()
         if result.kind == "outputs" and result.outputs:
             outputs = tuple(OutputColumn.of(k, v) for k, v in result.outputs[0].items())
-        return cls(result.kind, classes, scalar, outputs)
+        scores = None
+        if result.kind == "classifier" and result.scores is not None:
+            scores = int(np.asarray(result.scores).reshape(result.size, -1).shape[1])
+        return cls(result.kind, classes, scalar, scores=scores, outputs=outputs)
 
     def describe(self) -> str:
         if self.kind == "classifier":
@@ -183,9 +198,14 @@ def concatenated(results: Sequence[BatchResult]) -> BatchResult | None:
         probabilities = None
         if all(r.probabilities is not None for r in results):
             probabilities = np.vstack([np.asarray(r.probabilities) for r in results])
+        scores = None
+        if all(r.scores is not None for r in results):
+            scores = np.vstack([np.asarray(r.scores).reshape(r.size, -1) for r in results])
+        elif any(r.scores is not None for r in results):
+            return None
         if len(labels) != size:
             return None
-        return BatchResult("classifier", size, labels, first.classes, probabilities)
+        return BatchResult("classifier", size, labels, first.classes, probabilities, scores=scores)
     if first.kind == "regressor" and all(r.values is not None for r in results):
         values = np.concatenate([np.asarray(r.values).reshape(r.size, -1) for r in results])
         scalar = values.shape[1] == 1  # one value per row stays a vector

@@ -20,7 +20,7 @@ from service.inputs.schema import FloatMatrix, InputSchema, TypedBatch
 from service.metrics import Metrics
 from service.routing.registry import Registry
 from service.runtimes.answers import encode_results, publishable_results
-from service.runtimes.base import BatchResult, RuntimeInfo
+from service.runtimes.base import AnswerShape, BatchResult, RuntimeInfo
 from service.runtimes.checks import PROBABILITY_SUM_TOLERANCE, row_problems
 from service.scoring.engine import Engine
 from service.scoring.records import LocalRecord
@@ -187,3 +187,16 @@ def test_warm_up_refuses_a_model_that_gives_no_answer() -> None:
 
     with pytest.raises(ModelLoadError, match=r"nanny 1\.0 returned no label"):
         warm_up(NoLabel())
+
+
+def test_scores_are_published_as_they_are_and_refused_only_when_not_numbers() -> None:
+    scores = np.array([[0.9, 0.8, 0.1], [0.2, np.nan, 0.3]])
+    result = BatchResult("classifier", 2, ["0", "2"], scores=scores)
+    assert row_problems(result) == {1: "returned the scores [0.2, nan, 0.3], not all numbers"}
+    assert result.rows()[0] == {"label": "0", "scores": [0.9, 0.8, 0.1]}
+    # Row sums 1.8 and 0.5: not a distribution, and not refused as one.
+    fine = BatchResult("classifier", 2, ["0", "2"], scores=np.array([[0.9, 0.8], [0.2, 0.3]]))
+    assert row_problems(fine) == {}
+    assert [orjson.loads(b) for b in encode_results(fine)] == fine.rows()
+    assert AnswerShape.of(fine).scores == 2
+    assert fine.take([1]).rows() == [{"label": "2", "scores": [0.2, 0.3]}]
