@@ -24,13 +24,29 @@ def is_protobuf(content_type: str | None) -> bool:
     return content_type is not None and content_type.split(";")[0].strip().lower() == CONTENT_TYPE
 
 
+_JSON_WHITESPACE = b" \t\r\n"
+
+
+def looks_like_protobuf(value: bytes) -> bool:
+    """Whether a value that comes with no content-type is read as protobuf: Lightbend's client
+    writes its descriptors and WineRecords with no key and no headers. A JSON object starts
+    with ``{`` (after JSON's whitespace); a protobuf message never does (0x7B would open a
+    group of field 15, which neither message has). A value that is neither is said to be not
+    JSON, its usual reader's error, by the caller."""
+    return not value.lstrip(_JSON_WHITESPACE).startswith(b"{")
+
+
+class UnreadableProtobuf(DescriptorRejectedError):
+    """Bytes that are not a protobuf message at all (not one refused for what it says)."""
+
+
 def descriptor_document(value: bytes) -> dict[str, Any]:
     """The descriptor as the JSON document it stands for, for the one validator of both."""
     message = ModelDescriptorProto()
     try:
         message.ParseFromString(value)
     except ProtobufDecodeError as exc:
-        raise DescriptorRejectedError(f"descriptor is not a valid protobuf message: {exc}") from exc
+        raise UnreadableProtobuf(f"descriptor is not a valid protobuf message: {exc}") from exc
     enum = ModelDescriptorProto.ModelType
     number = message.modeltype
     enum_name = enum.Name(number) if number in enum.values() else f"modeltype {number}"
@@ -51,12 +67,16 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
         doc["location"] = message.location
     if message.HasField("version"):
         doc["version"] = message.version
-    for field in ("sha256", "expiresAt", "signature"):
+    for field in ("sha256", "expiresAt", "signature", "signatureName", "handler"):
         if getattr(message, field):
             doc[field] = getattr(message, field)
-    for field in ("inputs", "labels"):
+    for field in ("inputs", "labels", "outputs"):
         if getattr(message, field):
             doc[field] = list(getattr(message, field))
+    if message.outputMap:
+        if message.outputs:
+            raise DescriptorRejectedError("outputs and outputMap are exclusive")
+        doc["outputs"] = dict(message.outputMap)
     if message.fieldMap:
         doc["fieldMap"] = dict(message.fieldMap)
     if message.schema:

@@ -141,7 +141,7 @@ def test_extensions_round_trip() -> None:
 @pytest.mark.parametrize(
     ("message", "fragment"),
     [
-        (Proto(name="m", dataType="wine", modeltype=Proto.TENSORFLOW, data=b"x"), "TENSORFLOW"),
+        (Proto(name="m", dataType="wine", modeltype=42, data=b"x"), "modeltype 42"),
         (Proto(name="m", dataType="wine", modeltype=Proto.PMML), "exactly one of data / location"),
         (Proto(name="", dataType="wine", modeltype=Proto.PMML, data=b"x"), "name"),
     ],
@@ -194,3 +194,60 @@ def test_a_wine_with_absent_features_reads_them_as_zero() -> None:
     assert fields["alcohol"] == 9.5 and fields["citric_acid"] == 0.0
     # A field number the schema does not know (a newer producer's) is passed over.
     assert wine_record_fields(WineRecord(alcohol=9.5).SerializeToString() + b"\x78\x01")
+
+
+def test_lightbends_client_as_it_writes_no_key_no_headers() -> None:
+    """DataProvider.scala: ``sender.writeValue(topic, bytes)``; modeltype TENSORFLOW (0) is
+    proto3's default, so it is not on the wire at all, and absent means TENSORFLOW."""
+    lightbend = lightbend_descriptor_class()
+    graph = lightbend(
+        name="data/optimized_WineQuality",
+        description="generated from TensorFlow",
+        dataType="wine",
+        data=b"graph-bytes",
+    )
+    d = parse_descriptor(None, graph.SerializeToString())
+    assert (d.name, d.model_type, d.data) == (
+        "data/optimized_WineQuality",
+        "TENSORFLOW",
+        b"graph-bytes",
+    )
+    saved = lightbend(
+        name="tensorflow saved model", dataType="wine", modeltype=1, location="data/saved/1/"
+    )
+    d = parse_descriptor(None, saved.SerializeToString())
+    assert (d.name, d.model_type, d.location, d.sha256) == (
+        "tensorflow saved model",
+        "TENSORFLOWSAVED",
+        "data/saved/1/",
+        None,
+    )
+
+
+def test_a_value_with_no_content_type_is_json_when_it_is_an_object() -> None:
+    d = parse_descriptor(
+        None, b' \n{"name": "m", "dataType": "w", "modelType": "onnx", "data": ""}'
+    )
+    assert d.model_type == "ONNX"
+    # Neither a JSON object nor a protobuf message: refused as not JSON, what it most looks like.
+    with pytest.raises(DescriptorRejectedError, match="not JSON"):
+        parse_descriptor(None, b"not json")
+    with pytest.raises(DescriptorRejectedError, match="JSON object"):
+        parse_descriptor(None, b"[1, 2]")
+
+
+def test_headerless_wine_records_are_protobuf_and_json_objects_stay_json() -> None:
+    fields = {name: float(i) + 0.5 for i, name in enumerate(WINE_FIELDS)}
+    raw = encode_wine_record(fields, "wine", 123)
+    decoded = decode_record(LocalRecord(raw), None)  # no key, no headers
+    assert decoded.fields == {**fields, "dataType": "wine"} and decoded.data_type == "wine"
+    as_json = decode_record(LocalRecord(b'{"pH": 3.1}'), "wine")
+    assert as_json.fields == {"pH": 3.1}
+    with pytest.raises(DecodeError, match=r"not JSON.*nor a protobuf WineRecord"):
+        decode_record(LocalRecord(b"\xff{not json"), "wine")
+    with pytest.raises(DecodeError, match="JSON list, not an object"):
+        decode_record(LocalRecord(b"[1, 2]"), "wine")
+    # A content-type that says JSON is read as JSON only.
+    json_only = (("content-type", b"application/json"),)
+    with pytest.raises(DecodeError, match="not JSON"):
+        decode_record(LocalRecord(raw, headers=json_only), "wine")

@@ -1,7 +1,8 @@
 """Model artifacts given by reference: ``file://`` under an allowed root, ``http(s)://`` under
-an allowed prefix. Every hop of a redirect is checked against the allow-list, sizes are capped
-while reading, and fetched artifacts are cached by digest so replaying the control log does
-not fetch them again."""
+an allowed prefix, or under a trusted prefix (no digest needed; a directory, or a relative
+location, as Lightbend's client gives them). Every hop of a redirect is checked against the
+allow-list, sizes are capped while reading, and fetched artifacts are cached by digest so
+replaying the control log does not fetch them again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import httpx
 
+from service.control.directory_archive import pack_directory
 from service.errors import DescriptorRejectedError, ModelLoadError
 
 MAX_REDIRECTS = 5
@@ -31,18 +33,48 @@ def is_allowed(location: str, allowed: list[str]) -> bool:
     return False
 
 
+def is_relative(location: str) -> bool:
+    """A location with no scheme and no leading slash (Lightbend's ``data/saved/1/``)."""
+    return not urlparse(location).scheme and not location.startswith("/")
+
+
 class ArtifactStore:
-    def __init__(self, allowed: list[str], max_bytes: int, cache_dir: str) -> None:
-        self._allowed = list(allowed)
+    """``allowed``: prefixes a location may point under, with the artifact's ``sha256``.
+    ``trusted``: prefixes of the service's own storage, where whoever runs the service put the
+    models: a location under one needs no digest, may be a directory, and a relative location
+    resolves against the first of them."""
+
+    def __init__(
+        self, allowed: list[str], max_bytes: int, cache_dir: str, trusted: list[str] | None = None
+    ) -> None:
+        self._trusted = list(trusted or [])
+        self._allowed = [*allowed, *self._trusted]
         self._max_bytes = max_bytes
         self._cache_dir = Path(cache_dir)
 
+    def resolve(self, location: str) -> str:
+        """The location as an absolute URI: a relative one under the first trusted prefix."""
+        if not is_relative(location):
+            return location
+        if not self._trusted:
+            raise DescriptorRejectedError(
+                "a relative location needs MODELSERVE_TRUSTED_LOCATIONS to resolve against"
+            )
+        base = self._trusted[0]
+        return urljoin(base if base.endswith("/") else base + "/", location)
+
     def fetch(self, location: str, sha256: str | None) -> bytes:
+        location = self.resolve(location)
+        trusted = is_allowed(location, self._trusted)
+        if not trusted and sha256 is None:
+            raise DescriptorRejectedError(
+                "sha256 is required with a location outside MODELSERVE_TRUSTED_LOCATIONS"
+            )
         if not is_allowed(location, self._allowed):
             raise DescriptorRejectedError("location is not under an allowed prefix")
         scheme = urlparse(location).scheme
         if scheme == "file":
-            return self._read_file(location)
+            return self._read_file(location, self._trusted if trusted else self._allowed)
         if scheme not in ("http", "https"):
             raise DescriptorRejectedError(f"location scheme {scheme!r} is not supported")
         cached = self._cached(sha256)
@@ -55,7 +87,7 @@ class ArtifactStore:
 
     # -- file:// ------------------------------------------------------------------------------
 
-    def _read_file(self, location: str) -> bytes:
+    def _read_file(self, location: str, prefixes: list[str]) -> bytes:
         parsed = urlparse(location)
         if parsed.netloc not in ("", "localhost"):
             raise DescriptorRejectedError("file:// locations must be local")
@@ -63,11 +95,17 @@ class ArtifactStore:
         real = Path(os.path.realpath(unquote(parsed.path)))
         roots = [
             Path(os.path.realpath(unquote(urlparse(p).path)))
-            for p in self._allowed
+            for p in prefixes
             if urlparse(p).scheme == "file"
         ]
         if not any(real == root or root in real.parents for root in roots):
             raise DescriptorRejectedError("location resolves outside the allowed prefixes")
+        if real.is_dir():
+            if prefixes is not self._trusted:
+                raise DescriptorRejectedError(
+                    "a directory location must be under MODELSERVE_TRUSTED_LOCATIONS"
+                )
+            return pack_directory(real, self._max_bytes)
         try:
             with real.open("rb") as handle:
                 data = handle.read(self._max_bytes + 1)

@@ -6,13 +6,19 @@ sanitised and never echoes the (possibly huge) input."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from service.errors import DescriptorRejectedError, sanitise
-from service.protobuf import descriptor_document, is_protobuf
+from service.protobuf import (
+    UnreadableProtobuf,
+    descriptor_document,
+    is_protobuf,
+    looks_like_protobuf,
+)
 from service.serving.descriptor import ModelDescriptor
 from service.untrusted import (
     DEFAULT_MAX_JSON_DEPTH,
@@ -59,8 +65,16 @@ def parse_descriptor(
     max_bytes, max_depth = limits.max_bytes, limits.max_json_depth
     if len(value) > max_bytes:
         raise DescriptorRejectedError(f"descriptor of {len(value)} bytes exceeds {max_bytes}")
-    if is_protobuf(header_value(headers, "content-type")):
+    content_type = header_value(headers, "content-type")
+    doc = None
+    if is_protobuf(content_type):
         doc = descriptor_document(value)
+    elif content_type is None and looks_like_protobuf(value):
+        # Lightbend's client sends descriptors with no key and no headers. Bytes that are not
+        # protobuf either are refused as what they most likely are meant to be: not JSON.
+        with suppress(UnreadableProtobuf):
+            doc = descriptor_document(value)
+    if doc is not None:
         if nested_deeper(doc.get("metadata"), max_depth - 1):
             raise DescriptorRejectedError(f"metadata is nested deeper than {max_depth} levels")
     else:

@@ -38,7 +38,10 @@ class Loader:
             h2o_genmodel_jar=settings.h2o_genmodel_jar,
         )
         self._store = ArtifactStore(
-            settings.allowed_locations, settings.max_artifact_bytes, settings.model_cache_dir
+            settings.allowed_locations,
+            settings.max_artifact_bytes,
+            settings.model_cache_dir,
+            settings.trusted_locations,
         )
 
     async def load(self, descriptor: ModelDescriptor) -> Loaded:

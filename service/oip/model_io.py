@@ -3,7 +3,8 @@ request's tensors bound to it (a typed batch), and its answer as output tensors.
 
 What a model answers, by kind: a classifier ``label`` (BYTES ``[n]``), and where it gives them
 ``probabilities`` (FP64 ``[n, C]``) with ``classes`` (BYTES ``[C]``, their column order), or
-raw ``scores`` (FP64 ``[n, C]``) that are not probabilities; a regressor ``value`` (FP64 ``[n]``); any other model its own outputs by name."""
+raw ``scores`` (FP64 ``[n, C]``) that are not probabilities; a regressor ``value`` (FP64
+``[n]``); any other model its own outputs by name."""
 
 from __future__ import annotations
 

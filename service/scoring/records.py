@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import orjson
 
 from service.errors import DecodeError, InvalidRecordError, RecordError
-from service.protobuf import is_protobuf, wine_record_fields
+from service.protobuf import is_protobuf, looks_like_protobuf, wine_record_fields
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, json_depth, loads
 
 Headers = Sequence[tuple[str, bytes]]
@@ -80,8 +80,11 @@ def decode_record(
     topic/partition/offset). JSON nested deeper than ``max_depth`` is a decode error."""
     if record.value is None:
         raise DecodeError("record has no value")
-    if record.headers and is_protobuf(_header(record.headers, "content-type")):
+    content_type = _header(record.headers, "content-type") if record.headers else None
+    if is_protobuf(content_type):
         fields = wine_record_fields(record.value)
+    elif content_type is None and looks_like_protobuf(record.value):
+        fields = _headerless_wine_record(record.value, max_depth)
     else:
         try:
             fields = loads(record.value, max_depth)
@@ -95,6 +98,19 @@ def decode_record(
     if not isinstance(data_type, str) or not data_type:
         raise InvalidRecordError("record names no dataType (field, header or default)")
     return DecodedRecord(fields, data_type, _record_id(fields, record))
+
+
+def _headerless_wine_record(value: bytes, max_depth: int) -> Any:
+    """A value with no content-type that is not a JSON object: a WineRecord, as Lightbend's
+    client writes them (no key, no headers); when it is not one either, the JSON reader's own
+    refusal (not JSON, or a JSON array) says what it is."""
+    try:
+        return wine_record_fields(value)
+    except RecordError:
+        try:
+            return loads(value, max_depth)
+        except UnreadableJson as exc:
+            raise DecodeError(f"value is {exc} (nor a protobuf WineRecord)") from None
 
 
 # An id is written into every output of its record (escaped, up to six bytes a character): a

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import tarfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +18,9 @@ from service.errors import DescriptorRejectedError, ModelLoadError
 
 BODY = b"model-bytes" * 100
 DIGEST = hashlib.sha256(BODY).hexdigest()
+# A digest the store does not check (the loader does, once it has the bytes): a location
+# outside the trusted prefixes must come with one.
+SOME = "0" * 64
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -83,16 +88,16 @@ def test_http_fetch_follows_allowed_redirects_and_caches_by_digest(
 def test_http_refusals(server: str, tmp_path: Path) -> None:
     s = store(server, tmp_path)
     with pytest.raises(DescriptorRejectedError, match="redirects outside"):
-        s.fetch(f"{server}/models/escape", None)
+        s.fetch(f"{server}/models/escape", SOME)
     with pytest.raises(DescriptorRejectedError, match="not under an allowed prefix"):
-        s.fetch(f"{server}/elsewhere/m.onnx", None)
+        s.fetch(f"{server}/elsewhere/m.onnx", SOME)
     with pytest.raises(DescriptorRejectedError, match="exceeds"):
-        s.fetch(f"{server}/models/big", None)
+        s.fetch(f"{server}/models/big", SOME)
     with pytest.raises(ModelLoadError, match="404"):
-        s.fetch(f"{server}/models/missing", None)
+        s.fetch(f"{server}/models/missing", SOME)
     with pytest.raises(ModelLoadError):
         ArtifactStore(["http://127.0.0.1:9/"], 100, str(tmp_path)).fetch(
-            "http://127.0.0.1:9/m", None
+            "http://127.0.0.1:9/m", SOME
         )
 
 
@@ -109,15 +114,79 @@ def test_file_locations_resolve_before_the_check(tmp_path: Path) -> None:
     (tmp_path / "secret").write_bytes(b"secret")
     (tmp_path / "ok" / "link").symlink_to(tmp_path / "secret")
     s = store("http://unused", tmp_path)
-    assert s.fetch(f"file://{tmp_path}/ok/m.onnx", None) == BODY
+    assert s.fetch(f"file://{tmp_path}/ok/m.onnx", SOME) == BODY
     for sneaky in (
         f"file://{tmp_path}/ok/../secret",
         f"file://{tmp_path}/ok/link",
         f"file://{tmp_path}/ok%2F..%2Fsecret",
     ):
         with pytest.raises(DescriptorRejectedError):
-            s.fetch(sneaky, None)
+            s.fetch(sneaky, SOME)
     with pytest.raises(DescriptorRejectedError):
-        s.fetch("file:///etc/passwd", None)
+        s.fetch("file:///etc/passwd", SOME)
     with pytest.raises(ModelLoadError):
-        s.fetch(f"file://{tmp_path}/ok/absent.onnx", None)
+        s.fetch(f"file://{tmp_path}/ok/absent.onnx", SOME)
+
+
+def test_a_location_outside_the_trusted_prefixes_needs_its_digest(tmp_path: Path) -> None:
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "m.onnx").write_bytes(BODY)
+    with pytest.raises(DescriptorRejectedError, match="sha256 is required"):
+        store("http://unused", tmp_path).fetch(f"file://{tmp_path}/ok/m.onnx", None)
+
+
+def trusted_store(tmp_path: Path, max_bytes: int = 1 << 20) -> ArtifactStore:
+    return ArtifactStore(
+        [], max_bytes, str(tmp_path / "cache"), trusted=[f"file://{tmp_path}/models/"]
+    )
+
+
+def saved_model_dir(root: Path) -> Path:
+    folder = root / "models" / "data" / "saved" / "1"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"graph")
+    (folder / "variables" / "variables.index").write_bytes(b"index")
+    return folder
+
+
+def test_trusted_locations_need_no_digest_resolve_relative_ones_and_pack_directories(
+    tmp_path: Path,
+) -> None:
+    folder = saved_model_dir(tmp_path)
+    s = trusted_store(tmp_path)
+    assert s.resolve("data/saved/1/") == f"file://{tmp_path}/models/data/saved/1/"
+    packed = s.fetch("data/saved/1/", None)  # Lightbend's own location, relative
+    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
+        assert sorted(archive.getnames()) == [
+            "saved_model.pb",
+            "variables",
+            "variables/variables.index",
+        ]
+        member = archive.extractfile("variables/variables.index")
+        assert member is not None and member.read() == b"index"
+    # Packed the same way every time: its digest names it.
+    assert s.fetch(f"file://{folder}", None) == packed
+    (folder / "m.onnx").write_bytes(BODY)
+    assert s.fetch("data/saved/1/m.onnx", None) == BODY
+
+
+def test_what_trust_does_not_allow(tmp_path: Path) -> None:
+    folder = saved_model_dir(tmp_path)
+    (tmp_path / "secret").write_bytes(b"secret")
+    with pytest.raises(DescriptorRejectedError, match="MODELSERVE_TRUSTED_LOCATIONS"):
+        ArtifactStore([], 100, str(tmp_path)).fetch("data/saved/1/", None)
+    # A relative location that climbs out of the trusted prefix is not trusted any more.
+    with pytest.raises(DescriptorRejectedError, match="sha256 is required"):
+        trusted_store(tmp_path).fetch("../secret", None)
+    with pytest.raises(DescriptorRejectedError, match="not under an allowed prefix"):
+        trusted_store(tmp_path).fetch("../secret", SOME)
+    with pytest.raises(DescriptorRejectedError, match="exceeds"):
+        trusted_store(tmp_path, max_bytes=6).fetch("data/saved/1/", None)
+    # A directory is read as its own files only, never through a link.
+    (folder / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(DescriptorRejectedError, match="symbolic link"):
+        trusted_store(tmp_path).fetch("data/saved/1/", None)
+    # A directory merely allowed (not trusted) has no digest to check it by: refused.
+    allowed = ArtifactStore([f"file://{tmp_path}/models/"], 1 << 20, str(tmp_path))
+    with pytest.raises(DescriptorRejectedError, match="directory location must be under"):
+        allowed.fetch(f"file://{tmp_path}/models/data/saved/", SOME)

@@ -51,14 +51,18 @@ def test_valid_descriptor_decodes_fields() -> None:
     [
         ({"name": None}, "name"),
         ({"dataType": None}, "dataType"),
-        ({"name": "has space"}, "name"),
-        ({"name": "x" * 129}, "name"),
-        ({"modelType": "TENSORFLOW"}, "modelType"),
+        ({"name": "has\nnewline"}, "name"),
+        ({"name": "tab\there"}, "name"),
+        ({"name": "route:wine"}, "name"),  # the prefix of route records' keys
+        ({"name": "x" * 257}, "name"),
+        ({"modelType": "CAFFE"}, "modelType"),
         ({"version": 0}, "version"),
         ({"data": "not base64!!"}, "base64"),
-        ({"location": "file:///m.onnx"}, "exactly one of data / location"),
-        ({"data": None, "location": "file:///m.onnx"}, "sha256 is required"),
+        ({"location": "file:///m.onnx"}, "data and location are exclusive"),
         ({"data": None}, "exactly one of data / location"),
+        ({"handler": "acme:predict"}, "handler is required with modelType PYTHON, and only"),
+        ({"modelType": "PYTHON", "data": None}, "handler is required"),
+        ({"modelType": "PYTHON", "handler": "acme:no-dash"}, "handler"),
         ({"sha256": "abc"}, "sha256"),
         ({"expiresAt": "2030-01-01T00:00:00"}, "time zone"),
         ({"inputs": []}, "inputs"),
@@ -71,6 +75,23 @@ def test_invalid_descriptors_are_rejected_with_the_field_named(
     with pytest.raises(DescriptorRejectedError) as info:
         parse(doc(**overrides), key=None)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["tensorflow saved model", "data/optimized_WineQuality", "Ünïcödé ✓", "x" * 256]
+)
+def test_names_are_any_printable_text_up_to_256_characters(name: str) -> None:
+    assert parse(doc(name=name), key=name.encode()).name == name
+
+
+def test_a_python_model_needs_no_artifact() -> None:
+    d = parse(doc(modelType="python", data=None, handler="acme.models:load"))
+    assert (d.model_type, d.handler, d.data, d.location) == (
+        "PYTHON",
+        "acme.models:load",
+        None,
+        None,
+    )
 
 
 def test_not_json_and_not_object_are_rejected() -> None:
