@@ -20,8 +20,9 @@ from pydantic import BaseModel
 # A model's name, as publishers choose it: up to 256 printable characters (Lightbend's client
 # names its models "tensorflow saved model" and "data/optimized_WineQuality"). Control
 # characters never (they would forge log lines and event keys), nor a leading "route:",
-# which keys route records on the control topic. One pattern for Python and JSON Schema.
-MODEL_NAME_PATTERN = r"^(?!route:)[^\u0000-\u001f\u007f-\u009f]{1,256}$"
+# which keys route records on the control topic, nor "." or "..", which no client can put in
+# a path (they are dot segments). One pattern for Python and JSON Schema.
+MODEL_NAME_PATTERN = r"^(?!route:)(?!\.\.?$)[^\u0000-\u001f\u007f-\u009f]{1,256}$"
 DEFAULT_MAX_JSON_DEPTH = 64
 # The deepest limit a setting may ask for: orjson encodes at most 255 levels, and the state
 # documents (``/models``) nest a descriptor's metadata a few levels down.

@@ -21,6 +21,7 @@ from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.cluster_views import add_cluster_routes, cluster_state
 from service.http.dashboard import add_dashboard
 from service.http.oip_routes import add_oip_routes
+from service.http.path_names import NamesInPaths, path_name
 from service.http.views import (
     all_routes,
     model_info,
@@ -72,6 +73,7 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
+    app.add_middleware(NamesInPaths)
     add_dashboard(app)
     if inference is not None:
         add_oip_routes(app, inference, max_json_depth)
@@ -84,6 +86,7 @@ def create_app(
 
     @app.get("/models/{name}")
     async def get_model(name: str) -> dict[str, Any]:
+        name = path_name(name)
         info = model_info(registry, name, with_history=True)
         if info is None:
             raise HTTPException(404, f"unknown model {name!r}")
@@ -95,6 +98,7 @@ def create_app(
     ) -> dict[str, Any]:
         """This process's stats, or (``scope=cluster``) every alive instance's, merged from
         their last snapshots."""
+        data_type = path_name(data_type)
         if scope == "cluster":
             if cluster is None:
                 raise HTTPException(404, "this process has no cluster view")
@@ -111,6 +115,7 @@ def create_app(
 
     @app.get("/routes/{data_type}")
     async def get_route(data_type: str) -> dict[str, Any]:
+        data_type = path_name(data_type)
         info = route_info(registry, data_type)
         if info is None:
             raise HTTPException(404, f"no route for dataType {data_type!r}")
@@ -144,6 +149,7 @@ def create_app(
         prediction, or its error with 422 (bad record) / 500 (scoring); a list answers 200
         with one item per record, each a prediction or ``{"id", "error", "reason"}``. A
         record without an ``id`` is answered with ``"id": null``."""
+        data_type = path_name(data_type)
         try:
             raw = await request.body()
         except ClientDisconnect:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
+from service.http.path_names import path_name
 from service.oip.inference import EXTENSIONS, SERVER_NAME, Inference
 from service.oip.messages import OipError
 from service.oip.rest_codec import error_body, read_request, response_body
@@ -55,17 +56,19 @@ def add_oip_routes(app: FastAPI, inference: Inference, max_json_depth: int) -> N
     @app.get("/v2/models/{name}")
     @app.get("/v2/models/{name}/versions/{version}")
     async def model_metadata(name: str, version: str | None = None) -> Response:
-        return _json(inference.metadata(name, version).document())
+        return _json(inference.metadata(path_name(name), version).document())
 
     @app.get("/v2/models/{name}/ready")
     @app.get("/v2/models/{name}/versions/{version}/ready")
     async def model_ready(name: str, version: str | None = None) -> Response:
+        name = path_name(name)
         ready = inference.model_ready(name, version)
         return _json({"name": name, "ready": ready}, 200 if ready else 503)
 
     @app.post("/v2/models/{name}/infer")
     @app.post("/v2/models/{name}/versions/{version}/infer")
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
+        name = path_name(name)
         try:
             body = await request.body()
         except ClientDisconnect:

@@ -24,6 +24,7 @@ from service.cluster.snapshot import ContainerSnapshot, StatsSnapshot
 from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
 from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
 from service.http.dashboard import add_dashboard
+from service.http.path_names import NamesInPaths, path_name
 from service.state.container import Unanswered, container_state, container_stats
 from service.state.health import Readiness, merge_readiness
 from service.state.shapes import encode
@@ -43,6 +44,7 @@ def create_supervisor_app(
     app = FastAPI(title="modelserve", default_response_class=OrjsonResponse)
     # Bodies are bounded here too: the supervisor holds a body whole before passing it on.
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
+    app.add_middleware(NamesInPaths)
     started = time.monotonic()
     expositions = MonotonicExposition()
     add_dashboard(app)
@@ -70,6 +72,7 @@ def create_supervisor_app(
     async def get_state(data_type: str, request: Request, scope: str = "local") -> Response:
         if scope != "local":  # the cluster's figures: any worker reads them all
             return await forward(request)
+        data_type = path_name(data_type)
         found, missing = await snapshots()
         parts = [(s.worker, s.states[data_type]) for s in found if data_type in s.states]
         state = container_state(parts, missing)

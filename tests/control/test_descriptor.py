@@ -54,6 +54,7 @@ def test_valid_descriptor_decodes_fields() -> None:
         ({"name": "has\nnewline"}, "name"),
         ({"name": "tab\there"}, "name"),
         ({"name": "route:wine"}, "name"),  # the prefix of route records' keys
+        ({"name": ".."}, "name"),  # a dot segment: no path can name it
         ({"name": "x" * 257}, "name"),
         ({"modelType": "CAFFE"}, "modelType"),
         ({"version": 0}, "version"),
@@ -78,7 +79,8 @@ def test_invalid_descriptors_are_rejected_with_the_field_named(
 
 
 @pytest.mark.parametrize(
-    "name", ["tensorflow saved model", "data/optimized_WineQuality", "Ünïcödé ✓", "x" * 256]
+    "name",
+    ["tensorflow saved model", "data/optimized_WineQuality", "Ünïcödé ✓", "x" * 256, "...", ".a"],
 )
 def test_names_are_any_printable_text_up_to_256_characters(name: str) -> None:
     assert parse(doc(name=name), key=name.encode()).name == name
