@@ -21,21 +21,23 @@ from service.routing.route_spec import RouteRejectedError, RouteSpec, parse_rout
 from service.runtimes.catalog import RUNTIMES, Runtime
 from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
+from service.tools.model_files import guess_runtime, read_artifact
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH, UnreadableJson, loads
 
 
-def runtime_for(path: Path, given: str | None) -> Runtime:
-    """The runtime named by ``--type``, else the one the file's extension belongs to."""
+def runtime_for(path: Path | None, given: str | None) -> Runtime:
+    """The runtime named by ``--type``, else the one the file belongs to (model_files.py)."""
     if given:
         return RUNTIMES.get(given)
-    runtime = RUNTIMES.for_extension(path.suffix)
+    runtime = guess_runtime(path) if path is not None else None
     if runtime is None:
-        raise ValueError(f"cannot tell the model type of {path.name}: pass --type")
+        shown = path.name if path is not None else "a model without a file"
+        raise ValueError(f"cannot tell the model type of {shown}: pass --type")
     return runtime
 
 
 def build_descriptor(
-    path: Path,
+    path: Path | None,
     name: str,
     data_type: str,
     *,
@@ -51,10 +53,14 @@ def build_descriptor(
     rollback: bool = False,
     field_map: dict[str, str] | None = None,
     schema: list[Any] | None = None,
+    outputs: list[str] | None = None,
+    signature_name: str | None = None,
+    handler: str | None = None,
 ) -> ModelDescriptor:
-    """By value (the file's bytes inline) unless ``location`` is given, in which case the
-    file is only read for its sha256 and the service fetches the artifact itself."""
-    artifact = path.read_bytes()
+    """By value (the file's bytes inline, a directory's as a tar) unless ``location`` is
+    given, in which case the file is only read for its sha256 and the service fetches the
+    artifact itself. ``path`` may be None for a PYTHON model that needs no artifact."""
+    artifact = read_artifact(path) if path is not None else None
     runtime = runtime_for(path, model_type)
     fields: dict[str, Any] = {
         "name": name,
@@ -66,16 +72,21 @@ def build_descriptor(
         "labels": labels,
         "expiresAt": expires_at,
         "metadata": metadata or {},
-        "sha256": hashlib.sha256(artifact).hexdigest(),
+        "sha256": hashlib.sha256(artifact).hexdigest() if artifact is not None else None,
         "rollback": rollback,
         "fieldMap": field_map,
         "schema": schema,
+        "outputs": outputs,
+        "signatureName": signature_name,
+        "handler": handler,
     }
     if location is not None:
         fields["location"] = location
-    else:
+    elif artifact is not None:
         fields["data"] = artifact
     if runtime.signed:
+        if artifact is None:
+            raise ValueError(f"{runtime.model_type} models need their file")
         if not pickle_key:
             raise ValueError(
                 f"{runtime.model_type} models must be signed: set MODELSERVE_PICKLE_KEY"

@@ -36,16 +36,36 @@ def add_publish_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
             "MODELSERVE_MAX_DESCRIPTOR_BYTES): publish a larger one with --location."
         ),
     )
-    pub.add_argument("path", type=Path)
+    pub.add_argument(
+        "path",
+        type=Path,
+        nargs="?",
+        help="the model file, or a SavedModel's directory; a PYTHON model may have none",
+    )
     pub.add_argument("--name", required=True)
     pub.add_argument("--data-type", required=True)
     pub.add_argument(
         "--type",
         choices=[runtime.model_type.lower() for runtime in RUNTIMES],
-        help="default: from the extension; "
+        help="default: from the extension, or what an archive holds (a .zip or .tar.gz "
+        "with saved_model.pb is tensorflowsaved, a .zip with model.ini h2o; so is a "
+        "directory with saved_model.pb); "
         + "; ".join(
-            f"{r.model_type.lower()} ({' '.join(r.extensions)}): {r.description}" for r in RUNTIMES
+            f"{r.model_type.lower()} ({' '.join(r.extensions) or 'by content'}): {r.description}"
+            for r in RUNTIMES
         ),
+    )
+    pub.add_argument(
+        "--outputs", help="TensorFlow: the output tensor that answers (default: the only one)"
+    )
+    pub.add_argument(
+        "--signature-name",
+        help="TensorFlow SavedModel: the signature that serves (default serving_default)",
+    )
+    pub.add_argument(
+        "--handler",
+        help="PYTHON: module:callable, from a module the service allows "
+        "(MODELSERVE_PYTHON_HANDLERS)",
     )
     pub.add_argument("--version", type=int)
     pub.add_argument("--inputs", help="record fields in the model's column order, comma-separated")
@@ -92,6 +112,9 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         rollback=args.rollback,
         field_map=args.field_map,
         schema=args.schema,
+        outputs=comma_list(args.outputs),
+        signature_name=args.signature_name,
+        handler=args.handler,
     )
 
     async def run() -> int:
