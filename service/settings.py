@@ -186,6 +186,13 @@ class Settings(KafkaSecurity):
     max_descriptor_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="Largest control record accepted (bytes)."
     )
+    control_compaction: bool = Field(
+        True,
+        description=(
+            "Create the control topic compacted. Brokers refuse keyless records on a compacted "
+            "topic: publishers that send none (Lightbend's client) need it false."
+        ),
+    )
     max_json_depth: int = Field(
         DEFAULT_MAX_JSON_DEPTH,
         ge=2,

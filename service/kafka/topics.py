@@ -60,8 +60,9 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
             # route), a replica replaying after compaction loses what the others still serve;
             # and a version left to default (highest seen + 1) restarts from what is left. A
             # publisher that names its versions and publishes only loadable models (a learner)
-            # is safe. Brokers refuse keyless records on a compacted topic.
-            "cleanup.policy": "compact",
+            # is safe. Brokers refuse keyless records on a compacted topic, which is what
+            # Lightbend's client sends: MODELSERVE_CONTROL_COMPACTION=false keeps every record.
+            "cleanup.policy": "compact" if settings.control_compaction else "delete",
             "retention.ms": "-1",
             "retention.bytes": "-1",
             # Descriptors carry models inline; the broker default (1 MB) is too small.

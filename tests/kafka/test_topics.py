@@ -25,6 +25,10 @@ def test_the_control_topic_bounds_descriptors_and_is_compacted() -> None:
     config = topic_configs(settings)["ctl"]
     assert config["max.message.bytes"] == str(10_000 + 1024)
     assert config["cleanup.policy"] == "compact" and config["retention.ms"] == "-1"
+    # For publishers that send no key (Lightbend's client): nothing is ever deleted either.
+    kept = topic_configs(Settings(control_topic="ctl", control_compaction=False))["ctl"]
+    assert kept["cleanup.policy"] == "delete" and kept["retention.ms"] == "-1"
+    assert kept["retention.bytes"] == "-1"
 
 
 def test_the_open_inference_protocol_topics_are_made_as_the_data_and_output_topics() -> None:
