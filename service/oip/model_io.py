@@ -31,14 +31,23 @@ from service.runtimes.base import BatchResult
 from service.serving.model import ServingModel
 
 # The protocol's platform names, by the engine that answers (information only).
-_PLATFORMS = {"onnxruntime": "onnx_onnxv1", "pypmml": "pmml", "jpmml-evaluator": "pmml"}
+# The platform names Triton and KServe use, by model type; a type they have none for (a
+# pickle) is named by the engine that answers for it (scikit-learn).
+_PLATFORMS = {
+    "ONNX": "onnx_onnxv1",
+    "PMML": "pmml",
+    "TENSORFLOW": "tensorflow_graphdef",
+    "TENSORFLOWSAVED": "tensorflow_savedmodel",
+    "H2O": "h2o_mojo",
+    "PYTHON": "python",
+}
 
 
 def metadata(serving: ServingModel) -> ModelMetadata:
     return ModelMetadata(
         name=serving.name,
         versions=(str(serving.version),),
-        platform=_PLATFORMS.get(serving.model.runtime.engine, serving.model.runtime.engine),
+        platform=_PLATFORMS.get(serving.descriptor.model_type, serving.model.runtime.engine),
         inputs=tuple(_input_metadata(t) for t in serving.tensor_inputs),
         outputs=output_metadata(serving),
     )
