@@ -20,9 +20,12 @@ async def predict(serving: ServingModel, batch: TypedBatch) -> BatchResult:
     """The model's answer for the batch: in a worker thread (onnxruntime and the JVMs release
     the GIL, so the loop fetches and writes meanwhile), unless its past calls say it takes
     less than INLINE_CALL_MS for this many rows (a model's first call always goes to a thread:
-    nothing is known of it yet). The estimate is of the call alone, timed where it runs."""
+    nothing is known of it yet). The estimate is of the call alone, timed where it runs. A model
+    whose ``runs_inline`` is False (a Python handler, which may hang) always goes to a thread:
+    a fast past says nothing of its next call."""
     per_row = serving.stats.call_ms_per_row
-    if per_row is not None and per_row * batch.size < INLINE_CALL_MS:
+    inline = getattr(serving.model, "runs_inline", True) is not False
+    if inline and per_row is not None and per_row * batch.size < INLINE_CALL_MS:
         return timed_predict(serving, batch)
     return await asyncio.to_thread(timed_predict, serving, batch)
 

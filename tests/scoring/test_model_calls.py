@@ -51,3 +51,24 @@ async def test_short_calls_run_on_the_loop_and_long_ones_in_a_thread() -> None:
         # machine does not send the next ones to a thread.
         on_loop = [t == loop_thread for t in model.threads[3:]]
         assert on_loop == [inline_after_first] * 3, model.pause_s
+
+
+class NeverInline(WhereCalled):
+    """A model that may take any time (a Python handler): never called on the loop."""
+
+    runs_inline = False
+
+
+async def test_a_model_that_does_not_run_inline_always_goes_to_a_thread() -> None:
+    loop_thread = threading.get_ident()
+    model = NeverInline()
+    registry = Registry()
+    descriptor = ModelDescriptor.model_validate(
+        {"name": "w", "version": 1, "dataType": "d", "modelType": "ONNX", "data": "AA=="}
+    )
+    serving = registry.install(descriptor, model, "0" * 64)
+    engine = Engine(registry, Metrics(), None)
+    for _ in range(6):
+        await engine.score_batch(serving, TypedBatch.of_matrix(model.input_schema, [[1.0]]), "d")
+    assert serving.stats.call_ms_per_row is not None  # its calls were fast, and timed
+    assert loop_thread not in model.threads and len(model.threads) == 6
