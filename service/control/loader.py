@@ -13,6 +13,7 @@ from service.inputs.schema import InputSchema
 from service.runtimes.base import AnswerShape, Model
 from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
 from service.runtimes.checks import refusal, row_problems
+from service.runtimes.python_handler import handler_allowed
 from service.serving.descriptor import ModelDescriptor
 from service.settings import Settings
 
@@ -54,6 +55,11 @@ class Loader:
             raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
 
     def _load_blocking(self, descriptor: ModelDescriptor) -> Loaded:
+        if descriptor.handler is not None:
+            # Refused before anything is fetched, imported or run.
+            why = handler_allowed(descriptor.handler, self._options.python_handlers)
+            if why is not None:
+                raise DescriptorRejectedError(why)
         artifact = self._artifact(descriptor)
         if len(artifact) > self._settings.max_artifact_bytes:
             raise DescriptorRejectedError(

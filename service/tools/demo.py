@@ -24,6 +24,9 @@ from service.tools.publishing import ROUTE_STATUSES, build_route, publish, wait_
 from service.tools.sending import send_records
 from service.wine import WINE_FIELDS, WINE_LABEL, wine_rows
 
+DEMO_HANDLERS = "service.tools.demo_handlers"
+SHADOWS = ("wine-lr", "wine-centroid")
+
 
 async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.0) -> None:
     stop = asyncio.Event()
@@ -33,6 +36,10 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
     if seconds:
         loop.call_later(seconds, stop.set)
 
+    # The demo's Python model is this package's own handler: allowed here, as an operator
+    # allows the modules of handlers they installed.
+    handlers = [*settings.python_handlers, DEMO_HANDLERS]
+    settings = settings.model_copy(update={"python_handlers": handlers})
     service = Service(settings)
     await service.start()
     base = f"http://localhost:{service.http_port}"
@@ -76,20 +83,23 @@ async def run_demo(settings: Settings, seconds: float | None, rate: float = 200.
         print(f"stats: {orjson.dumps(totals).decode()}")
         state = serving_state(service.registry, "wine")
         print(f"state: {orjson.dumps(state).decode()}")
-        shadow = ((state or {}).get("route") or {}).get("shadows", {}).get("wine-lr")
-        if shadow is not None and shadow["agreement"]["sinceStart"] is not None:
-            agreement = shadow["agreement"]
-            print(
-                f"wine-lr agreed with wine-rf on {agreement['sinceStart']:.1%} of "
-                f"{agreement['compared']} records"
-            )
+        shadows = ((state or {}).get("route") or {}).get("shadows", {})
+        for name in SHADOWS:
+            shadow = shadows.get(name)
+            if shadow is not None and shadow["agreement"]["sinceStart"] is not None:
+                agreement = shadow["agreement"]
+                print(
+                    f"{name} agreed with wine-rf on {agreement['sinceStart']:.1%} of "
+                    f"{agreement['compared']} records"
+                )
     finally:
         await service.stop()
 
 
 async def _shadow_with_logistic(settings: Settings) -> None:
-    """A logistic regression for wine, shadowing the forest: the forest answers, the
-    regression's answers go to the shadow topic, and /state/wine shows how often they agree."""
+    """A logistic regression (ONNX) and a nearest-centroid classifier (a Python model) for
+    wine, shadowing the forest: the forest answers, the shadows' answers go to the shadow
+    topic, and /state/wine shows how often each agrees with it."""
     from service.wine import train_wine_onnx
 
     artifact, classes = await asyncio.to_thread(train_wine_onnx, "logistic")
@@ -106,7 +116,21 @@ async def _shadow_with_logistic(settings: Settings) -> None:
     )
     offset = await publish(settings, descriptor)
     await wait_for_event(settings, "wine-lr", offset, timeout_s=60)
-    route = build_route("wine", shadow=["wine-lr"], primary="wine-rf")
+    centroid = ModelDescriptor.model_validate(
+        {
+            "name": "wine-centroid",
+            "dataType": "wine",
+            "modelType": "PYTHON",
+            "handler": f"{DEMO_HANDLERS}:nearest_centroid",
+            "inputs": list(WINE_FIELDS),
+            "metadata": {"temperature": 1.0},
+            "description": "nearest centroid, a Python model (shadowing wine-rf)",
+        }
+    )
+    offset = await publish(settings, centroid)
+    event = await wait_for_event(settings, "wine-centroid", offset, timeout_s=60)
+    print(f"model event: {event}")
+    route = build_route("wine", shadow=list(SHADOWS), primary="wine-rf")
     async with control_publisher(settings) as publisher:
         offset = await publisher.publish_route(route)
     event = await wait_for_event(
