@@ -34,6 +34,8 @@ def encode_results(result: BatchResult) -> list[bytes]:
     large part of writing a prediction."""
     if result.kind == "classifier":
         assert result.labels is not None
+        if result.scores is not None:  # rare (TensorFlow's sigmoid nets): rows() is enough
+            return [orjson.dumps(row) for row in result.rows()]
         labels = _encoded(result.labels)
         if result.probabilities is None or result.classes is None:
             return [b'{"label":' + label + b"}" for label in labels]

@@ -26,6 +26,9 @@ class BatchResult:
     classes: Sequence[str] | None = None
     probabilities: npt.NDArray[Any] | None = None
     values: npt.NDArray[Any] | None = None
+    # A classifier's raw per-class scores when they are not probabilities (a sigmoid per
+    # class): published beside the label, in column order, never as probabilities.
+    scores: npt.NDArray[Any] | None = None
     outputs: Sequence[dict[str, Any]] | None = None
     # Rows the engine refused to score (index → why: their input); they become dead letters.
     row_errors: Mapping[int, str] = field(default_factory=dict)
@@ -36,6 +39,13 @@ class BatchResult:
     def rows(self) -> list[dict[str, Any]]:
         if self.kind == "classifier":
             assert self.labels is not None
+            if self.scores is not None:
+                return [
+                    {"label": label, "scores": row}
+                    for label, row in zip(
+                        self.labels, _as_float64(self.scores).tolist(), strict=True
+                    )
+                ]
             if self.probabilities is None or self.classes is None:
                 return [{"label": label} for label in self.labels]
             classes = list(self.classes)
@@ -65,6 +75,7 @@ class BatchResult:
             self.classes,
             None if self.probabilities is None else np.asarray(self.probabilities)[index],
             None if self.values is None else np.asarray(self.values)[index],
+            None if self.scores is None else np.asarray(self.scores)[index],
             pick(self.outputs),
         )
 
