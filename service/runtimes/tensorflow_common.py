@@ -144,10 +144,10 @@ def producing_op(graph_def: Any, tensor: str) -> str:
             function = functions.get(node.attr["f"].func.name)
             outputs = function.signature.output_arg if function is not None else ()
             if function is None or index >= len(outputs):
-                return node.op
+                return str(node.op)
             returned = function.ret.get(outputs[index].name)
             if returned is None:
-                return node.op
+                return str(node.op)
             nodes = {inner.name: inner for inner in function.node_def}
             name, index = _split_tensor(returned)
             continue
