@@ -81,19 +81,28 @@ def _shape(shape: Any) -> tuple[int | None, ...] | None:
 
 
 def _matmul_width(tensor: Any) -> int | None:
-    """The columns a placeholder without a shape takes, read from the first MatMul it feeds:
-    its kernel's rows. Keras's frozen graphs (Lightbend's ``dense_1_input``) have no shape on
-    their input but say it there."""
+    """The columns a placeholder without a shape takes, read from the first matrix product it
+    feeds: its kernel's rows. Keras's frozen graphs (Lightbend's ``dense_1_input``) have no
+    shape on their input but say it there."""
     for consumer in tensor.consumers():
-        if consumer.type != "MatMul" or consumer.inputs[0] is not tensor:
+        transposes = _TRANSPOSES.get(consumer.type)
+        if transposes is None or consumer.inputs[0] is not tensor:
             continue
-        if consumer.get_attr("transpose_a"):
-            continue
+        first, second = (bool(consumer.get_attr(name)) for name in transposes)
         kernel = _shape(consumer.inputs[1].shape)
-        if kernel is None or len(kernel) != 2:
+        if first or kernel is None or len(kernel) < 2:
             continue
-        return kernel[1] if consumer.get_attr("transpose_b") else kernel[0]
+        return kernel[-1] if second else kernel[-2]
     return None
+
+
+# Matrix products, and their attributes that transpose the input and the kernel.
+_TRANSPOSES = {
+    "MatMul": ("transpose_a", "transpose_b"),
+    "BatchMatMul": ("adj_x", "adj_y"),
+    "BatchMatMulV2": ("adj_x", "adj_y"),
+    "BatchMatMulV3": ("adj_x", "adj_y"),
+}
 
 
 def _outputs(graph: Any, graph_def: Any, named: Sequence[str] | None) -> list[OutputTensor]:
