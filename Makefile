@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v java >/dev/null || echo "warning: no java on PATH; PMML models need a JRE (apt-get install default-jre-headless)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,jpmml]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,jpmml,tensorflow]'
 	touch $(STAMP)
 
 # Other people's OIP software the tests hold the service against (MLServer, Triton's and
@@ -59,7 +59,7 @@ soak: install
 # Re-resolve the pinned versions (run after changing dependencies in pyproject.toml).
 lock:
 	rm -rf /tmp/modelserve-lock && $(PYTHON) -m venv /tmp/modelserve-lock
-	/tmp/modelserve-lock/bin/pip install --quiet -e '.[dev,jpmml]'
+	/tmp/modelserve-lock/bin/pip install --quiet -e '.[dev,jpmml,tensorflow]'
 	/tmp/modelserve-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 
 # Regenerate service/proto/ from schemas/*.proto (tests check it is current). The Open

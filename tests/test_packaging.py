@@ -100,7 +100,21 @@ def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
     assert ("ARG", 'EXTRAS="[jpmml,learn]"') in steps
     assert any(w == "RUN" and '".${EXTRAS}"' in r for w, r in steps)
     makefile = (ROOT / "Makefile").read_text()
-    assert "-e '.[dev,jpmml]'" in makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    install = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "-e '.[dev,jpmml,tensorflow]'" in install
+
+
+def test_make_install_includes_tensorflow_pinned_in_the_lock() -> None:
+    """TensorFlow is an optional extra (1.3 GB installed; the image leaves it out unless
+    built with it in EXTRAS), which `make install` takes so that its runtimes are tested."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    (pin,) = extras["tensorflow"]
+    lock = (ROOT / "requirements.lock").read_text().splitlines()
+    assert pin.replace("tensorflow-cpu", "tensorflow_cpu") in lock or pin in lock
 
 
 def test_the_package_ships_the_dashboard_page() -> None:
