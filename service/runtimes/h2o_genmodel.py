@@ -50,7 +50,7 @@ def check_mojo(artifact: bytes) -> None:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ModelLoadError(f"not an H2O MOJO: not a zip archive ({exc})") from exc
-    except Exception as exc:  # noqa: BLE001 - zipfile raises more than it documents
+    except Exception as exc:
         raise ModelLoadError(f"not an H2O MOJO: unreadable zip archive ({exc!r})") from exc
     if MOJO_INI not in names:
         raise ModelLoadError(f"not an H2O MOJO: the zip holds no {MOJO_INI}")
@@ -77,7 +77,7 @@ def genmodel_version(loader: Any) -> str:
     try:
         build = jpype.JClass("water.init.AbstractBuildVersion", loader=loader)
         return str(build.getBuildVersion().projectVersion())
-    except Exception:  # noqa: BLE001 - h2o-genmodel.jar has no h2o-core classes
+    except Exception:
         pass
     stream = loader.getResourceAsStream("META-INF/maven/ai.h2o/h2o-genmodel/pom.properties")
     if stream is not None:

@@ -146,5 +146,5 @@ def _schema(model: Any) -> InputSchema:
 def _algo(model: Any) -> str:
     try:
         return str(model.getClass().getSimpleName())
-    except Exception:  # noqa: BLE001 - only for the message
+    except Exception:
         return "unknown"
