@@ -245,3 +245,27 @@ def test_both_engines_share_one_hardened_jvm_whichever_starts_it(
     assert done.returncode == 0, done.stderr[-2000:]
     labels = "['no', 1]" if first == "h2o" else "[1, 'no']"
     assert done.stdout.strip() == f"{labels} ''"
+
+
+def test_a_jar_of_just_the_genmodel_classes_scores_the_same(
+    h2o_models: H2oModels, tmp_path: Path
+) -> None:
+    """peers/h2o/genmodel-jar: the 1.7 MB jar taken out of h2o.jar answers what h2o.jar does."""
+    small = tmp_path / "h2o-genmodel.jar"
+    script = Path(__file__).resolve().parents[2] / "peers" / "h2o" / "genmodel-jar"
+    subprocess.run([str(script), str(h2o_models.jar), str(small)], check=True, capture_output=True)
+    assert small.stat().st_size < 3_000_000
+    for name in ("gbm_binomial", "glm_multinomial", "gbm_regression"):
+        model = _load(h2o_models.mojo(name), small)
+        result = model.predict(typed_batch(model.input_schema, h2o_models.rows))
+        expected = h2o_models.answers(name)
+        if result.kind == "classifier":
+            assert result.labels == expected["predict"]
+            np.testing.assert_allclose(
+                np.asarray(result.probabilities), expected["probabilities"], atol=TOLERANCE
+            )
+        else:
+            np.testing.assert_allclose(
+                np.asarray(result.values), expected["predict"], atol=TOLERANCE
+            )
+        model.close()
