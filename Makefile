@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install peers demo test test-unit lint typecheck check bench soak profile lock proto schemas clean
+.PHONY: install peers h2o-scorer h2o-genmodel-jar demo test test-unit lint typecheck check bench soak profile lock proto schemas clean
 
 install: $(STAMP)
 
@@ -22,6 +22,19 @@ $(STAMP): pyproject.toml requirements.lock
 # one skip without it.
 peers:
 	PYTHON=$(PYTHON) peers/install
+
+# The H2O runtime's batch scorer (service/runtimes/h2o_java/), compiled for Java 8 against the
+# genmodel classes of the h2o peer's h2o.jar; the classes are committed beside their source
+# (a test checks they are current), so neither an image nor a user needs a JDK.
+H2O_JAR = $(wildcard .peers/h2o/lib/python3*/site-packages/h2o/backend/bin/h2o.jar)
+h2o-scorer:
+	javac --release 8 -Xlint:-options -cp $(H2O_JAR) -d service/runtimes/h2o_java \
+		service/runtimes/h2o_java/modelserve/h2o/BatchScorer.java
+
+# A 1.9 MB jar of just H2O's genmodel classes and what GBM, DRF, GLM and XGBoost MOJOs use
+# from h2o.jar (DOCS-h2o.md), for MODELSERVE_H2O_GENMODEL_JAR: .peers/h2o/h2o-genmodel.jar
+h2o-genmodel-jar:
+	peers/h2o/genmodel-jar $(H2O_JAR) .peers/h2o/h2o-genmodel.jar
 
 demo: install
 	$(BIN)/modelserve demo

@@ -18,6 +18,8 @@ from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
 from tests.kafka_helpers import isolated_settings
 from tests.models import ModelFiles, make_model_files
+from tests.peers.envs import peer_python
+from tests.peers.h2o_models import H2oModels, train_h2o_models
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,6 +43,13 @@ def model_files(tmp_path_factory: pytest.TempPathFactory) -> ModelFiles:
     """Real models of the wine data, trained once per session: ONNX by skl2onnx, PMML by
     sklearn2pmml."""
     return make_model_files(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def h2o_models(tmp_path_factory: pytest.TempPathFactory) -> H2oModels:
+    """H2O MOJOs and H2O's own answers, made once per session in the h2o peer environment
+    (one local H2O, about 10 s)."""
+    return train_h2o_models(peer_python("h2o"), tmp_path_factory.mktemp("h2o-models"))
 
 
 @pytest.fixture(scope="session")

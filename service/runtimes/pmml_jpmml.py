@@ -7,39 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib.metadata import version
-from importlib.resources import files
 from typing import Any
 
 from service.errors import ModelLoadError
 from service.inputs.schema import InputSchema, TypedBatch
 from service.runtimes.base import BatchResult, RuntimeInfo
-from service.runtimes.jvm import HARDENED_JAVA_OPTS, JVM_START_LOCK, require_hardened
+from service.runtimes.jvm import require_hardened, start_jvm
 from service.runtimes.pmml_layout import PmmlLayout, column_table, input_spec
 
 
-def _classpath() -> list[str]:
-    """The evaluator's jars, as the package ships them."""
-    package = files("jpmml_evaluator")
-    return sorted(
-        str(jar)
-        for folder in ("resources", "dependencies")
-        for jar in package.joinpath(folder).iterdir()
-        if jar.name.endswith(".jar")
-    )
-
-
 def _backend() -> Any:
-    """JPMML's JPype backend on a JVM started hardened in this process (once: JPype cannot
-    restart one). A JVM started by other code without the hardening is refused."""
+    """JPMML's JPype backend on the process's JVM (jvm.py: started once, hardened, with the
+    evaluator's jars on its classpath). A JVM started by other code without the hardening is
+    refused."""
     import jpype
     from jpmml_evaluator.jpype import JPypeBackend
 
-    with JVM_START_LOCK:
-        if not jpype.isJVMStarted():
-            jpype.startJVM(*HARDENED_JAVA_OPTS, classpath=_classpath(), convertStrings=False)
-        system = jpype.JClass("java.lang.System")
-        require_hardened(lambda name: str(system.getProperty(name)), "jpmml-evaluator")
-        return JPypeBackend()
+    start_jvm()
+    system = jpype.JClass("java.lang.System")
+    require_hardened(lambda name: str(system.getProperty(name)), "jpmml-evaluator")
+    return JPypeBackend()
 
 
 class JpmmlModel:

@@ -137,9 +137,9 @@ def test_control_plain_jpmml_refuses_doctypes_by_itself(
 UNHARDENED = """
 import sys, jpype
 from service.runtimes.pmml import open_pmml
-from service.runtimes.pmml_jpmml import _classpath
+from service.runtimes.jvm import jpmml_classpath
 if sys.argv[1] == "plain":
-    jpype.startJVM(classpath=_classpath())
+    jpype.startJVM(classpath=jpmml_classpath())
 try:
     open_pmml(open(sys.argv[2], "rb").read(), None, "jpmml")
     system = jpype.JClass("java.lang.System")
