@@ -20,6 +20,7 @@ from tests.kafka_helpers import isolated_settings
 from tests.models import ModelFiles, make_model_files
 from tests.peers.envs import peer_python
 from tests.peers.h2o_models import H2oModels, train_h2o_models
+from tests.runtimes.tensorflow_models import TensorFlowModels, build_models, tensorflow_or_skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,3 +86,12 @@ async def start_service(bootstrap: str) -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture
 def data_dir() -> Path:
     return Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def tf_models(tmp_path_factory: pytest.TempPathFactory) -> TensorFlowModels:
+    """The TensorFlow test models (tests/runtimes/tensorflow_models.py), built once per
+    session by the tests that ask for them; skips when TensorFlow is missing (fails under
+    CI)."""
+    tf = tensorflow_or_skip()
+    return build_models(tf, tmp_path_factory.mktemp("tensorflow"))
