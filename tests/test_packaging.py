@@ -24,8 +24,31 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return out
 
 
-def test_dockerfile_is_slim_python_with_a_jre_and_runs_as_non_root() -> None:
+def final_stage(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The instructions of the image's own stage (the last FROM on)."""
+    start = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[start:]
+
+
+def test_the_h2o_genmodel_jar_is_built_in_a_stage_of_its_own_from_the_peers_h2o() -> None:
     steps = dockerfile_instructions()
+    stages = [rest for word, rest in steps if word == "FROM"]
+    assert stages[0].endswith("AS h2o-genmodel") and len(stages) == 2
+    assert any(w == "COPY" and "peers/h2o/requirements.lock" in r for w, r in steps)
+    assert (ROOT / "peers/h2o/genmodel-jar").stat().st_mode & 0o111  # executable
+    copied = [r for w, r in final_stage(steps) if w == "COPY" and "--from=h2o-genmodel" in r]
+    jar = copied[0].split()[-1]
+    env = dict(
+        kv.split("=", 1)
+        for kv in shlex.split(" ".join(r for w, r in final_stage(steps) if w == "ENV"))
+    )
+    assert env["MODELSERVE_H2O_GENMODEL_JAR"] == jar
+    lock = (ROOT / "peers/h2o/requirements.lock").read_text()
+    assert any(line.startswith("h2o==") for line in lock.splitlines())
+
+
+def test_dockerfile_is_slim_python_with_a_jre_and_runs_as_non_root() -> None:
+    steps = final_stage(dockerfile_instructions())
     words = [w for w, _ in steps]
     assert steps[0][0] == "FROM" and steps[0][1].startswith("python:3.11-slim")
     assert any(w == "RUN" and "jre-headless" in r for w, r in steps)
@@ -88,8 +111,9 @@ def test_compose_runs_a_learner_whose_command_and_settings_the_cli_accepts() -> 
     assert "learn" in next(r for w, r in dockerfile_instructions() if w == "ARG")
 
 
-def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
-    """jpmml is an optional extra (AGPL-3.0), but the image and `make install` take it."""
+def test_the_image_and_make_install_include_the_reference_pmml_engine_and_tensorflow() -> None:
+    """jpmml (AGPL-3.0) and tensorflow (1.3 GB) are optional extras, but the image and `make
+    install` take them."""
     import tomllib
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
@@ -97,7 +121,7 @@ def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
     ]
     assert any(req.startswith("jpmml-evaluator==") for req in extras["jpmml"])
     steps = dockerfile_instructions()
-    assert ("ARG", 'EXTRAS="[jpmml,learn]"') in steps
+    assert ("ARG", 'EXTRAS="[jpmml,learn,tensorflow]"') in steps
     assert any(w == "RUN" and '".${EXTRAS}"' in r for w, r in steps)
     makefile = (ROOT / "Makefile").read_text()
     install = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
@@ -105,8 +129,8 @@ def test_the_image_and_make_install_include_the_reference_pmml_engine() -> None:
 
 
 def test_make_install_includes_tensorflow_pinned_in_the_lock() -> None:
-    """TensorFlow is an optional extra (1.3 GB installed; the image leaves it out unless
-    built with it in EXTRAS), which `make install` takes so that its runtimes are tested."""
+    """TensorFlow is an optional extra (1.3 GB installed), which `make install` takes so that
+    its runtimes are tested, at the version the lock pins."""
     import tomllib
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][

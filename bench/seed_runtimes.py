@@ -1,0 +1,189 @@
+"""`python -m bench.seed_runtimes`: the runtimes the seed designs serve, through the service
+against the same runtime alone. TensorFlow: Lightbend's wine net (11 → 12 → 8 → 9, a sigmoid
+per class) as a frozen graph and as a SavedModel (a tar of its folder); H2O: a GBM and a
+multinomial GLM with categorical inputs (trained in the h2o peer environment). Per model,
+``service`` is records/s through one service process (Kafka in and out, JSON, binding,
+checks), read off the output topic's timestamps; ``alone`` is the runtime's own ``predict``
+on in-memory batches of 1,000 records already typed. Then TensorFlow's import: its seconds
+and the memory it adds to a process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from service.inputs.conversion import typed_batch
+from service.runtimes.catalog import RUNTIMES, LoadOptions, LoadRequest
+from service.serving.descriptor import ModelDescriptor
+from service.settings import Settings
+from service.tools.publishing import publish
+from service.wine import WINE_FIELDS, wine_rows
+
+from .h2o_mojo import JAR, PEER
+from .h2o_mojo import records as shop_records
+from .harness import create_topics, output_rate, preload, serve, uid
+
+BATCH = 1000
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tensorflow_models(folder: Path) -> dict[str, bytes]:
+    """The wine net as a frozen GraphDef and as a SavedModel's folder packed as a tar, built
+    as the tests build them (tests/runtimes/tensorflow_models.py)."""
+    sys.path.insert(0, str(REPO))
+    import tensorflow as tf
+
+    from tests.runtimes.tensorflow_models import frozen_graph, tf1_saved_model
+
+    graph, _ = frozen_graph(tf, "sigmoid")
+    tf1_saved_model(tf, "sigmoid", folder / "saved" / "1")
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+        archive.add(folder / "saved" / "1", arcname="1")
+    return {"TENSORFLOW": graph, "TENSORFLOWSAVED": packed.getvalue()}
+
+
+def h2o_models(folder: Path) -> dict[str, bytes]:
+    trainer = REPO / "tests" / "peers" / "train_h2o.py"
+    python = PEER / "bin" / "python"
+    subprocess.run([str(python), "-I", str(trainer), str(folder)], check=True, capture_output=True)
+    return {n: (folder / f"{n}.zip").read_bytes() for n in ("gbm_binomial", "glm_multinomial")}
+
+
+def alone(model_type: str, artifact: bytes, rows: list[dict[str, Any]]) -> float:
+    """Records/s of the runtime's predict on typed batches of 1,000, best of three 3 s runs."""
+    options = LoadOptions(h2o_genmodel_jar=str(JAR) if JAR else None)
+    inputs = list(WINE_FIELDS) if model_type.startswith("TENSORFLOW") else None
+    model = RUNTIMES.get(model_type).load(LoadRequest(artifact, inputs, options=options))
+    batches = [
+        typed_batch(model.input_schema, rows[i : i + BATCH])
+        for i in range(0, len(rows) - BATCH + 1, BATCH)
+    ]
+    try:
+        for batch in batches[:3]:
+            model.predict(batch)
+        best = 0.0
+        for _ in range(3):
+            done, i, started = 0, 0, time.perf_counter()
+            while time.perf_counter() - started < 3.0:
+                model.predict(batches[i % len(batches)])
+                done, i = done + BATCH, i + 1
+            best = max(best, done / (time.perf_counter() - started))
+        return best
+    finally:
+        model.close()
+
+
+async def through_service(
+    bootstrap: str, model_type: str, artifact: bytes, rows: list[dict[str, Any]]
+) -> float:
+    control, data, output = f"models-{uid()}", f"data-{uid()}", f"out-{uid()}"
+    await create_topics(bootstrap, control, partitions=1)
+    await create_topics(bootstrap, data, output)
+    await preload(bootstrap, data, [orjson.dumps({"dataType": "seed", **r}) for r in rows])
+    fields: dict[str, Any] = {
+        "name": f"seed-{model_type.lower()}",
+        "dataType": "seed",
+        "modelType": model_type,
+        "data": artifact,
+    }
+    if model_type.startswith("TENSORFLOW"):
+        fields["inputs"] = list(WINE_FIELDS)
+    settings = Settings(bootstrap_servers=bootstrap, control_topic=control)
+    await publish(settings, ModelDescriptor.model_validate(fields))
+    extra = {"h2o_genmodel_jar": str(JAR)} if JAR else {}
+    with serve(
+        bootstrap,
+        control_topic=control,
+        data_topics=[data],
+        output_topic=output,
+        group_id=f"g-{uid()}",
+        **extra,
+    ):
+        return await output_rate(bootstrap, output, len(rows))
+
+
+def tensorflow_import() -> dict[str, float]:
+    """Seconds to import TensorFlow, and the resident memory it adds (max RSS, MiB)."""
+    probe = (
+        "import resource, sys, time; import numpy; base = resource.getrusage("
+        "resource.RUSAGE_SELF).ru_maxrss; t = time.perf_counter(); import tensorflow; "
+        "print(time.perf_counter() - t, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss "
+        "- base) / 1024)"
+    )
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+        )
+        seconds, mib = (float(v) for v in out.stdout.split())
+        runs.append((seconds, mib))
+    return {
+        "import s": statistics.median(r[0] for r in runs),
+        "import MiB": statistics.median(r[1] for r in runs),
+    }
+
+
+async def figures(bootstrap: str, count: int) -> dict[str, float]:
+    """``service <model>``, ``alone <model>`` and ``<model> service / alone`` per model, and
+    TensorFlow's import figures."""
+    wine = list(wine_rows())
+    wine_records = [{f: row[f] for f in WINE_FIELDS} for row in wine]
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        tensorflow = tensorflow_models(folder)
+        models: list[tuple[str, str, bytes, list[dict[str, Any]]]] = [
+            ("tensorflow graph", "TENSORFLOW", tensorflow["TENSORFLOW"], wine_records),
+            ("tensorflow saved", "TENSORFLOWSAVED", tensorflow["TENSORFLOWSAVED"], wine_records),
+        ]
+        if JAR is not None:
+            shop = shop_records(10_000)
+            models += [(f"h2o {n}", "H2O", a, shop) for n, a in h2o_models(folder).items()]
+        else:
+            print("  (no .peers/h2o: make peers; H2O left out)", flush=True)
+        for label, model_type, artifact, rows in models:
+            stream = (rows * (count // len(rows) + 1))[:count]
+            service = await through_service(bootstrap, model_type, artifact, stream)
+            raw = alone(model_type, artifact, (rows * 10)[:10_000])
+            results[f"service {label}"] = service
+            results[f"alone {label}"] = raw
+            results[f"{label} service / alone"] = service / raw
+            print(
+                f"  {label}: service {service:,.0f} records/s, alone {raw:,.0f}, "
+                f"ratio {service / raw:.2f}",
+                flush=True,
+            )
+    results.update({f"tensorflow {k}": v for k, v in tensorflow_import().items()})
+    print(
+        f"  tensorflow import: {results['tensorflow import s']:.1f} s, "
+        f"+{results['tensorflow import MiB']:.0f} MiB",
+        flush=True,
+    )
+    return results
+
+
+def main() -> None:
+    from service.tools.devbroker import DevBroker
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    with DevBroker() as broker:
+        asyncio.run(figures(broker.bootstrap, count))
+
+
+if __name__ == "__main__":
+    main()
