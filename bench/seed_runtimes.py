@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from service.inputs.conversion import typed_batch
@@ -50,7 +51,21 @@ def tensorflow_models(folder: Path) -> dict[str, bytes]:
     packed = io.BytesIO()
     with tarfile.open(fileobj=packed, mode="w:gz") as archive:
         archive.add(folder / "saved" / "1", arcname="1")
-    return {"TENSORFLOW": graph, "TENSORFLOWSAVED": packed.getvalue()}
+    return {"TENSORFLOW": graph, "TENSORFLOWSAVED": packed.getvalue(), "wide": wide_graph(tf)}
+
+
+def wide_graph(tf: Any, width: int = 1024) -> bytes:
+    """A frozen graph whose own work dominates: 11 → 1024 → 1024 → 9 (about 2.1 million
+    multiply-adds a record), the case where the service should come close to the model."""
+    rng = np.random.default_rng(5)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, shape=(None, 11), name="x")
+        for i, (rows, cols) in enumerate(((11, width), (width, width), (width, 9))):
+            kernel = (rng.standard_normal((rows, cols)) / np.sqrt(rows)).astype(np.float32)
+            x = tf.linalg.matmul(x / (300.0 if i == 0 else 1.0), tf.constant(kernel))
+            x = tf.nn.relu(x) if i < 2 else tf.math.sigmoid(x)
+    return bytes(graph.as_graph_def().SerializeToString())
 
 
 def h2o_models(folder: Path) -> dict[str, bytes]:
@@ -150,6 +165,7 @@ async def figures(bootstrap: str, count: int) -> dict[str, float]:
         models: list[tuple[str, str, bytes, list[dict[str, Any]]]] = [
             ("tensorflow graph", "TENSORFLOW", tensorflow["TENSORFLOW"], wine_records),
             ("tensorflow saved", "TENSORFLOWSAVED", tensorflow["TENSORFLOWSAVED"], wine_records),
+            ("tensorflow wide graph", "TENSORFLOW", tensorflow["wide"], wine_records),
         ]
         if JAR is not None:
             shop = shop_records(10_000)
