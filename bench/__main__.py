@@ -21,7 +21,7 @@ import orjson
 from service.tools.devbroker import DevBroker
 from service.wine import WINE_FIELDS
 
-from . import learning, oip, pmml_engines, salary_runs
+from . import learning, oip, pmml_engines, salary_runs, seed_runtimes
 from .harness import create_topics, output_rate, preload, process, serve, service_env, uid
 from .latency import latency
 from .replay import replay_seconds
@@ -184,6 +184,8 @@ async def run(quick: bool) -> dict[str, Any]:
                 figures.setdefault(name, []).append(value)
         # Request-reply through the Open Inference Protocol, modelserve beside MLServer.
         results["oip"] = await oip.figures(bootstrap, repeat)
+        # The seeds' runtimes (TensorFlow, H2O MOJOs): through the service against alone.
+        results["seed_runtimes"] = await seed_runtimes.figures(bootstrap, count // 2)
     results["pmml_engines"] = pmml_engines.run()  # in-memory batches, no broker
     results["learning"] = learning.run(OUT)  # in memory; plots out/learning.png
     results["figures"] = {k: {"median": median(v), "runs": v} for k, v in figures.items()}
@@ -204,6 +206,7 @@ async def run(quick: bool) -> dict[str, Any]:
         },
         **salary_runs.ratios(m),
         **{k: v for k, v in results["oip"].items() if "/" in k},
+        **{k: v for k, v in results["seed_runtimes"].items() if "/" in k},
     }
     return results
 

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from service.inputs.conversion import typed_batch
 from service.runtimes.h2o_mojo import H2oMojoModel
+
+from .in_process import engine_rate
 
 REPO = Path(__file__).resolve().parents[1]
 PEER = REPO / ".peers" / "h2o"
@@ -93,38 +94,12 @@ def per_row(mojo: bytes, rows: list[dict[str, Any]]) -> float:
 
 
 def in_process(mojo: bytes, rows: list[dict[str, Any]]) -> float:
-    from service.control.loader import Loader
-    from service.metrics import Metrics
-    from service.routing.registry import Registry
-    from service.scoring.engine import Engine
-    from service.scoring.records import LocalRecord
     from service.serving.descriptor import ModelDescriptor
     from service.settings import Settings
 
-    async def run() -> float:
-        fields = {"name": "h", "version": 1, "dataType": DATA_TYPE, "modelType": "H2O"}
-        descriptor = ModelDescriptor.model_validate({**fields, "data": mojo})
-        loaded = await Loader(Settings(h2o_genmodel_jar=str(JAR))).load(descriptor)
-        registry = Registry()
-        registry.install(descriptor, loaded.model, loaded.sha256, loaded.shape)
-        engine = Engine(registry, Metrics(), None)
-        local = [
-            LocalRecord(orjson.dumps({"dataType": DATA_TYPE, **r}), key=b"k", offset=i)
-            for i, r in enumerate(rows)
-        ]
-        batches = [local[i : i + BATCH] for i in range(0, len(local), BATCH)]
-        for i in range(30):
-            await engine.score_stream(batches[i % len(batches)])
-        best = 0.0
-        for _ in range(3):
-            done, started, i = 0, time.perf_counter(), 0
-            while time.perf_counter() - started < 3.0:
-                await engine.score_stream(batches[i % len(batches)])
-                done, i = done + BATCH, i + 1
-            best = max(best, done / (time.perf_counter() - started))
-        return best
-
-    return asyncio.run(run())
+    fields = {"name": "h", "version": 1, "dataType": DATA_TYPE, "modelType": "H2O"}
+    descriptor = ModelDescriptor.model_validate({**fields, "data": mojo})
+    return asyncio.run(engine_rate(descriptor, rows, Settings(h2o_genmodel_jar=str(JAR))))
 
 
 def predict_csv(mojo: Path, rows: list[dict[str, Any]], folder: Path) -> tuple[float, float]:

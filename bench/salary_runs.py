@@ -22,6 +22,7 @@ from service.tools.publishing import publish
 
 from . import salary
 from .harness import create_topics, output_rate, preload, serve, uid
+from .in_process import engine_rate
 
 KEY = "bench-key"
 DATA_TYPE = "census"
@@ -78,15 +79,8 @@ async def _service_rate(
 
 
 async def _in_process_rate(exports: salary.Exports, rows: list[dict[str, Any]]) -> float:
-    """The service's own path without Kafka, on batches of 1,000 JSON records: decode, bind,
-    convert the columns, run the model, check and write each result: what the typed batch
+    """The service's own path without Kafka (bench/in_process.py): what the typed batch
     costs beside the model."""
-    from service.control.loader import Loader
-    from service.metrics import Metrics
-    from service.routing.registry import Registry
-    from service.scoring.engine import Engine
-    from service.scoring.records import LocalRecord
-
     descriptor = ModelDescriptor.model_validate(
         {
             "name": "s",
@@ -96,21 +90,7 @@ async def _in_process_rate(exports: salary.Exports, rows: list[dict[str, Any]]) 
             "data": exports.onnx,
         }
     )
-    loaded = await Loader(Settings()).load(descriptor)
-    registry = Registry()
-    registry.install(descriptor, loaded.model, loaded.sha256, loaded.shape)
-    engine = Engine(registry, Metrics(), None)
-    records = [
-        LocalRecord(orjson.dumps({"dataType": DATA_TYPE, **r}), key=b"k", offset=i)
-        for i, r in enumerate(rows)
-    ]
-    batches = [records[i : i + 1000] for i in range(0, len(records) - 999, 1000)]
-    await engine.score_stream(batches[0])
-    done, started, i = 0, time.perf_counter(), 0
-    while time.perf_counter() - started < 3.0:
-        await engine.score_stream(batches[i % len(batches)])
-        done, i = done + 1000, i + 1
-    return done / (time.perf_counter() - started)
+    return await engine_rate(descriptor, rows, runs=1)
 
 
 def _raw_rate(kind: str, exports: salary.Exports, rows: list[dict[str, Any]]) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -33,8 +34,11 @@ from service.wine import WINE_FIELDS, wine_rows
 from .h2o_mojo import JAR, PEER
 from .h2o_mojo import records as shop_records
 from .harness import create_topics, output_rate, preload, serve, uid
+from .in_process import engine_rate
 
 BATCH = 1000
+# The threads a model gets in the service (server.py: the cores, one worker): the same here.
+THREADS = os.cpu_count() or 1
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -77,7 +81,7 @@ def h2o_models(folder: Path) -> dict[str, bytes]:
 
 def alone(model_type: str, artifact: bytes, rows: list[dict[str, Any]]) -> float:
     """Records/s of the runtime's predict on typed batches of 1,000, best of three 3 s runs."""
-    options = LoadOptions(h2o_genmodel_jar=str(JAR) if JAR else None)
+    options = LoadOptions(h2o_genmodel_jar=str(JAR) if JAR else None, intra_op_threads=THREADS)
     inputs = list(WINE_FIELDS) if model_type.startswith("TENSORFLOW") else None
     model = RUNTIMES.get(model_type).load(LoadRequest(artifact, inputs, options=options))
     batches = [
@@ -99,6 +103,20 @@ def alone(model_type: str, artifact: bytes, rows: list[dict[str, Any]]) -> float
         model.close()
 
 
+async def in_process(model_type: str, artifact: bytes, rows: list[dict[str, Any]]) -> float:
+    """The service's own path without Kafka (bench/in_process.py)."""
+    fields: dict[str, Any] = {"name": "p", "version": 1, "dataType": "seed"}
+    descriptor = ModelDescriptor.model_validate(
+        {**fields, "modelType": model_type, "data": artifact, **_inputs(model_type)}
+    )
+    settings = Settings(h2o_genmodel_jar=str(JAR) if JAR else None)
+    return await engine_rate(descriptor, rows, settings, THREADS)
+
+
+def _inputs(model_type: str) -> dict[str, Any]:
+    return {"inputs": list(WINE_FIELDS)} if model_type.startswith("TENSORFLOW") else {}
+
+
 async def through_service(
     bootstrap: str, model_type: str, artifact: bytes, rows: list[dict[str, Any]]
 ) -> float:
@@ -112,11 +130,10 @@ async def through_service(
         "modelType": model_type,
         "data": artifact,
     }
-    if model_type.startswith("TENSORFLOW"):
-        fields["inputs"] = list(WINE_FIELDS)
+    fields.update(_inputs(model_type))
     settings = Settings(bootstrap_servers=bootstrap, control_topic=control)
     await publish(settings, ModelDescriptor.model_validate(fields))
-    extra = {"h2o_genmodel_jar": str(JAR)} if JAR else {}
+    extra: dict[str, Any] = {"h2o_genmodel_jar": str(JAR)} if JAR else {}
     with serve(
         bootstrap,
         control_topic=control,
@@ -129,12 +146,18 @@ async def through_service(
 
 
 def tensorflow_import() -> dict[str, float]:
-    """Seconds to import TensorFlow, and the resident memory it adds (max RSS, MiB)."""
+    """Seconds to import TensorFlow, and the resident memory it adds (MiB), in a fresh
+    process. Read from /proc/self/status (VmRSS), not ru_maxrss, which a process started from
+    a larger one (this one, TensorFlow loaded) inherits across exec."""
     probe = (
-        "import resource, sys, time; import numpy; base = resource.getrusage("
-        "resource.RUSAGE_SELF).ru_maxrss; t = time.perf_counter(); import tensorflow; "
-        "print(time.perf_counter() - t, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss "
-        "- base) / 1024)"
+        "import time, numpy\n"
+        "def rss():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmRSS:'):\n"
+        "            return int(line.split()[1]) / 1024\n"
+        "base = rss(); t = time.perf_counter()\n"
+        "import tensorflow\n"
+        "print(time.perf_counter() - t, rss() - base)\n"
     )
     runs = []
     for _ in range(3):
@@ -175,13 +198,18 @@ async def figures(bootstrap: str, count: int) -> dict[str, float]:
         for label, model_type, artifact, rows in models:
             stream = (rows * (count // len(rows) + 1))[:count]
             service = await through_service(bootstrap, model_type, artifact, stream)
-            raw = alone(model_type, artifact, (rows * 10)[:10_000])
+            sample = (rows * 10)[:10_000]
+            raw = alone(model_type, artifact, sample)
+            engine = await in_process(model_type, artifact, sample)
             results[f"service {label}"] = service
+            results[f"in-process {label}"] = engine
             results[f"alone {label}"] = raw
             results[f"{label} service / alone"] = service / raw
+            results[f"{label} in-process / alone"] = engine / raw
             print(
-                f"  {label}: service {service:,.0f} records/s, alone {raw:,.0f}, "
-                f"ratio {service / raw:.2f}",
+                f"  {label}: service {service:,.0f} records/s, in process (no Kafka) "
+                f"{engine:,.0f}, alone {raw:,.0f}; service / alone {service / raw:.2f}, "
+                f"in process / alone {engine / raw:.2f}",
                 flush=True,
             )
     results.update({f"tensorflow {k}": v for k, v in tensorflow_import().items()})
