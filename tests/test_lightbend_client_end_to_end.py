@@ -8,6 +8,7 @@ its raw per-class scores (a sigmoid per class: not probabilities)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,20 +16,24 @@ from urllib.parse import quote
 
 import numpy as np
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from service.protobuf import encode_wine_record
 from service.server import Service
+from service.tools.cli import main
 from service.wine import WINE_FIELDS, wine_arrays
-from tests.kafka_helpers import read_until
+from tests.kafka_helpers import produce_json, read_until
 from tests.runtimes.tensorflow_models import (
     TensorFlowModels,
     graph_answer,
     saved_answer,
+    tar_of,
     tensorflow_or_skip,
 )
 from tests.service_helpers import http
 from tests.test_protobuf import lightbend_descriptor_class
+from tests.tools.test_cli import use_settings
 
 ROWS = 150
 
@@ -135,3 +140,42 @@ async def test_lightbends_client_as_it_writes(
         assert meta.status_code == 200 and meta.json()["platform"] == "tensorflow_graphdef"
         outputs = {o["name"]: o for o in meta.json()["outputs"]}
         assert outputs["scores"]["shape"] == [-1, 9]
+
+
+async def test_a_saved_model_archive_by_value_through_modelserve_publish(
+    start_service: Any,
+    tf_models: TensorFlowModels,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SavedModel as a .tar.gz by value, its type told from what it holds, scoring JSON
+    records that name the WineRecord's fields."""
+    tf = tensorflow_or_skip()
+    service: Service = await start_service()
+    s = service.settings
+    use_settings(monkeypatch, s)
+    folder = tf_models.tf1_saved["softmax"]
+    archive = tmp_path / "wine.tar.gz"
+    archive.write_bytes(tar_of(folder / "1", arcname="1"))
+    args = ["publish", str(archive), "--name", "wine-saved", "--data-type", "wine", "--wait"]
+    assert await asyncio.to_thread(main, args) == 0
+    features, _ = wine_arrays()
+    rows = features[:ROWS]
+    await produce_json(
+        s.bootstrap_servers,
+        s.data_topics[0],
+        [
+            (f"w{i}", {"dataType": "wine", **dict(zip(WINE_FIELDS, row.tolist(), strict=True))})
+            for i, row in enumerate(rows)
+        ],
+    )
+    out = await read_until(s.bootstrap_servers, s.output_topic, lambda r: len(r) >= ROWS)
+    expected = saved_answer(tf, folder / "1", "predict", inputs=rows)["outputs"]
+    for record in out:
+        prediction = orjson.loads(record.value)
+        i = int(prediction["id"][1:])
+        result = prediction["result"]
+        # A softmax: probabilities, over the classes "0".."8".
+        assert result["label"] == str(int(np.argmax(expected[i])))
+        probabilities = [result["probabilities"][str(c)] for c in range(expected.shape[1])]
+        np.testing.assert_allclose(probabilities, expected[i], rtol=0, atol=1e-6)
