@@ -73,10 +73,6 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
     for field in ("inputs", "labels", "outputs"):
         if getattr(message, field):
             doc[field] = list(getattr(message, field))
-    if message.outputMap:
-        if message.outputs:
-            raise DescriptorRejectedError("outputs and outputMap are exclusive")
-        doc["outputs"] = dict(message.outputMap)
     if message.fieldMap:
         doc["fieldMap"] = dict(message.fieldMap)
     if message.schema:

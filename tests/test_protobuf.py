@@ -251,3 +251,25 @@ def test_headerless_wine_records_are_protobuf_and_json_objects_stay_json() -> No
     json_only = (("content-type", b"application/json"),)
     with pytest.raises(DecodeError, match="not JSON"):
         decode_record(LocalRecord(raw, headers=json_only), "wine")
+
+
+def test_the_new_types_fields_come_through_protobuf() -> None:
+    saved = Proto(
+        name="s",
+        dataType="wine",
+        modeltype=Proto.TENSORFLOWSAVED,
+        location="data/saved/1/",
+        outputs=["dense_3/Sigmoid"],
+        signatureName="predict",
+    )
+    d = parse_descriptor(b"s", saved.SerializeToString(), PROTOBUF)
+    assert (d.model_type, d.outputs, d.signature_name) == (
+        "TENSORFLOWSAVED",
+        ["dense_3/Sigmoid"],
+        "predict",
+    )
+    handler = Proto(name="p", dataType="wine", modeltype=Proto.PYTHON, handler="acme.m:make")
+    d = parse_descriptor(b"p", handler.SerializeToString(), PROTOBUF)
+    assert (d.model_type, d.handler, d.data, d.location) == ("PYTHON", "acme.m:make", None, None)
+    mojo = Proto(name="h", dataType="shop", modeltype=Proto.H2O, data=b"PK")
+    assert parse_descriptor(b"h", mojo.SerializeToString(), PROTOBUF).model_type == "H2O"

@@ -44,7 +44,10 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     ({**BASE, "name": "x" * 257}, False),
     ({**BASE, "modelType": "tensorflowsaved", "signatureName": "predict"}, True),
     ({**BASE, "modelType": "TENSORFLOW", "outputs": ["dense_3/Sigmoid"]}, True),
-    ({**BASE, "outputs": {"label": "predict"}}, True),
+    ({**BASE, "modelType": "TENSORFLOW", "outputs": []}, False),
+    ({**BASE, "modelType": "TENSORFLOW", "outputs": {"label": "predict"}}, False),
+    ({**BASE, "outputs": ["y"]}, False),  # ONNX reads no `outputs`: refused, not ignored
+    ({**BASE, "modelType": "TENSORFLOW", "signatureName": "predict"}, False),
     ({**BASE, "handler": "acme:load"}, False),
     ({**BASE, "modelType": "PYTHON", "handler": "acme.models:load"}, True),
     ({"name": "p", "dataType": "d", "modelType": "python", "handler": "acme"}, True),

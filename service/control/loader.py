@@ -74,7 +74,7 @@ class Loader:
             descriptor.signature,
             self._options,
             declared,
-            outputs=descriptor.output_names(),
+            outputs=descriptor.outputs,
             signature_name=descriptor.signature_name,
             handler=descriptor.handler,
             metadata=descriptor.metadata,

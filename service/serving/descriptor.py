@@ -104,9 +104,10 @@ class ModelDescriptor(BaseModel):
     # TENSORFLOWSAVED: the SavedModel's signature that serves (else serving_default, else the
     # only one). Not ``signature``, which is a PICKLE's HMAC.
     signature_name: str | None = Field(None, alias="signatureName", min_length=1, max_length=256)
-    # The model's outputs: the output tensors a graph answers with (TensorFlow: a list of
-    # names), or which of a server's outputs is which part of the answer (a mapping).
-    outputs: list[str] | dict[str, str] | None = Field(None, max_length=MAX_ITEMS)
+    # TensorFlow: the output tensors the graph answers with (default: its one terminal one).
+    outputs: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        None, min_length=1, max_length=MAX_ITEMS
+    )
     # PYTHON: "module:callable" (or a module exposing transform_list), from an allowed module.
     handler: str | None = Field(None, max_length=512, pattern=HANDLER_PATTERN)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -151,6 +152,11 @@ class ModelDescriptor(BaseModel):
             raise ValueError("exactly one of data / location is required")
         if (self.handler is None) == (self.model_type == "PYTHON"):
             raise ValueError("handler is required with modelType PYTHON, and only with it")
+        # Fields a runtime would not read are refused, never ignored.
+        if self.outputs is not None and not self.model_type.startswith("TENSORFLOW"):
+            raise ValueError("outputs names a TensorFlow model's output tensors")
+        if self.signature_name is not None and self.model_type != "TENSORFLOWSAVED":
+            raise ValueError("signatureName names a TensorFlow SavedModel's signature")
         # sha256 with a location: required unless the location is trusted, which only the
         # service's settings say (control/loader.py).
         if self.inputs is not None and not self.inputs:
@@ -178,10 +184,6 @@ class ModelDescriptor(BaseModel):
         if self.input_schema is not None:
             return [spec.name for spec in self.input_schema]
         return None
-
-    def output_names(self) -> list[str] | None:
-        """The output tensors ``outputs`` names, when it is a list."""
-        return list(self.outputs) if isinstance(self.outputs, list) else None
 
     def verify_digest(self, artifact: bytes) -> str:
         """The artifact's sha256; raises if the descriptor names another one."""
