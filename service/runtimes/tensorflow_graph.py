@@ -19,6 +19,7 @@ from service.runtimes.tensorflow_common import (
     producing_op,
 )
 from service.runtimes.tensorflow_inputs import GraphInput, bind_inputs
+from service.runtimes.tensorflow_ops import check_ops
 
 # Ops that hold state a frozen graph has turned into constants: a graph with them needs a
 # checkpoint modelserve does not have (a SavedModel brings one).
@@ -60,6 +61,8 @@ def _load(tf: Any, graph_def: Any, request: LoadRequest) -> SessionModel:
         raise ModelLoadError("the graph has no Placeholder: modelserve has nothing to feed")
     schema, feeds = bind_inputs([_graph_input(op) for op in placeholders], request.inputs)
     outputs = _outputs(graph, graph_def, request.outputs)
+    # Before any session exists: nothing of the graph has run yet.
+    check_ops(graph_def.node, graph_def.library.function, [o.tensor for o in outputs])
     graph.finalize()  # read-only from here: sessions run it from worker threads
     session = new_session(tf, graph, request.options.intra_op_threads)
     return SessionModel(tf, session, schema, feeds, outputs, request.labels)

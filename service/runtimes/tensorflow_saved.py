@@ -24,6 +24,7 @@ from service.runtimes.tensorflow_common import (
     quiet_deprecations,
 )
 from service.runtimes.tensorflow_inputs import GraphInput, bind_inputs
+from service.runtimes.tensorflow_ops import RESTORE_OPS, check_ops
 
 DEFAULT_SIGNATURE = "serving_default"
 SERVING_TAG = "serve"
@@ -42,7 +43,10 @@ def load(request: LoadRequest) -> SessionModel:
 
 
 def _load(tf: Any, extracted: ExtractedSavedModel, request: LoadRequest) -> SessionModel:
-    tags = _serving_tags(tf, extracted.model_dir)
+    meta = _serving_meta_graph(extracted.model_dir)
+    tags = list(meta.meta_info_def.tags)
+    # Before the loader, which runs the restore op and the init ops as it loads.
+    check_saved_model_ops(meta)
     graph = tf.Graph()
     session = new_session(tf, graph, request.options.intra_op_threads)
     try:
@@ -67,8 +71,8 @@ def _load(tf: Any, extracted: ExtractedSavedModel, request: LoadRequest) -> Sess
     )
 
 
-def _serving_tags(tf: Any, model_dir: Path) -> list[str]:
-    """The tags of the meta graph that serves: the one tagged ``serve``, else the only one."""
+def _serving_meta_graph(model_dir: Path) -> Any:
+    """The meta graph that serves: the one tagged ``serve``, else the only one."""
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -79,14 +83,44 @@ def _serving_tags(tf: Any, model_dir: Path) -> list[str]:
     else:
         text_format.Parse((model_dir / "saved_model.pbtxt").read_text(), saved)
     tag_sets = [list(meta.meta_info_def.tags) for meta in saved.meta_graphs]
-    serving = [tags for tags in tag_sets if SERVING_TAG in tags]
+    serving = [meta for meta in saved.meta_graphs if SERVING_TAG in meta.meta_info_def.tags]
     if serving:
         return serving[0]
     if len(tag_sets) == 1:
-        return tag_sets[0]
+        return saved.meta_graphs[0]
     raise ModelLoadError(
         f"the SavedModel has no meta graph tagged {SERVING_TAG!r} (its tag sets: {tag_sets})"
     )
+
+
+# What TensorFlow's SavedModel loader runs besides the restore op (loader_impl.py): the init
+# op of the signature "__saved_model_init_op" (among the signatures, all checked) or of the
+# collection under one of these keys.
+_INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+
+
+def check_saved_model_ops(meta: Any) -> None:
+    """Every op loading and serving the meta graph would run (tensorflow_ops.py): its init
+    ops and every signature's outputs strictly; its restore op may read its checkpoint."""
+    graph = meta.graph_def
+    roots = [
+        tensor.name
+        for signature in meta.signature_def.values()
+        for tensor in signature.outputs.values()
+        if tensor.name
+    ]
+    for key in _INIT_COLLECTIONS:
+        if key in meta.collection_def:
+            roots.extend(meta.collection_def[key].node_list.value)
+    check_ops(graph.node, graph.library.function, roots, what="the SavedModel")
+    if meta.saver_def.restore_op_name:
+        check_ops(
+            graph.node,
+            graph.library.function,
+            [meta.saver_def.restore_op_name],
+            allowed=RESTORE_OPS,
+            what="the SavedModel's restore op",
+        )
 
 
 def _signature(signatures: Any, wanted: str | None) -> tuple[str, Any]:
