@@ -33,9 +33,26 @@ def is_allowed(location: str, allowed: list[str]) -> bool:
     return False
 
 
+def has_dot_segments(location: str) -> bool:
+    """Whether a URL's path climbs (``..``) or stays (``.``), percent-encoded or not: a client
+    resolves them before it asks, so the prefix checked would not be the path fetched."""
+    path = unquote(urlparse(location).path)
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
 def is_relative(location: str) -> bool:
     """A location with no scheme and no leading slash (Lightbend's ``data/saved/1/``)."""
     return not urlparse(location).scheme and not location.startswith("/")
+
+
+def _under(real: Path, prefixes: list[str]) -> bool:
+    """Whether a resolved path lies under one of the ``file://`` prefixes, each resolved."""
+    roots = [
+        Path(os.path.realpath(unquote(urlparse(p).path)))
+        for p in prefixes
+        if urlparse(p).scheme == "file"
+    ]
+    return any(real == root or root in real.parents for root in roots)
 
 
 class ArtifactStore:
@@ -73,14 +90,18 @@ class ArtifactStore:
         if not is_allowed(location, self._allowed):
             raise DescriptorRejectedError("location is not under an allowed prefix")
         scheme = urlparse(location).scheme
+        # A location without a digest must stay under the trusted prefixes, redirects too.
+        prefixes = self._trusted if sha256 is None else self._allowed
         if scheme == "file":
-            return self._read_file(location, self._trusted if trusted else self._allowed)
+            return self._read_file(location, prefixes)
         if scheme not in ("http", "https"):
             raise DescriptorRejectedError(f"location scheme {scheme!r} is not supported")
+        if has_dot_segments(location):
+            raise DescriptorRejectedError("location has '.' or '..' segments")
         cached = self._cached(sha256)
         if cached is not None:
             return cached
-        data = self._download(location)
+        data = self._download(location, prefixes)
         if sha256 is not None and hashlib.sha256(data).hexdigest() == sha256:
             self._store(sha256, data)
         return data
@@ -93,15 +114,11 @@ class ArtifactStore:
             raise DescriptorRejectedError("file:// locations must be local")
         # Resolve `..` and symlinks first, then check the real path is under a real root.
         real = Path(os.path.realpath(unquote(parsed.path)))
-        roots = [
-            Path(os.path.realpath(unquote(urlparse(p).path)))
-            for p in prefixes
-            if urlparse(p).scheme == "file"
-        ]
-        if not any(real == root or root in real.parents for root in roots):
+        if not _under(real, prefixes):
             raise DescriptorRejectedError("location resolves outside the allowed prefixes")
         if real.is_dir():
-            if prefixes is not self._trusted:
+            # A directory has no digest of its own to check: trusted storage only.
+            if not _under(real, self._trusted):
                 raise DescriptorRejectedError(
                     "a directory location must be under MODELSERVE_TRUSTED_LOCATIONS"
                 )
@@ -115,20 +132,20 @@ class ArtifactStore:
 
     # -- http(s):// ---------------------------------------------------------------------------
 
-    def _download(self, location: str) -> bytes:
+    def _download(self, location: str, prefixes: list[str]) -> bytes:
         try:
-            return self._follow(location)
+            return self._follow(location, prefixes)
         except httpx.HTTPError as exc:
             raise ModelLoadError(f"fetching the location failed: {type(exc).__name__}") from exc
 
-    def _follow(self, location: str) -> bytes:
+    def _follow(self, location: str, prefixes: list[str]) -> bytes:
         url = location
         with httpx.Client(follow_redirects=False, timeout=TIMEOUT) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 with client.stream("GET", url) as response:
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
-                        if not is_allowed(target, self._allowed):
+                        if not is_allowed(target, prefixes) or has_dot_segments(target):
                             raise DescriptorRejectedError(
                                 "location redirects outside the allowed prefixes"
                             )

@@ -35,6 +35,9 @@ class Handler(BaseHTTPRequestHandler):
             "/models/escape": (302, b"", {"Location": "/elsewhere/m.onnx"}),
             "/models/big": (200, b"x" * 5000, {}),
             "/models/missing": (404, b"", {}),
+            "/trusted/m.onnx": (200, BODY, {}),
+            "/trusted/hop-out": (302, b"", {"Location": "/models/m.onnx"}),
+            "/admin/secret": (200, b"secret", {}),
         }
         status, body, headers = routes.get(self.path, (404, b"", {}))
         self.send_response(status)
@@ -190,3 +193,20 @@ def test_what_trust_does_not_allow(tmp_path: Path) -> None:
     allowed = ArtifactStore([f"file://{tmp_path}/models/"], 1 << 20, str(tmp_path))
     with pytest.raises(DescriptorRejectedError, match="directory location must be under"):
         allowed.fetch(f"file://{tmp_path}/models/data/saved/", SOME)
+
+
+def test_a_trusted_url_cannot_climb_out_or_redirect_past_its_prefix(
+    server: str, tmp_path: Path
+) -> None:
+    s = ArtifactStore(
+        [f"{server}/models/"], 4096, str(tmp_path / "cache"), trusted=[f"{server}/trusted/"]
+    )
+    assert s.fetch(f"{server}/trusted/m.onnx", None) == BODY  # no digest needed there
+    # The client would resolve the dot segments and ask for /admin/secret: refused first.
+    for sneaky in (f"{server}/trusted/../admin/secret", f"{server}/trusted/%2e%2e/admin/secret"):
+        with pytest.raises(DescriptorRejectedError, match="segments"):
+            s.fetch(sneaky, None)
+    # Without a digest, a redirect must stay in trusted storage; with one, the allow-list.
+    with pytest.raises(DescriptorRejectedError, match="redirects outside"):
+        s.fetch(f"{server}/trusted/hop-out", None)
+    assert s.fetch(f"{server}/trusted/hop-out", DIGEST) == BODY
