@@ -23,6 +23,26 @@ from pydantic import BaseModel
 # which keys route records on the control topic, nor "." or "..", which no client can put in
 # a path (they are dot segments). One pattern for Python and JSON Schema.
 MODEL_NAME_PATTERN = r"^(?!route:)(?!\.\.?$)[^\u0000-\u001f\u007f-\u009f]{1,256}$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+
+
+def is_model_name(text: str) -> bool:
+    """The pattern, matched whole (Python's ``$`` also matches before a final newline), and
+    printable as Python means it: no line or paragraph separators, no invisible format
+    characters (a zero-width space, a soft hyphen), no space but the ASCII one."""
+    return _MODEL_NAME.fullmatch(text) is not None and text.isprintable()
+
+
+def checked_model_name(text: str) -> str:
+    """``is_model_name`` as a validator (pydantic's pattern check alone lets a name end in a
+    newline)."""
+    if not is_model_name(text):
+        raise ValueError(
+            "a name is 1 to 256 printable characters, not '.' or '..', not starting 'route:'"
+        )
+    return text
+
+
 DEFAULT_MAX_JSON_DEPTH = 64
 # The deepest limit a setting may ask for: orjson encodes at most 255 levels, and the state
 # documents (``/models``) nest a descriptor's metadata a few levels down.

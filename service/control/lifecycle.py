@@ -41,7 +41,8 @@ from service.metrics import Metrics
 from service.routing.registry import NotLoaded, Registry
 from service.routing.route_book import RouteChange
 from service.routing.route_spec import route_key
-from service.serving.descriptor import ModelDescriptor, is_model_name
+from service.serving.descriptor import ModelDescriptor
+from service.untrusted import is_model_name
 
 log = logging.getLogger(__name__)
 

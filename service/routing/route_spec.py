@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import orjson
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,7 @@ from service.untrusted import (
     DEFAULT_MAX_JSON_DEPTH,
     MODEL_NAME_PATTERN,
     UnreadableJson,
+    checked_model_name,
     field_names,
     loads,
     preview,
@@ -43,7 +45,7 @@ MAX_MEMBERS = 64
 # A model name (the descriptor's pattern); none starts with "route:", so route keys and
 # model keys cannot collide on the control topic.
 NAME_PATTERN = MODEL_NAME_PATTERN
-ModelName = Annotated[str, Field(pattern=NAME_PATTERN)]
+ModelName = Annotated[str, Field(pattern=NAME_PATTERN), AfterValidator(checked_model_name)]
 
 
 class RouteRejectedError(DescriptorRejectedError):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,11 +26,12 @@ from pydantic import (
 from service.errors import DescriptorRejectedError
 from service.inputs.schema import InputSchema, InputSpec, InputType
 from service.runtimes.catalog import RUNTIMES
-from service.untrusted import MODEL_NAME_PATTERN
+from service.untrusted import MODEL_NAME_PATTERN, checked_model_name
 
 NAME_PATTERN = MODEL_NAME_PATTERN
-ModelName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-_NAME = re.compile(NAME_PATTERN)
+ModelName = Annotated[
+    str, StringConstraints(pattern=NAME_PATTERN), AfterValidator(checked_model_name)
+]
 # A PYTHON model's handler: an importable module, and optionally the callable in it.
 HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
@@ -39,10 +40,6 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lo
 MAX_VERSION = 2**63 - 1
 MAX_ITEMS = 100_000  # inputs, labels, fieldMap entries
 MAX_DATA_TYPE_CHARS = 256
-
-
-def is_model_name(text: str) -> bool:
-    return _NAME.fullmatch(text) is not None
 
 
 def no_version_left(highest: int) -> str:

@@ -55,6 +55,9 @@ def test_valid_descriptor_decodes_fields() -> None:
         ({"name": "tab\there"}, "name"),
         ({"name": "route:wine"}, "name"),  # the prefix of route records' keys
         ({"name": ".."}, "name"),  # a dot segment: no path can name it
+        ({"name": "ends-in-a-newline\n"}, "name"),  # Python's `$` matches before it
+        ({"name": "line\u2028separator"}, "name"),
+        ({"name": "zero\u200bwidth"}, "name"),
         ({"name": "x" * 257}, "name"),
         ({"modelType": "CAFFE"}, "modelType"),
         ({"version": 0}, "version"),

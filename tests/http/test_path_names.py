@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.http.path_names import NamesInPaths, path_name, segment_escaped
-from service.serving.descriptor import is_model_name
+from service.untrusted import is_model_name
 
 
 def echo_app() -> FastAPI:

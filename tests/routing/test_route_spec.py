@@ -61,6 +61,7 @@ def test_each_mode_parses_with_its_defaults() -> None:
         ({"mode": "speculative", "candidates": ["a", "b"]}, "deadlineMs"),
         ({"mode": "speculative", "candidates": ["a", "b"], "deadlineMs": 0}, "deadlineMs"),
         ({"mode": "canary", "weights": {"route:b": 1}}, "weights"),
+        ({"mode": "canary", "weights": {"b\n": 1}}, "weights"),
         ({"mode": "canary", "weights": {"a": 1}, "extra": 1}, "extra"),
     ],
 )
