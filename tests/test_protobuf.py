@@ -273,3 +273,13 @@ def test_the_new_types_fields_come_through_protobuf() -> None:
     assert (d.model_type, d.handler, d.data, d.location) == ("PYTHON", "acme.m:make", None, None)
     mojo = Proto(name="h", dataType="shop", modeltype=Proto.H2O, data=b"PK")
     assert parse_descriptor(b"h", mojo.SerializeToString(), PROTOBUF).model_type == "H2O"
+
+
+def test_json_that_is_not_an_object_is_refused_as_such_never_read_as_protobuf() -> None:
+    """100000000's bytes also parse as a WineRecord (field 6, a tiny double): a JSON value is
+    JSON, refused as one that is not an object."""
+    assert wine_record_fields(b"100000000")  # the ambiguity this guards against
+    with pytest.raises(DecodeError, match="JSON int, not an object"):
+        decode_record(LocalRecord(b"100000000"), "wine")
+    with pytest.raises(DescriptorRejectedError, match="JSON object"):
+        parse_descriptor(None, b"100000000")

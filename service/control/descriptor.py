@@ -69,7 +69,7 @@ def parse_descriptor(
     doc = None
     if is_protobuf(content_type):
         doc = descriptor_document(value)
-    elif content_type is None and looks_like_protobuf(value):
+    elif content_type is None and looks_like_protobuf(value) and not _is_json(value, max_depth):
         # Lightbend's client sends descriptors with no key and no headers. Bytes that are not
         # protobuf either are refused as what they most likely are meant to be: not JSON.
         with suppress(UnreadableProtobuf):
@@ -93,6 +93,16 @@ def parse_descriptor(
                 f"{descriptor.name!r}"
             )
     return descriptor
+
+
+def _is_json(value: bytes, max_depth: int) -> bool:
+    """JSON of any kind (a number's digits can also parse as protobuf): then it is refused
+    as JSON that is not an object, never read as a descriptor."""
+    try:
+        loads(value, max_depth)
+    except UnreadableJson:
+        return False
+    return True
 
 
 def validate_descriptor(doc: dict[str, Any]) -> ModelDescriptor:

@@ -101,15 +101,16 @@ def decode_record(
 
 
 def _headerless_wine_record(value: bytes, max_depth: int) -> Any:
-    """A value with no content-type that is not a JSON object: a WineRecord, as Lightbend's
-    client writes them (no key, no headers); when it is not one either, the JSON reader's own
-    refusal (not JSON, or a JSON array) says what it is."""
+    """A value with no content-type that is not a JSON object: JSON still when it is JSON at
+    all (a number's digits can also parse as a WineRecord: it is refused as a number, never
+    scored as a wine), else a WineRecord, as Lightbend's client writes them (no key, no
+    headers); when it is neither, the JSON reader's refusal says what it is."""
     try:
-        return wine_record_fields(value)
-    except RecordError:
+        return loads(value, max_depth)
+    except UnreadableJson as exc:
         try:
-            return loads(value, max_depth)
-        except UnreadableJson as exc:
+            return wine_record_fields(value)
+        except RecordError:
             raise DecodeError(f"value is {exc} (nor a protobuf WineRecord)") from None
 
 
