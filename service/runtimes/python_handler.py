@@ -32,7 +32,7 @@ from service.errors import DescriptorRejectedError, ModelLoadError, sanitise
 from service.inputs.schema import INPUT_TYPES, InputSchema, InputSpec, TypedBatch
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.catalog import LoadRequest
-from service.runtimes.handler_thread import HandlerError, HandlerThread
+from service.runtimes.handler_thread import HandlerError, HandlerThread, HandlerTimeoutError
 from service.runtimes.pickle_inputs import dataframe
 from service.runtimes.python_answers import batch_result, from_json_text, json_rows
 from service.untrusted import preview
@@ -67,10 +67,26 @@ def load(request: LoadRequest) -> PythonModel:
     why = handler_allowed(handler, allowed)
     if why is not None:
         raise DescriptorRejectedError(why)
-    module_name, _, name = handler.partition(":")
-    module = _imported(module_name)
-    function = _defined_callable(module, name or TRANSFORM_LIST, handler, allowed)
     thread = HandlerThread(handler, request.options.python_handler_timeout_s)
+    try:
+        return _load(request, handler, allowed, thread)
+    except BaseException:
+        thread.close()  # its thread ends (or, stuck in the handler, stays behind: a daemon)
+        raise
+
+
+def _load(
+    request: LoadRequest, handler: str, allowed: Sequence[str], thread: HandlerThread
+) -> PythonModel:
+    module_name, _, name = handler.partition(":")
+    timeout_s = request.options.python_handler_timeout_s
+    # Importing runs the module's code, and the factory is the handler's own: both on the
+    # handler's thread, bounded, so that a hang fails this load, not the control plane.
+    try:
+        module = thread.call(_imported, module_name)
+    except HandlerTimeoutError:
+        raise ModelLoadError(f"importing {module_name} took over {timeout_s:g} s") from None
+    function = _defined_callable(module, name or TRANSFORM_LIST, handler, allowed)
     runtime = _runtime(handler, module)
     if (name or TRANSFORM_LIST) == TRANSFORM_LIST:
         if request.artifact_given:
@@ -78,9 +94,13 @@ def load(request: LoadRequest) -> PythonModel:
         schema = _schema(request, module, handler)
         return PythonModel(handler, schema, runtime, thread, transform_list=function)
     try:
-        scorer = function(
-            request.artifact if request.artifact_given else None, dict(request.metadata)
+        scorer = thread.call(
+            function, request.artifact if request.artifact_given else None, dict(request.metadata)
         )
+    except HandlerTimeoutError:
+        raise ModelLoadError(f"{handler} did not return within {timeout_s:g} s") from None
+    except HandlerError as exc:  # what the handler's thread made of a SystemExit, say
+        raise ModelLoadError(str(exc)) from exc
     except (Exception, SystemExit) as exc:
         raise ModelLoadError(f"{handler} raised {type(exc).__name__}: {exc}") from exc
     try:
@@ -91,7 +111,7 @@ def load(request: LoadRequest) -> PythonModel:
             raise ModelLoadError(f"{handler} takes a DataFrame, whose columns are scalars")
         _needs_pandas(handler)
     except ModelLoadError:
-        thread.close(_closer(scorer))  # what the factory holds, freed (no thread yet)
+        thread.close(_closer(scorer))  # what the factory holds, freed on the handler's thread
         raise
     return PythonModel(handler, schema, runtime, thread, scorer=scorer)
 

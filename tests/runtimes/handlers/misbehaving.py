@@ -85,6 +85,12 @@ def hangs(artifact: bytes | None, metadata: dict[str, Any]) -> Hangs:
     return Hangs(metadata["release"])
 
 
+def hangs_at_load(artifact: bytes | None, metadata: dict[str, Any]) -> Hangs:
+    """A factory that does not return until released (a remote call at load, say)."""
+    metadata["release"].wait(60)
+    return Hangs(metadata["release"])
+
+
 class Recorder:
     """Answers each row's sum. Reports through ``metadata["seen"]`` (a dict the test holds:
     the factory is given a copy of the metadata, not the test's): the artifact it was given
