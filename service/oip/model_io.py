@@ -64,7 +64,10 @@ def output_metadata(serving: ServingModel) -> tuple[TensorMetadata, ...]:
     if shape.kind == "classifier":
         label = TensorMetadata("label", "BYTES", (-1,))
         if shape.scores is not None:
-            return (label, TensorMetadata("scores", "FP64", (-1, shape.scores)))
+            scores = TensorMetadata("scores", "FP64", (-1, shape.scores))
+            if not shape.classes:
+                return (label, scores)
+            return (label, scores, TensorMetadata("classes", "BYTES", (len(shape.classes),)))
         if not shape.classes:
             return (label,)
         width = len(shape.classes)
@@ -152,12 +155,13 @@ def _all_tensors(result: BatchResult) -> dict[str, Tensor]:
         found = {"label": Tensor("label", "BYTES", (n,), labels)}
         if result.probabilities is not None and result.classes is not None:
             p = np.asarray(result.probabilities, dtype=np.float64).reshape(n, -1)
-            classes = np.array([str(c) for c in result.classes], dtype=object)
             found["probabilities"] = Tensor("probabilities", "FP64", p.shape, p)
-            found["classes"] = Tensor("classes", "BYTES", classes.shape, classes)
         if result.scores is not None:
             scores = np.asarray(result.scores, dtype=np.float64).reshape(n, -1)
             found["scores"] = Tensor("scores", "FP64", scores.shape, scores)
+        if result.classes is not None and (result.probabilities is not None or "scores" in found):
+            classes = np.array([str(c) for c in result.classes], dtype=object)
+            found["classes"] = Tensor("classes", "BYTES", classes.shape, classes)
         return found
     if result.kind == "regressor":
         values = np.asarray(result.values, dtype=np.float64)

@@ -179,7 +179,7 @@ class EnsembleSpec(_Spec):
         if len(set(label_sets.values())) > 1:
             shown = ", ".join(f"{n}: {sorted(c)}" for n, c in label_sets.items())
             return f"ensemble members have different label sets ({shown})"
-        if self.combine == "mean" and len(label_sets) < len(known):
+        if self.combine == "mean" and not all(s.probabilities for s in known.values()):
             return "mean needs every member's probabilities"
         return None
 
@@ -209,7 +209,7 @@ class SpeculativeSpec(_Spec):
 
     def incompatibility(self, shapes: Mapping[str, AnswerShape | None]) -> str | None:
         problem = _same_kind(self.names, shapes, "candidates must answer alike")
-        unranked = any(s is not None and not s.classes for s in map(shapes.get, self.names))
+        unranked = any(s is not None and not s.probabilities for s in map(shapes.get, self.names))
         if problem is None and self.decider == "most-confident" and unranked:
             return "most-confident needs classifiers that give probabilities"
         return problem

@@ -98,7 +98,8 @@ class AnswerShape:
     (an ensemble's label sets, a shadow's kind) before it lets them answer together."""
 
     kind: ResultKind
-    classes: tuple[str, ...] | None = None  # a classifier's, when it gives probabilities
+    # A classifier's, when it gives probabilities or scores (``scores`` says which).
+    classes: tuple[str, ...] | None = None
     scalar: bool = True  # a regressor's one value per row
     # A classifier that answers raw per-class scores: how many per row (None: it does not).
     scores: int | None = None
@@ -109,7 +110,8 @@ class AnswerShape:
     @classmethod
     def of(cls, result: BatchResult) -> AnswerShape:
         classes = None
-        if result.kind == "classifier" and result.probabilities is not None and result.classes:
+        answers_columns = result.probabilities is not None or result.scores is not None
+        if result.kind == "classifier" and answers_columns and result.classes:
             classes = tuple(str(c) for c in result.classes)
         scalar = result.kind != "regressor" or (
             result.values is not None and np.ndim(result.values) == 1
@@ -121,6 +123,11 @@ class AnswerShape:
         if result.kind == "classifier" and result.scores is not None:
             scores = int(np.asarray(result.scores).reshape(result.size, -1).shape[1])
         return cls(result.kind, classes, scalar, scores=scores, outputs=outputs)
+
+    @property
+    def probabilities(self) -> bool:
+        """A classifier whose classes come with probabilities (not raw scores)."""
+        return self.classes is not None and self.scores is None
 
     def describe(self) -> str:
         if self.kind == "classifier":

@@ -54,6 +54,9 @@ def row_problems(result: BatchResult) -> dict[int, str]:
         scores = np.asarray(result.scores, dtype=np.float64).reshape(result.size, -1)
         for i in np.flatnonzero(~np.isfinite(scores).all(axis=1)).tolist():
             problems.setdefault(i, f"returned the scores {scores[i].tolist()}, not all numbers")
+        if result.labels is not None and result.classes:
+            for i, why in _labels_outside(result.labels, result.classes).items():
+                problems.setdefault(i, why)
     elif result.kind == "regressor" and result.values is not None:
         values = np.asarray(result.values, dtype=np.float64).reshape(result.size, -1)
         for i in np.flatnonzero(~np.isfinite(values).all(axis=1)).tolist():

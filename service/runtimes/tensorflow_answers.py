@@ -75,6 +75,7 @@ def _scored(rows: npt.NDArray[Any], classes: list[str], size: int) -> BatchResul
         "classifier",
         size,
         labels_from_indices(rows, classes),
+        classes,  # the scores' columns: what a route compares its members' labels by
         scores=rows,
         answer_problems=problems,
     )

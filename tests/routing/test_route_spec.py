@@ -165,3 +165,27 @@ def test_unknown_fields_and_too_many_members_are_refused_in_one_line() -> None:
     with pytest.raises(RouteRejectedError, match="at most 64"):
         parse({"mode": "ensemble", "members": members})
     assert isinstance(parse({"mode": "ensemble", "members": members[:64]}), EnsembleSpec)
+
+
+def test_a_scores_model_votes_only_over_its_own_labels_and_never_counts_as_probabilities() -> None:
+    """Lightbend's sigmoid net answers labels "0".."8" with scores: an ensemble vote with a
+    quality classifier of labels "3".."8" would vote across two vocabularies; and scores are
+    no probabilities to average or rank by."""
+    scores = AnswerShape("classifier", tuple(str(i) for i in range(9)), scores=9)
+    quality = AnswerShape("classifier", ("3", "4", "5", "6", "7", "8"))
+    vote = parse({"mode": "ensemble", "members": ["net", "rf"]})
+    assert isinstance(vote, EnsembleSpec)
+    assert "different label sets" in (vote.incompatibility({"net": scores, "rf": quality}) or "")
+    same = AnswerShape("classifier", tuple(str(i) for i in range(9)))
+    assert vote.incompatibility({"net": scores, "rf": same}) is None
+    mean = parse({"mode": "ensemble", "members": ["net", "rf"], "combine": "mean"})
+    assert isinstance(mean, EnsembleSpec)
+    assert mean.incompatibility({"net": scores, "rf": same}) == (
+        "mean needs every member's probabilities"
+    )
+    race = parse(
+        {"mode": "speculative", "candidates": ["net", "rf"], "deadlineMs": 5,
+         "decider": "most-confident"}
+    )  # fmt: skip
+    assert isinstance(race, SpeculativeSpec)
+    assert "most-confident needs" in (race.incompatibility({"net": scores, "rf": same}) or "")

@@ -43,7 +43,9 @@ def test_the_sigmoid_net_answers_tensorflows_highest_class_and_its_scores(
     assert model.input_schema.names == list(WINE_FIELDS)
     assert {spec.type for spec in model.input_schema.inputs} == {"float"}
     shape = warm_up(model)
-    assert (shape.kind, shape.classes) == ("classifier", None)
+    # Its classes are the scores' columns; they are not probabilities.
+    assert (shape.kind, shape.classes) == ("classifier", tuple(str(i) for i in range(9)))
+    assert (shape.scores, shape.probabilities) == (9, False)
     result = model.predict(wine_batch(model))
     direct = graph_answer(tf, graph, output, wine_arrays()[0])
     assert list(result.labels or ()) == [str(i) for i in direct.argmax(axis=1)]
