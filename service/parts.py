@@ -183,8 +183,10 @@ class PartRunner:
                 done, _ = await asyncio.wait([task], timeout=self._close_timeout_s)
                 if not done:
                     log.warning("%s did not end when cancelled; left behind", part.name)
-                elif not task.cancelled():
-                    task.exception()  # retrieved: its failure was logged by wait() already
+                elif not task.cancelled() and task.exception() is not None:
+                    # A failure while running was logged by wait(); one while stopping is
+                    # logged here (retrieved, too, so that asyncio does not warn of it).
+                    log.debug("%s ended with an error", part.name, exc_info=task.exception())
             # Closing clients whose broker is gone can raise anything, including the
             # cancellation of their own background tasks, or wait out a request time-out
             # (a producer flushing to nobody): none of it may stop or stall the drain, and

@@ -14,8 +14,10 @@ from service.runtimes.catalog import RUNTIMES, Runtime
 
 SAVED_MODEL = "saved_model.pb"
 MOJO_MARKER = "model.ini"
-# A SavedModel's files at the archive's root or in one folder (``1/saved_model.pb``).
-_MAX_DEPTH = 2
+# How deep saved_model.pb may lie: the runtime finds it in one folder inside one folder, and
+# so on (``wine/1/saved_model.pb``, as TensorFlow Serving lays models out); the guess looks
+# as deep as such layouts go.
+_MAX_DEPTH = 4
 
 
 def guess_runtime(path: Path) -> Runtime | None:
@@ -39,9 +41,11 @@ def read_artifact(path: Path, max_bytes: int = 1 << 31) -> bytes:
     return path.read_bytes()
 
 
-def _holds_saved_model(path: Path) -> bool:
-    return (path / SAVED_MODEL).is_file() or any(
-        (child / SAVED_MODEL).is_file() for child in path.iterdir() if child.is_dir()
+def _holds_saved_model(path: Path, depth: int = _MAX_DEPTH) -> bool:
+    if (path / SAVED_MODEL).is_file():
+        return True
+    return depth > 1 and any(
+        _holds_saved_model(child, depth - 1) for child in path.iterdir() if child.is_dir()
     )
 
 

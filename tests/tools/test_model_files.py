@@ -35,6 +35,7 @@ def test_archives_are_told_apart_by_what_they_hold(tmp_path: Path) -> None:
         zipped(tmp_path / "gbm.zip", ["model.ini", "domains/d000.txt"]): "H2O",
         zipped(tmp_path / "saved.zip", ["saved_model.pb", "variables/v.index"]): "TENSORFLOWSAVED",
         tarred(tmp_path / "saved.tar.gz", ["1/saved_model.pb"]): "TENSORFLOWSAVED",
+        tarred(tmp_path / "serving.tar.gz", ["wine/1/saved_model.pb"]): "TENSORFLOWSAVED",
         tmp_path / "graph.pb": "TENSORFLOW",
         tmp_path / "m.onnx": "ONNX",
     }
@@ -44,7 +45,7 @@ def test_archives_are_told_apart_by_what_they_hold(tmp_path: Path) -> None:
         runtime = guess_runtime(path)
         assert runtime is not None and runtime.model_type == model_type, path.name
     assert guess_runtime(zipped(tmp_path / "other.zip", ["readme.txt"])) is None
-    assert guess_runtime(zipped(tmp_path / "deep.zip", ["a/b/c/saved_model.pb"])) is None
+    assert guess_runtime(zipped(tmp_path / "deep.zip", ["a/b/c/d/saved_model.pb"])) is None
 
 
 def test_a_saved_model_directory_is_published_as_a_tar_of_it(tmp_path: Path) -> None:
@@ -53,6 +54,8 @@ def test_a_saved_model_directory_is_published_as_a_tar_of_it(tmp_path: Path) -> 
     (folder / "saved_model.pb").write_bytes(b"graph")
     runtime = guess_runtime(folder)
     assert runtime is not None and runtime.model_type == "TENSORFLOWSAVED"
+    outer = guess_runtime(tmp_path / "saved")  # as TensorFlow Serving lays versions out
+    assert outer is not None and outer.model_type == "TENSORFLOWSAVED"
     descriptor = build_descriptor(folder, "tensorflow saved model", "wine")
     assert descriptor.model_type == "TENSORFLOWSAVED" and descriptor.data == read_artifact(folder)
     with tarfile.open(fileobj=io.BytesIO(read_artifact(folder))) as archive:
