@@ -82,6 +82,22 @@ class ScoringError(RecordError):
     reason = "scoring-error"
 
 
+class ModelUnavailableError(RecordError):
+    """A model that cannot answer now through no fault of the records: a remote model's server
+    unreachable, failing (5xx) or too slow, or its circuit open. Never a dead letter: the
+    records' partition holds its place and their batch is tried again after ``retry_after_s``
+    (scoring/wait_for_model.py). ``data_type`` is set by the engine, which knows it."""
+
+    reason = "model-unavailable"
+
+    def __init__(
+        self, message: str, retry_after_s: float = 1.0, data_type: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.data_type = data_type
+
+
 # --- model errors: the reason is the status of the model event ------------------------------
 
 

@@ -67,12 +67,25 @@ def descriptor_document(value: bytes) -> dict[str, Any]:
         doc["location"] = message.location
     if message.HasField("version"):
         doc["version"] = message.version
-    for field in ("sha256", "expiresAt", "signature", "signatureName", "handler"):
+    for field in (
+        "sha256",
+        "expiresAt",
+        "signature",
+        "signatureName",
+        "handler",
+        "endpoint",
+        "remoteModel",
+        "remoteVersion",
+    ):
         if getattr(message, field):
             doc[field] = getattr(message, field)
     for field in ("inputs", "labels", "outputs"):
         if getattr(message, field):
             doc[field] = list(getattr(message, field))
+    if message.outputMap:
+        if message.outputs:
+            raise DescriptorRejectedError("outputs and outputMap are exclusive")
+        doc["outputs"] = dict(message.outputMap)
     if message.fieldMap:
         doc["fieldMap"] = dict(message.fieldMap)
     if message.schema:

@@ -133,6 +133,27 @@ class Settings(KafkaSecurity):
     python_handler_timeout_s: float = Field(
         30.0, gt=0, description="Longest one call of a PYTHON model's handler may take."
     )
+    allowed_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Prefixes a REMOTE model's endpoint must be under (comma list; empty: none), "
+            "redirects included."
+        ),
+    )
+    remote_timeout_ms: int = Field(
+        10_000, ge=1, le=600_000, description="Longest one call to a remote model's server."
+    )
+    remote_concurrency: int = Field(
+        4, ge=1, le=256, description="Batches in flight to one remote endpoint at most."
+    )
+    remote_give_up_s: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "How long records wait for a remote model's server that does not answer before "
+            "they are dead letters saying so; unset: they wait as long as it takes."
+        ),
+    )
     h2o_genmodel_jar: str | None = Field(
         None,
         description=(
@@ -243,7 +264,12 @@ class Settings(KafkaSecurity):
         return self
 
     @field_validator(
-        "data_topics", "allowed_locations", "trusted_locations", "python_handlers", mode="before"
+        "data_topics",
+        "allowed_locations",
+        "trusted_locations",
+        "python_handlers",
+        "allowed_endpoints",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: object) -> object:

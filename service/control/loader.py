@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from service.control.artifacts import ArtifactStore
 from service.errors import DescriptorRejectedError, ModelError, ModelLoadError
@@ -28,7 +29,10 @@ class Loaded:
 
 
 class Loader:
-    def __init__(self, settings: Settings, intra_op_threads: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, intra_op_threads: int = 1, endpoints: Any = None
+    ) -> None:
+        """``endpoints``: the process's remote endpoints (runtimes/remote_endpoints.py)."""
         self._settings = settings
         self._options = LoadOptions(
             pickle_key=settings.pickle_key,
@@ -37,6 +41,10 @@ class Loader:
             python_handlers=tuple(settings.python_handlers),
             python_handler_timeout_s=settings.python_handler_timeout_s,
             h2o_genmodel_jar=settings.h2o_genmodel_jar,
+            allowed_endpoints=tuple(settings.allowed_endpoints),
+            remote_timeout_s=settings.remote_timeout_ms / 1000.0,
+            remote_concurrency=settings.remote_concurrency,
+            endpoints=endpoints,
         )
         self._store = ArtifactStore(
             settings.allowed_locations,
@@ -74,7 +82,15 @@ class Loader:
             descriptor.signature,
             self._options,
             declared,
-            outputs=descriptor.outputs,
+            outputs=descriptor.outputs if isinstance(descriptor.outputs, list) else None,
+            output_map=(
+                {str(k): v for k, v in descriptor.outputs.items()}
+                if isinstance(descriptor.outputs, dict)
+                else None
+            ),
+            endpoint=descriptor.endpoint,
+            remote_model=descriptor.remote_model,
+            remote_version=descriptor.remote_version,
             signature_name=descriptor.signature_name,
             handler=descriptor.handler,
             metadata=descriptor.metadata,

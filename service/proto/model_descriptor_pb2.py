@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16model_descriptor.proto\x12\nmodelserve\x1a\x1cgoogle/protobuf/struct.proto\"\xe0\x05\n\x0fModelDescriptor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x64\x61taType\x18\x03 \x01(\t\x12\x38\n\tmodeltype\x18\x04 \x01(\x0e\x32%.modelserve.ModelDescriptor.ModelType\x12\x0e\n\x04\x64\x61ta\x18\x05 \x01(\x0cH\x00\x12\x12\n\x08location\x18\x06 \x01(\tH\x00\x12\x14\n\x07version\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x0e\n\x06inputs\x18\t \x03(\t\x12\x0e\n\x06labels\x18\n \x03(\t\x12\x11\n\texpiresAt\x18\x0b \x01(\t\x12\x11\n\tsignature\x18\x0c \x01(\t\x12)\n\x08metadata\x18\r \x01(\x0b\x32\x17.google.protobuf.Struct\x12;\n\x08\x66ieldMap\x18\x0e \x03(\x0b\x32).modelserve.ModelDescriptor.FieldMapEntry\x12\x10\n\x08rollback\x18\x0f \x01(\x08\x12\x31\n\x06schema\x18\x10 \x03(\x0b\x32!.modelserve.ModelDescriptor.Input\x12\x0f\n\x07outputs\x18\x11 \x03(\t\x12\x15\n\rsignatureName\x18\x12 \x01(\t\x12\x0f\n\x07handler\x18\x13 \x01(\t\x1a/\n\rFieldMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x05Input\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\"e\n\tModelType\x12\x0e\n\nTENSORFLOW\x10\x00\x12\x13\n\x0fTENSORFLOWSAVED\x10\x01\x12\x08\n\x04PMML\x10\x02\x12\x08\n\x04ONNX\x10\x03\x12\n\n\x06PICKLE\x10\x04\x12\x07\n\x03H2O\x10\x05\x12\n\n\x06PYTHON\x10\x06\x42\x10\n\x0eMessageContentB\n\n\x08_versionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16model_descriptor.proto\x12\nmodelserve\x1a\x1cgoogle/protobuf/struct.proto\"\x9b\x07\n\x0fModelDescriptor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x64\x61taType\x18\x03 \x01(\t\x12\x38\n\tmodeltype\x18\x04 \x01(\x0e\x32%.modelserve.ModelDescriptor.ModelType\x12\x0e\n\x04\x64\x61ta\x18\x05 \x01(\x0cH\x00\x12\x12\n\x08location\x18\x06 \x01(\tH\x00\x12\x14\n\x07version\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x0e\n\x06inputs\x18\t \x03(\t\x12\x0e\n\x06labels\x18\n \x03(\t\x12\x11\n\texpiresAt\x18\x0b \x01(\t\x12\x11\n\tsignature\x18\x0c \x01(\t\x12)\n\x08metadata\x18\r \x01(\x0b\x32\x17.google.protobuf.Struct\x12;\n\x08\x66ieldMap\x18\x0e \x03(\x0b\x32).modelserve.ModelDescriptor.FieldMapEntry\x12\x10\n\x08rollback\x18\x0f \x01(\x08\x12\x31\n\x06schema\x18\x10 \x03(\x0b\x32!.modelserve.ModelDescriptor.Input\x12\x0f\n\x07outputs\x18\x11 \x03(\t\x12\x15\n\rsignatureName\x18\x12 \x01(\t\x12\x0f\n\x07handler\x18\x13 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x14 \x01(\t\x12\x13\n\x0bremoteModel\x18\x15 \x01(\t\x12\x15\n\rremoteVersion\x18\x16 \x01(\t\x12=\n\toutputMap\x18\x17 \x03(\x0b\x32*.modelserve.ModelDescriptor.OutputMapEntry\x1a/\n\rFieldMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eOutputMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x05Input\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\"q\n\tModelType\x12\x0e\n\nTENSORFLOW\x10\x00\x12\x13\n\x0fTENSORFLOWSAVED\x10\x01\x12\x08\n\x04PMML\x10\x02\x12\x08\n\x04ONNX\x10\x03\x12\n\n\x06PICKLE\x10\x04\x12\x07\n\x03H2O\x10\x05\x12\n\n\x06PYTHON\x10\x06\x12\n\n\x06REMOTE\x10\x07\x42\x10\n\x0eMessageContentB\n\n\x08_versionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELDESCRIPTOR_FIELDMAPENTRY']._loaded_options = None
   _globals['_MODELDESCRIPTOR_FIELDMAPENTRY']._serialized_options = b'8\001'
+  _globals['_MODELDESCRIPTOR_OUTPUTMAPENTRY']._loaded_options = None
+  _globals['_MODELDESCRIPTOR_OUTPUTMAPENTRY']._serialized_options = b'8\001'
   _globals['_MODELDESCRIPTOR']._serialized_start=69
-  _globals['_MODELDESCRIPTOR']._serialized_end=805
-  _globals['_MODELDESCRIPTOR_FIELDMAPENTRY']._serialized_start=573
-  _globals['_MODELDESCRIPTOR_FIELDMAPENTRY']._serialized_end=620
-  _globals['_MODELDESCRIPTOR_INPUT']._serialized_start=622
-  _globals['_MODELDESCRIPTOR_INPUT']._serialized_end=672
-  _globals['_MODELDESCRIPTOR_MODELTYPE']._serialized_start=674
-  _globals['_MODELDESCRIPTOR_MODELTYPE']._serialized_end=775
+  _globals['_MODELDESCRIPTOR']._serialized_end=992
+  _globals['_MODELDESCRIPTOR_FIELDMAPENTRY']._serialized_start=698
+  _globals['_MODELDESCRIPTOR_FIELDMAPENTRY']._serialized_end=745
+  _globals['_MODELDESCRIPTOR_OUTPUTMAPENTRY']._serialized_start=747
+  _globals['_MODELDESCRIPTOR_OUTPUTMAPENTRY']._serialized_end=795
+  _globals['_MODELDESCRIPTOR_INPUT']._serialized_start=797
+  _globals['_MODELDESCRIPTOR_INPUT']._serialized_end=847
+  _globals['_MODELDESCRIPTOR_MODELTYPE']._serialized_start=849
+  _globals['_MODELDESCRIPTOR_MODELTYPE']._serialized_end=962
 # @@protoc_insertion_point(module_scope)

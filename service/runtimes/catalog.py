@@ -31,6 +31,14 @@ class LoadOptions:
     python_handler_timeout_s: float = 30.0
     # H2O models: the jar with H2O's genmodel classes (None: the `h2o` package's, if installed).
     h2o_genmodel_jar: str | None = None
+    # REMOTE models: the endpoint prefixes allowed (settings.allowed_endpoints), a call's
+    # time-out, the calls in flight per endpoint, and the process's endpoints (their breakers,
+    # state and metrics: runtimes/remote_endpoints.py), shared by every remote model of the
+    # process; None: a model keeps its own (tests).
+    allowed_endpoints: tuple[str, ...] = ()
+    remote_timeout_s: float = 10.0
+    remote_concurrency: int = 4
+    endpoints: Any = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,13 @@ class LoadRequest:
     # False when the descriptor brought no artifact (a PYTHON model may have none):
     # ``artifact`` is then empty.
     artifact_given: bool = True
+    # REMOTE: the server (``http(s)://host:port``: OIP REST; ``grpc://host:port``: OIP gRPC),
+    # the model's name and version there, and which of its outputs is which part of the
+    # answer (the descriptor's ``outputs`` as a mapping: {"label": "predict", ...}).
+    endpoint: str | None = None
+    remote_model: str | None = None
+    remote_version: str | None = None
+    output_map: Mapping[str, str] | None = None
 
 
 Factory = Callable[[LoadRequest], Model]
@@ -162,6 +177,13 @@ RUNTIMES = Catalog(
             extensions=(),  # a MOJO is a .zip: the CLI looks inside
             factory="service.runtimes.h2o_mojo:load",
             description="H2O MOJOs through H2O's genmodel scorer, in the process's JVM",
+        ),
+        Runtime(
+            "REMOTE",
+            proto_number=7,
+            extensions=(),  # no artifact: a model on another server
+            factory="service.runtimes.remote:load",
+            description="a model on an Open Inference Protocol server (REST or gRPC)",
         ),
         Runtime(
             "PYTHON",

@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -33,6 +33,10 @@ ModelName = Annotated[
     str, StringConstraints(pattern=NAME_PATTERN), AfterValidator(checked_model_name)
 ]
 # A PYTHON model's handler: an importable module, and optionally the callable in it.
+# The model types that bring no artifact (a PYTHON model may; a REMOTE one never does).
+_NO_ARTIFACT = frozenset(("PYTHON", "REMOTE"))
+# What a REMOTE model's answer is made of, each named by one of the server's outputs.
+RemoteAnswerPart = Literal["label", "probabilities", "classes", "value"]
 HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
 # Versions are signed 64-bit integers: Kafka's and protobuf's int64, what JSON encoders and
@@ -101,10 +105,18 @@ class ModelDescriptor(BaseModel):
     # TENSORFLOWSAVED: the SavedModel's signature that serves (else serving_default, else the
     # only one). Not ``signature``, which is a PICKLE's HMAC.
     signature_name: str | None = Field(None, alias="signatureName", min_length=1, max_length=256)
-    # TensorFlow: the output tensors the graph answers with (default: its one terminal one).
-    outputs: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
-        None, min_length=1, max_length=MAX_ITEMS
-    )
+    # TensorFlow: the output tensors the graph answers with (default: its one terminal one);
+    # REMOTE: which of the server's outputs is which part of the answer ({"label": "predict"}).
+    outputs: (
+        list[Annotated[str, Field(min_length=1, max_length=1024)]]
+        | dict[RemoteAnswerPart, Annotated[str, Field(min_length=1, max_length=1024)]]
+        | None
+    ) = Field(None, min_length=1, max_length=MAX_ITEMS)
+    # REMOTE: the server (http(s)://host:port for OIP REST, grpc://host:port for OIP gRPC),
+    # under MODELSERVE_ALLOWED_ENDPOINTS, and the model's name (and version) there.
+    endpoint: str | None = Field(None, max_length=2048, pattern=r"^(https?|grpc)://[^\s]+$")
+    remote_model: str | None = Field(None, alias="remoteModel", min_length=1, max_length=256)
+    remote_version: str | None = Field(None, alias="remoteVersion", min_length=1, max_length=64)
     # PYTHON: "module:callable" (or a module exposing transform_list), from an allowed module.
     handler: str | None = Field(None, max_length=512, pattern=HANDLER_PATTERN)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -145,13 +157,22 @@ class ModelDescriptor(BaseModel):
     def _one_source(self) -> ModelDescriptor:
         if self.data is not None and self.location is not None:
             raise ValueError("data and location are exclusive")
-        if self.data is None and self.location is None and self.model_type != "PYTHON":
+        remote = self.model_type == "REMOTE"
+        if remote and (self.data is not None or self.location is not None):
+            raise ValueError("a REMOTE model has no artifact: no data, no location")
+        if self.data is None and self.location is None and self.model_type not in _NO_ARTIFACT:
             raise ValueError("exactly one of data / location is required")
+        if remote != (self.endpoint is not None) or remote != (self.remote_model is not None):
+            raise ValueError("endpoint and remoteModel are required with REMOTE, and only with it")
+        if self.remote_version is not None and not remote:
+            raise ValueError("remoteVersion is for REMOTE models")
         if (self.handler is None) == (self.model_type == "PYTHON"):
             raise ValueError("handler is required with modelType PYTHON, and only with it")
         # Fields a runtime would not read are refused, never ignored.
-        if self.outputs is not None and not self.model_type.startswith("TENSORFLOW"):
-            raise ValueError("outputs names a TensorFlow model's output tensors")
+        if isinstance(self.outputs, dict) and not remote:
+            raise ValueError("outputs as a mapping is for REMOTE models")
+        if isinstance(self.outputs, list) and not self.model_type.startswith("TENSORFLOW"):
+            raise ValueError("outputs as a list names a TensorFlow model's output tensors")
         if self.signature_name is not None and self.model_type != "TENSORFLOWSAVED":
             raise ValueError("signatureName names a TensorFlow SavedModel's signature")
         # sha256 with a location: required unless the location is trusted, which only the
