@@ -10,7 +10,13 @@ from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.errors import DecodeError, InvalidRecordError, NoModelError, ScoringError
+from service.errors import (
+    DecodeError,
+    InvalidRecordError,
+    ModelUnavailableError,
+    NoModelError,
+    ScoringError,
+)
 from service.serving.events import EventStatus
 
 # Per-version counts kept for the snapshots, per name: an online learner publishes a version
@@ -23,7 +29,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 # Known label values are exported at zero from the start, so that a dashboard's query names a
 # series before the first dead letter or event (Prometheus' advice for labelled counters).
 RECORD_REASONS = tuple(
-    e.reason for e in (DecodeError, InvalidRecordError, NoModelError, ScoringError)
+    e.reason
+    for e in (DecodeError, InvalidRecordError, NoModelError, ScoringError, ModelUnavailableError)
 )
 COMMIT_OUTCOMES = ("ok", "failed")
 RESTART_CAUSES = ("retriable", "non-retriable")

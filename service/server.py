@@ -176,6 +176,7 @@ class Service:
             commit_interval_ms=settings.commit_interval_ms,
             shadow_topic=settings.shadow_topic,
             requests=self._kafka_inference(),
+            remote_give_up_s=settings.remote_give_up_s,
         )
 
     def _kafka_inference(self) -> KafkaInference | None:

@@ -179,16 +179,15 @@ def create_app(
         if not single:
             return Response(b"[" + b",".join(answers) + b"]", media_type="application/json")
         error = outcomes[0].error
-        status = (
-            200 if error is None else {"no-model": 404, "scoring-error": 500}.get(error.reason, 422)
-        )
+        status = 200 if error is None else _ERROR_STATUS.get(error.reason, 422)
         return Response(answers[0], status_code=status, media_type="application/json")
 
     return app
 
 
 # A single record's error as the request's status (a bad record is 422).
-_ERROR_STATUS = {"no-model": 404, "scoring-error": 500}
+# A remote model's server that does not answer: unavailable now, for the client to try again.
+_ERROR_STATUS = {"no-model": 404, "scoring-error": 500, "model-unavailable": 503}
 
 
 def _given_id(item: dict[str, Any]) -> str | None:

@@ -51,6 +51,7 @@ class DataLoop:
         commit_interval_ms: int = 100,
         shadow_topic: str | None = None,
         requests: KafkaInference | None = None,
+        remote_give_up_s: float | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -61,7 +62,10 @@ class DataLoop:
         self._topics = [*topics, *([requests.input_topic] if requests is not None else [])]
         self._writer = OutputWriter(producer, output_topic, dlq_topic, metrics, shadow_topic)
         self._committer = Committer(consumer, metrics, commit_interval_ms)
-        self._held = PausedPartitions(consumer, engine.has_model) if wait_for_models else None
+        # Partitions that hold their place: for a model (wait_for_models), or for a remote
+        # model's server to answer again (always).
+        self._held = PausedPartitions(consumer, engine.has_model, remote_give_up_s)
+        self._wait_for_models = wait_for_models
         # Held while a batch is scored and handed over; a rebalance takes it to drain.
         self._batch_lock = asyncio.Lock()
         self._generation = 0  # rebalances seen; a batch fetched in an older one is rewound
@@ -91,8 +95,7 @@ class DataLoop:
         """The first stage, once: resume partitions whose model arrived, fetch what is waiting,
         and score it and hand its outputs to the producer, unless a rebalance came meanwhile
         (then the batch is rewound, to be fetched again by whoever owns it now)."""
-        if self._held is not None:
-            self._held.resume_ready()
+        self._held.resume_ready()
         # Fetch outside the lock: the client blocks fetches while a rebalance runs, and the
         # rebalance waits for the lock (partitions_revoked).
         generation = self._generation
@@ -149,9 +152,7 @@ class DataLoop:
             scored = await self._engine.score_stream(records)
         answered = answering.result()
         outcomes = scored.outcomes
-        holds: dict[Partition, Hold] = {}
-        if self._held is not None:
-            outcomes, holds = hold_back(outcomes)
+        outcomes, holds = hold_back(outcomes, self._wait_for_models, self._held.gave_up)
         acks = await self._writer.write([*outcomes, *answered.dead_letters])
         if answered.answers:
             assert self._requests is not None
@@ -162,9 +163,9 @@ class DataLoop:
             keep = partial(_not_held, holds)
             acks.append(asyncio.ensure_future(self._writer.write_sides(scored.sides, keep)))
         await self._committer.hand_over(InFlight(acks, batch.offsets(holds)))  # backpressure
-        if self._held is not None and holds:
-            # Read the held records again once their model is there; until then the
-            # partition is paused, so other partitions are not held up.
+        if holds:
+            # Read the held records again once their model is there (or answers again);
+            # until then the partition is paused, so other partitions are not held up.
             self._held.hold(holds)
 
     def _split_requests(self, records: list[Any]) -> tuple[list[Any], list[Any]]:

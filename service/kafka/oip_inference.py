@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from service.errors import InvalidRecordError, NoModelError, RecordError, ScoringError
+from service.errors import (
+    InvalidRecordError,
+    ModelUnavailableError,
+    NoModelError,
+    RecordError,
+    ScoringError,
+)
 from service.kafka.oip_records import CONTENT_TYPE_HEADER, Headers, cloud_event_headers, read_call
 from service.kafka.topics import OUTPUT_MAX_MESSAGE_BYTES
 from service.metrics import Metrics
@@ -122,4 +128,6 @@ def record_error(exc: OipError) -> RecordError:
         return InvalidRecordError(exc.message)
     if exc.status == 404:
         return NoModelError(exc.message)
+    if exc.status == 503:  # a remote model's server that does not answer
+        return ModelUnavailableError(exc.message)
     return ScoringError(exc.message)

@@ -1,11 +1,15 @@
-"""NO_MODEL_POLICY=wait on the consumer: a partition stopped at a record whose dataType has no
-model (scoring/wait_for_model.py decides where) is rewound to that record and paused, so other
-partitions keep flowing; it resumes once a model for that dataType is serving."""
+"""Held partitions on the consumer: a partition stopped at a record that cannot be answered now
+(scoring/wait_for_model.py decides where) is rewound to that record and paused, so other
+partitions keep flowing. It resumes once a model for its dataType is serving (no model), or
+once its back-off has passed (a remote model's server that did not answer: the batch is then
+read and tried again, and held again if the server still does not answer)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from service.kafka.seams import DataConsumer, TopicPartition
 from service.scoring.wait_for_model import Hold, Partition
@@ -13,31 +17,88 @@ from service.scoring.wait_for_model import Hold, Partition
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    hold: Hold
+    retry_at: float | None  # monotonic seconds; None: until a model serves
+
+
 class PausedPartitions:
-    def __init__(self, consumer: DataConsumer, has_model: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        consumer: DataConsumer,
+        has_model: Callable[[str], bool],
+        give_up_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._consumer = consumer
         self._has_model = has_model
-        self._waiting: dict[TopicPartition, str] = {}
+        self._give_up_s = give_up_s
+        self._clock = clock
+        self._waiting: dict[TopicPartition, _Waiting] = {}
+        # Where each partition was first held, and when: a hold at the same offset again is
+        # the same wait going on (for the give-up bound).
+        self._since: dict[Partition, tuple[int, float]] = {}
 
     def hold(self, holds: dict[Partition, Hold]) -> None:
+        now = self._clock()
         for (topic, partition), hold in holds.items():
             tp = TopicPartition(topic, partition)
             self._consumer.seek(tp, hold.offset)
             self._consumer.pause(tp)
-            self._waiting[tp] = hold.data_type
-            log.info("%s/%d waits for a model for dataType %r", topic, partition, hold.data_type)
+            retry_at = None if hold.retry_after_s is None else now + hold.retry_after_s
+            self._waiting[tp] = _Waiting(hold, retry_at)
+            since = self._since.get((topic, partition))
+            if since is None or since[0] != hold.offset:
+                self._since[(topic, partition)] = (hold.offset, now)
+            if hold.retry_after_s is None:
+                log.info(
+                    "%s/%d waits for a model for dataType %r", topic, partition, hold.data_type
+                )
+            else:
+                log.info(
+                    "%s/%d holds at offset %d: the model of dataType %r does not answer; "
+                    "trying again in %.1fs",
+                    topic,
+                    partition,
+                    hold.offset,
+                    hold.data_type,
+                    hold.retry_after_s,
+                )
+
+    def gave_up(self, partition: Partition, offset: int) -> float | None:
+        """The seconds ``partition`` has waited at ``offset``, when past the give-up bound."""
+        since = self._since.get(partition)
+        if self._give_up_s is None or since is None or since[0] != offset:
+            return None
+        waited = self._clock() - since[1]
+        return waited if waited >= self._give_up_s else None
 
     def resume_ready(self) -> None:
-        """Resume the paused partitions whose model has arrived; forget revoked ones."""
+        """Resume the paused partitions whose model has arrived or whose back-off has passed;
+        forget revoked ones."""
         if not self._waiting:
             return
         assigned = self._consumer.assignment()
-        for tp, data_type in list(self._waiting.items()):
+        now = self._clock()
+        for tp, waiting in list(self._waiting.items()):
             if tp not in assigned:
                 del self._waiting[tp]
-            elif self._has_model(data_type):
+                self._since.pop((tp.topic, tp.partition), None)
+            elif waiting.retry_at is not None and now >= waiting.retry_at:
+                del self._waiting[tp]
+                self._consumer.resume(tp)
+            elif waiting.retry_at is None and self._has_model(waiting.hold.data_type):
                 del self._waiting[tp]
                 self._consumer.resume(tp)
                 log.info(
-                    "%s/%d resumes: dataType %r has a model", tp.topic, tp.partition, data_type
+                    "%s/%d resumes: dataType %r has a model",
+                    tp.topic,
+                    tp.partition,
+                    waiting.hold.data_type,
                 )
+
+    @property
+    def waiting(self) -> int:
+        """Partitions held now."""
+        return len(self._waiting)

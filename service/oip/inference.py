@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from service.errors import ModelUnavailableError
 from service.metrics import Metrics
 from service.oip.batching import RequestBatcher
 from service.oip.messages import InferRequest, InferResponse, ModelMetadata, OipError
@@ -93,6 +94,11 @@ class Inference:
         except OipError as exc:
             self._metrics.record_inference(protocol, str(exc.status), time.perf_counter() - started)
             raise
+        except ModelUnavailableError as exc:
+            # A remote model's server that does not answer: this service is unavailable for
+            # that model now, as the protocol says it (503), and the client may try again.
+            self._metrics.record_inference(protocol, "503", time.perf_counter() - started)
+            raise OipError(503, str(exc)) from exc
         except Exception as exc:
             # A bug one request reaches costs that request a 500 that says so, never the
             # transport's loop, and never a traceback to the client.

@@ -90,6 +90,8 @@ class ShadowMember:
     def missed(self, why: str, size: int) -> None:
         if why == "skipped":
             self.skipped += size
+        elif why == "unavailable":
+            self.errors += size
         else:
             self.timeouts += size
 

@@ -9,10 +9,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
+from service.errors import ModelUnavailableError
 from service.serving.model import ServingModel
 
 T = TypeVar("T")
-Missed = Literal["timeout", "skipped"]
+# "unavailable": the member is a remote model whose server did not answer (never the rows'
+# fault: a shadow counts it as an error, a speculative candidate as not finished).
+Missed = Literal["timeout", "skipped", "unavailable"]
 
 
 def held(serving: ServingModel, work: Awaitable[T]) -> asyncio.Future[T]:
@@ -59,6 +62,8 @@ class MemberSlot:
             return await asyncio.wait_for(asyncio.shield(work), deadline - loop.time())
         except TimeoutError:
             return "timeout"
+        except ModelUnavailableError:
+            return "unavailable"
 
     def _done(self, work: asyncio.Future[Any]) -> None:
         self._lock.release()

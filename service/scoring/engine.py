@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.errors import InvalidRecordError, NoModelError, RecordError, ScoringError
+from service.errors import (
+    InvalidRecordError,
+    ModelUnavailableError,
+    NoModelError,
+    RecordError,
+    ScoringError,
+)
 from service.inputs.conversion import build_batch
 from service.inputs.schema import TypedBatch
 from service.metrics import Metrics
@@ -111,6 +117,13 @@ class Engine:
             batch = RouteBatch(data_type, group.fields, _keys(group, records), shadows)
             try:
                 answers = await route.answer(batch, _Runner(self, data_type))
+            except ModelUnavailableError as exc:
+                # The model's server does not answer: not these records' fault. They wait
+                # (scoring/wait_for_model.py), never dead letters.
+                waiting = ModelUnavailableError(str(exc), exc.retry_after_s, data_type)
+                for i in group.positions:
+                    outcomes[i] = Outcome(records[i], error=waiting, model=route.primary)
+                continue
             except Exception as exc:
                 # A bug that one group's records reach must cost those records (dead letters
                 # that say so), never the loop that serves every dataType.
@@ -207,6 +220,8 @@ class Engine:
             if len(rows) != batch.size:
                 raise ValueError(f"{len(rows)} results for {batch.size} rows")
             return rows, result, None
+        except ModelUnavailableError:
+            raise  # the server's trouble, not the rows': no row is tried alone
         except Exception as exc:
             if batch.size == 1:
                 return [ScoringError(f"{type(exc).__name__}: {exc}")], None, []
@@ -220,6 +235,8 @@ class Engine:
             try:
                 single = await model_calls.predict(serving, batch.take([k]))
                 isolated.append(publishable_results(single, runtime)[0])
+            except ModelUnavailableError:
+                raise
             except Exception as exc:
                 isolated.append(ScoringError(f"{type(exc).__name__}: {exc}"))
             else:
