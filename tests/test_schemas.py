@@ -16,6 +16,13 @@ SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "schemas/model_descriptor.schema.json").read_text()
 )
 BASE: dict[str, Any] = {"name": "m-1", "dataType": "wine", "modelType": "onnx", "data": "AAEC"}
+REMOTE: dict[str, Any] = {
+    "name": "far",
+    "dataType": "wine",
+    "modelType": "remote",
+    "endpoint": "http://mlserver:8080",
+    "remoteModel": "wine-classifier",
+}
 
 CASES: list[tuple[dict[str, Any], bool]] = [
     (BASE, True),
@@ -53,6 +60,15 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     ({"name": "p", "dataType": "d", "modelType": "python", "handler": "acme"}, True),
     ({"name": "p", "dataType": "d", "modelType": "python"}, False),
     ({**BASE, "modelType": "PYTHON", "handler": "acme:bad-name"}, False),
+    (REMOTE, True),
+    ({**REMOTE, "remoteVersion": "2", "outputs": {"label": "predict"}}, True),
+    ({**REMOTE, "outputs": {"score": "predict"}}, False),  # not a part of an answer
+    ({**REMOTE, "outputs": ["predict"]}, False),
+    ({**REMOTE, "data": "AA=="}, False),
+    ({k: v for k, v in REMOTE.items() if k != "endpoint"}, False),
+    ({**REMOTE, "endpoint": "ftp://models:21"}, False),
+    ({**BASE, "endpoint": "http://mlserver:8080"}, False),
+    ({**BASE, "remoteModel": "wine"}, False),
     ({**BASE, "modelType": "keras"}, False),
     ({**BASE, "version": 0}, False),
     ({**BASE, "version": 2**63 - 1}, True),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
+from service.errors import ModelUnavailableError
 from service.inputs.schema import InputSchema, TypedBatch
 from service.kafka.commits import DeliveryError
 from service.kafka.data import DataLoop
@@ -193,3 +194,48 @@ async def test_requests_and_records_of_one_batch_share_its_commit_after_both_are
     await running
     answers = [orjson.loads(r.value or b"") for r in rig.producer.sent["oip-out"]]
     assert sorted(a["outputs"][0]["data"][0] for a in answers) == [2.0, 4.0]
+
+
+class FlakyServer:
+    """A remote model's stand-in: its server does not answer the first ``failures`` calls."""
+
+    input_schema = InputSchema.numeric(["x"])
+    runtime = RuntimeInfo("remote", "test")
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def predict(self, batch: TypedBatch) -> BatchResult:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ModelUnavailableError("connection refused", retry_after_s=0.005)
+        return BatchResult("regressor", batch.size, values=batch.matrix().sum(axis=1))
+
+    def close(self) -> None:
+        pass
+
+
+async def test_records_whose_server_does_not_answer_wait_in_order_and_none_is_lost() -> None:
+    rig = Rig()  # NO_MODEL_POLICY=dlq: holding for a server is not that policy
+    install(rig.registry, "a")
+    server = FlakyServer(failures=3)
+    descriptor = ModelDescriptor.model_validate(
+        {"name": "far", "version": 1, "dataType": "r", "modelType": "ONNX", "data": "AA=="}
+    )
+    rig.registry.install(descriptor, server, "0" * 64)
+    rig.add(T0, "a", 1)
+    for x in range(2, 6):
+        rig.add(T0, "r", x)  # partition 0 holds at the first of these while the server is out
+    rig.add(T1, "a", 7)
+    await rig.loop.start()
+    running = asyncio.create_task(rig.loop.run())
+    await until(lambda: rig.consumer.committed.get(T0) == 5)
+    assert rig.keys("dlq") == []
+    assert rig.keys("out") == ["0-0", "1-0", "0-1", "0-2", "0-3", "0-4"]
+    values = [orjson.loads(r.value)["result"]["value"] for r in rig.producer.sent["out"]]
+    assert values == [1.0, 7.0, 2.0, 3.0, 4.0, 5.0]
+    # Never tried row by row: the batch waited, then one call answered it.
+    assert server.calls == 4
+    rig.loop.request_stop()
+    await running
