@@ -185,6 +185,14 @@ class TakesTensors(Protocol):
     def tensor_inputs(self) -> tuple[TensorInput, ...]: ...
 
 
+@runtime_checkable
+class CallsAnEndpoint(Protocol):
+    """A model served by another server (REMOTE): the state of that server as the service
+    sees it, ``{"url", "state": "up" | "down", "since", "lastError"}``."""
+
+    def endpoint_state(self) -> Mapping[str, Any]: ...
+
+
 def tensor_inputs(model: Model) -> tuple[TensorInput, ...]:
     if isinstance(model, TakesTensors):
         return model.tensor_inputs

@@ -13,6 +13,7 @@ from pydantic import Field
 from service.clock import iso
 from service.routing.history import IN_SERVICE, ModelEntry, Status, VersionRecord
 from service.routing.registry import Registry
+from service.runtimes.base import CallsAnEndpoint
 from service.state.shapes import IsoTime, Shape, encode
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,19 @@ class HistoryEntry(Shape):
         )
 
 
+class EndpointState(Shape):
+    """The server a REMOTE model's calls go to, as this process sees it."""
+
+    url: str
+    state: str  # "up" | "down"
+    since: IsoTime
+    last_error: str | None = Field(alias="lastError")
+
+
 class ModelInfo(Shape):
     """A name's shown version; a descriptor refused before it had a version or a dataType
-    shows neither. ``runtime`` and ``schema`` are null until the version loaded."""
+    shows neither. ``runtime`` and ``schema`` are null until the version loaded; ``endpoint``
+    is a REMOTE model's server while it is loaded, else null."""
 
     name: str
     version: int | None
@@ -56,6 +67,8 @@ class ModelInfo(Shape):
     input_schema: list[dict[str, Any]] | None = Field(alias="schema")
     metadata: dict[str, Any]
     error: str | None
+    # Only a REMOTE model has one: left out of every other model's document.
+    endpoint: EndpointState | None = Field(None, exclude_if=lambda value: value is None)
 
     @classmethod
     def of(cls, name: str, shown: VersionRecord, **more: Any) -> Self:
@@ -126,7 +139,9 @@ def model_infos(registry: Registry) -> list[ModelInfo]:
 def model_info(registry: Registry, name: str) -> ModelInfo | None:
     entry = registry.entry(name)
     shown = _shown(entry)
-    return ModelInfo.of(name, shown) if shown is not None else None
+    if entry is None or shown is None:
+        return None
+    return ModelInfo.of(name, shown, endpoint=_endpoint(entry))
 
 
 def model_detail(registry: Registry, name: str) -> ModelDetail | None:
@@ -134,7 +149,15 @@ def model_detail(registry: Registry, name: str) -> ModelDetail | None:
     shown = _shown(entry)
     if entry is None or shown is None:
         return None
-    return ModelDetail.of(name, shown, history=[HistoryEntry.of(v) for v in entry.versions])
+    history = [HistoryEntry.of(v) for v in entry.versions]
+    return ModelDetail.of(name, shown, history=history, endpoint=_endpoint(entry))
+
+
+def _endpoint(entry: ModelEntry) -> EndpointState | None:
+    model = entry.serving.model if entry.serving is not None else None
+    if not isinstance(model, CallsAnEndpoint):
+        return None
+    return EndpointState.model_validate(dict(model.endpoint_state()))
 
 
 def _shown(entry: ModelEntry | None) -> VersionRecord | None:

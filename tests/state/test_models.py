@@ -48,3 +48,30 @@ async def test_the_snapshot_shows_each_in_short() -> None:
     for info in model_infos(registry):
         status = encode(ModelStatus.of(info))
         assert status == {k: encode(info)[k] for k in ("name", "version", "dataType", "status")}
+
+
+class Remote(Threshold):
+    """A model served elsewhere: it says how its server is."""
+
+    def endpoint_state(self) -> dict[str, object]:
+        return {
+            "url": "http://mlserver:8080",
+            "state": "down",
+            "since": "2026-12-03T20:00:00Z",
+            "lastError": "ConnectError: connection refused",
+        }
+
+
+def test_a_remote_model_shows_its_servers_state_and_no_other_model_has_the_field() -> None:
+    registry = Registry()
+    registry.install(descriptor("far"), Remote(), "0" * 64)
+    registry.install(descriptor("near", "e"), Threshold(), "0" * 64)
+    far = model_info(registry, "far")
+    assert far is not None
+    shown = encode(far)["endpoint"]
+    assert shown["url"] == "http://mlserver:8080" and shown["state"] == "down"
+    assert shown["lastError"] == "ConnectError: connection refused"
+    detail = model_detail(registry, "far")
+    assert detail is not None and encode(detail)["endpoint"]["state"] == "down"
+    near = model_info(registry, "near")
+    assert near is not None and "endpoint" not in encode(near)
