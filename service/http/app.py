@@ -58,6 +58,8 @@ class Health:
     live: Callable[[], bool]
     ready: Callable[[], dict[str, bool]]
     problem: Callable[[], str | None] = lambda: None  # why not ready, when known
+    # REMOTE models' servers that do not answer (named by /health/ready; still ready).
+    endpoints_down: Callable[[], list[str]] = list
 
 
 def create_app(
@@ -138,7 +140,12 @@ def create_app(
     async def ready() -> Response:
         checks = health.ready()
         ok = all(checks.values())
-        readiness = Readiness(ready=ok, checks=checks, reason=None if ok else health.problem())
+        readiness = Readiness(
+            ready=ok,
+            checks=checks,
+            reason=None if ok else health.problem(),
+            endpoints_down=health.endpoints_down(),
+        )
         return OrjsonResponse(encode(readiness), status_code=200 if readiness.ready else 503)
 
     @app.post("/predict/{data_type}")

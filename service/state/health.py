@@ -24,6 +24,11 @@ class Readiness(Shape):
     # Why not ready, where the process knows (Kafka refused it: a wrong password, an unknown
     # CA); left out when it has nothing to say.
     reason: str | None = Field(None, exclude_if=absent)
+    # REMOTE models' servers that do not answer (their breakers open): named, while readiness
+    # stays true (the rest serves, and their records wait); left out when there are none.
+    endpoints_down: list[str] = Field(
+        default_factory=list, alias="endpointsDown", exclude_if=lambda value: not value
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -66,12 +71,20 @@ def merge_readiness(parts: Sequence[tuple[int, Readiness]]) -> ContainerReadines
     """``parts``: each worker's index and its readiness (not ready when it did not answer)."""
     names = dict.fromkeys(name for _, part in parts for name in part.checks)
     reasons = [part.reason for _, part in parts if part.reason is not None]
+    down = dict.fromkeys(url for _, part in parts for url in part.endpoints_down)
     return ContainerReadiness(
         ready=all(part.ready for _, part in parts),
         checks={name: all(part.checks.get(name, False) for _, part in parts) for name in names},
         reason=reasons[0] if reasons else None,
+        endpoints_down=list(down),
         workers=[
-            WorkerReadiness(worker=worker, ready=part.ready, checks=part.checks, reason=part.reason)
+            WorkerReadiness(
+                worker=worker,
+                ready=part.ready,
+                checks=part.checks,
+                reason=part.reason,
+                endpoints_down=part.endpoints_down,
+            )
             for worker, part in parts
         ],
     )

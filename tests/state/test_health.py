@@ -74,3 +74,18 @@ def test_a_container_says_the_first_reason_of_its_workers() -> None:
     )
     assert not merged.ready and merged.reason == why
     assert merged.workers[1].reason == why and merged.workers[0].reason is None
+
+
+async def test_servers_that_do_not_answer_are_named_and_the_process_stays_ready() -> None:
+    registry, metrics = Registry(), Metrics()
+    checks = {"brokerReachable": True, "controlCaughtUp": True, "dataAssigned": True}
+    health = Health(lambda: True, checks.copy, endpoints_down=lambda: ["http://mlserver:8080"])
+    app = create_app(registry, metrics, Engine(registry, metrics, None), health)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/health/ready")
+    assert answer.status_code == 200
+    assert answer.json() == {"ready": True, **checks, "endpointsDown": ["http://mlserver:8080"]}
+    worker = Readiness.model_validate_json(answer.content)
+    merged = merge_readiness([(0, worker), (1, Readiness(ready=True, checks=checks))])
+    assert merged.ready and merged.endpoints_down == ["http://mlserver:8080"]
