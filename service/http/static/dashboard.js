@@ -127,6 +127,14 @@ function historyCell(detail) {
   return el("td", { class: "history" }, ...items, earlier > 0 ? el("span", { class: "muted" }, `+${earlier} earlier`) : "");
 }
 
+// A REMOTE model's runtime, with its server's state: up, or down (its records wait).
+function runtimeCell(m) {
+  const e = m.endpoint;
+  if (!e) return el("td", { class: "muted" }, m.runtime);
+  const title = `${e.url} ${e.state} since ${e.since}${e.lastError ? `\n${e.lastError}` : ""}`;
+  return el("td", { class: "muted", title, "data-endpoint": e.state }, m.runtime, " ", badge(e.state));
+}
+
 async function models(box) {
   const list = (await getJSON("/models")).body.models;
   // One /models/{name} per model for its history; a failed one loses its history, not its row.
@@ -139,7 +147,7 @@ async function models(box) {
       el("td", { class: "n" }, m.version),
       el("td", {}, m.dataType),
       el("td", { title: m.error }, badge(m.status)),
-      el("td", { class: "muted" }, m.runtime),
+      runtimeCell(m),
       el("td", { title: m.expiresAt }, expires),
       historyCell(details[i]));
   }));
