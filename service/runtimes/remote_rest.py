@@ -47,7 +47,9 @@ class RestTransport:
             raise CallRefused(f"the model's metadata: {exc}", "bad_answer") from None
 
     def ready(self, model: str, version: str | None) -> bool:
-        return self._send("GET", f"{_path(model, version)}/ready", None).status_code == 200
+        # Any status but 200 is "not ready" (KServe answers 503, MLServer 400 or 404).
+        answer = self._send("GET", f"{_path(model, version)}/ready", None, any_status=True)
+        return answer.status_code == 200
 
     def infer(self, model: str, version: str | None, request: InferRequest) -> InferResponse:
         response = self._send("POST", f"{_path(model, version)}/infer", request_body(request))
@@ -66,9 +68,9 @@ class RestTransport:
     def close(self) -> None:
         self._client.close()
 
-    def _send(self, method: str, path: str, body: bytes | None) -> Answer:
-        """The answer of a 2xx or 4xx; CallFailed for anything else (no answer, a time-out,
-        5xx, a redirect: not followed)."""
+    def _send(self, method: str, path: str, body: bytes | None, any_status: bool = False) -> Answer:
+        """The answer of a 2xx or 4xx (or any, with ``any_status``); CallFailed for anything
+        else (no answer, a time-out, 5xx, a redirect: not followed)."""
         try:
             with self._client.stream(
                 method, path, content=body, headers=JSON if body is not None else None
@@ -79,6 +81,8 @@ class RestTransport:
         except httpx.HTTPError as exc:
             raise CallFailed(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         status = answer.status_code
+        if any_status:
+            return answer
         if status >= 500 or status < 200 or 300 <= status < 400:
             where = answer.headers.get("location")
             moved = f" (to {where!r}, not followed)" if where else ""
