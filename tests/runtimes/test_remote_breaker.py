@@ -201,17 +201,22 @@ def test_a_call_that_finds_no_slot_in_time_is_unavailability() -> None:
     book = EndpointBook(registry, transports=lambda url, timeout_s, concurrency: transport)
     endpoint = book.acquire("http://remote:1", timeout_s=0.05, concurrency=1)
     request = InferRequest([])
-    first = threading.Thread(
-        target=lambda: pytest.raises(
-            ModelUnavailableError, endpoint.call, lambda t: t.infer("m", None, request), "infer"
-        )
-    )
+    failures: list[BaseException] = []
+
+    def first_call() -> None:
+        try:
+            endpoint.call(lambda t: t.infer("m", None, request), "infer")
+        except ModelUnavailableError as exc:
+            failures.append(exc)
+
+    first = threading.Thread(target=first_call)
     first.start()
     transport.started.wait(10)
     with pytest.raises(ModelUnavailableError, match="no free call slot"):
         endpoint.call(lambda t: t.infer("m", None, request), "infer")
     transport.release.set()
     first.join(10)
+    assert len(failures) == 1  # the blocked call, released as a failure
     labels = {"endpoint": "http://remote:1", "outcome": "busy"}
     assert registry.get_sample_value("modelserve_remote_calls_total", labels) == 1
     assert endpoint.document()["state"] == "up"  # a full endpoint is not a failing one
