@@ -9,6 +9,7 @@ with the server's message when it refuses the batch (its rows are then tried one
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from service.control.artifacts import has_dot_segments, is_allowed
@@ -154,7 +155,7 @@ class RemoteModel:
     def endpoint_url(self) -> str:
         return self._endpoint.url
 
-    def endpoint_state(self) -> dict[str, object]:
+    def endpoint_state(self) -> dict[str, Any]:
         """{"url", "state": "up" | "down", "since", "lastError"}: /models shows it."""
         return self._endpoint.document()
 

@@ -69,7 +69,7 @@ def test_the_inputs_come_from_the_servers_metadata(server: OipTestServer) -> Non
     try:
         assert model.input_schema.names == list(WINE_FIELDS)  # [-1, 11] and no `inputs`
         (tensor,) = model.tensor_inputs  # as the server takes them
-        assert (tensor.name, tensor.shape, tensor.dtype) == ("input-0", (11,), np.float64)
+        assert (tensor.name, tensor.shape, tensor.dtype) == ("input-0", (11,), np.dtype(np.float64))
         assert [p for _, p, _ in server.requests] == ["/v2/models/wine", "/v2/models/wine/ready"]
         assert model.runtime.engine == "remote"
     finally:
