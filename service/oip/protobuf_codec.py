@@ -30,9 +30,11 @@ from service.oip.messages import (
     InferResponse,
     ModelMetadata,
     OipError,
+    OutputTensor,
     Parameters,
     RequestedOutput,
     Tensor,
+    TensorMetadata,
 )
 from service.oip.rest_codec import MAX_INPUTS
 from service.proto import open_inference_grpc_pb2 as pb
@@ -197,3 +199,57 @@ def metadata_to_proto(metadata: ModelMetadata) -> Any:
         for t in tensors:
             target.add(name=t.name, datatype=t.datatype, shape=t.shape)
     return message
+
+
+# --- the client side: a remote model's calls (runtimes/remote_grpc.py) ---------------------
+
+
+def request_to_proto(model_name: str, model_version: str | None, request: InferRequest) -> Any:
+    """A ``ModelInferRequest`` whose data is typed (each input's in the ``contents`` field of
+    its datatype), the form every server reads; FP16, which has no typed field, goes raw."""
+    message = pb.ModelInferRequest(
+        model_name=model_name, model_version=model_version or "", id=request.id or ""
+    )
+    _set_parameters(message.parameters, request.parameters)
+    raw = any(t.datatype not in _CONTENTS for t in request.inputs)
+    for tensor in request.inputs:
+        item = message.inputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+        flat = tensor.data.reshape(-1)
+        if raw:  # one form per request: all raw when one input must be
+            message.raw_input_contents.append(to_binary(tensor.data))
+        elif tensor.datatype == "BYTES":
+            item.contents.bytes_contents.extend(
+                v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat
+            )
+        else:
+            getattr(item.contents, _CONTENTS[tensor.datatype][0]).extend(flat.tolist())
+    for output in request.outputs or ():
+        message.outputs.add(name=output.name)
+    return message
+
+
+def response_from_proto(message: Any) -> InferResponse:
+    """A ``ModelInferResponse`` read with the checks a request's tensors get; its data typed
+    or raw (``raw_output_contents``, one per output); an OipError when it is not one."""
+    raw = message.raw_output_contents
+    if raw and len(raw) != len(message.outputs):
+        raise OipError(400, f"{len(raw)} raw_output_contents for {len(message.outputs)} outputs")
+    outputs = [
+        OutputTensor(_input(t, raw[i] if raw else None)) for i, t in enumerate(message.outputs)
+    ]
+    return InferResponse(message.model_name, message.model_version, outputs, id=message.id or None)
+
+
+def metadata_from_proto(message: Any) -> ModelMetadata:
+    """A ``ModelMetadataResponse`` as the protocol's metadata."""
+    return ModelMetadata(
+        name=message.name,
+        versions=tuple(message.versions),
+        platform=message.platform,
+        inputs=tuple(_tensor_metadata(t) for t in message.inputs),
+        outputs=tuple(_tensor_metadata(t) for t in message.outputs),
+    )
+
+
+def _tensor_metadata(tensor: Any) -> TensorMetadata:
+    return TensorMetadata(tensor.name, tensor.datatype, tuple(int(d) for d in tensor.shape))

@@ -14,10 +14,13 @@ from service.oip.datatypes import to_json as data_to_json
 from service.oip.messages import (
     InferRequest,
     InferResponse,
+    ModelMetadata,
     OipError,
+    OutputTensor,
     Parameters,
     RequestedOutput,
     Tensor,
+    TensorMetadata,
 )
 from service.untrusted import UnreadableJson, loads
 
@@ -157,3 +160,95 @@ def response_body(response: InferResponse) -> tuple[bytes, int | None]:
 
 def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
+
+
+# --- the client side: a remote model's calls (runtimes/remote_rest.py) ---------------------
+
+
+def request_body(request: InferRequest) -> bytes:
+    """A request as the protocol's JSON, each input's data typed as its datatype says (numbers
+    as numbers, BYTES as text), and the outputs asked for by name when it names them."""
+    document: dict[str, Any] = {}
+    if request.id is not None:
+        document["id"] = request.id
+    if request.parameters:
+        document["parameters"] = request.parameters
+    document["inputs"] = [
+        {
+            "name": t.name,
+            "datatype": t.datatype,
+            "shape": list(t.shape),
+            "data": data_to_json(t.data),
+        }
+        for t in request.inputs
+    ]
+    if request.outputs is not None:
+        document["outputs"] = [{"name": o.name} for o in request.outputs]
+    # NaN (a missing number) has no JSON: orjson writes null, which the server refuses.
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def read_response(body: bytes, header_length: int | None, max_json_depth: int) -> InferResponse:
+    """A server's answer read as the server side reads requests: the same tensor checks, so
+    an answer is as strictly typed as a request; an OipError when it is not one."""
+    if header_length is not None and not 0 <= header_length <= len(body):
+        raise OipError(400, f"Inference-Header-Content-Length {header_length} is not in the body")
+    text = body if header_length is None else body[:header_length]
+    binary = memoryview(body)[len(text) :]
+    try:
+        document = loads(text, max_json_depth)
+    except UnreadableJson as exc:
+        raise OipError(400, f"the answer is {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("outputs"), list):
+        raise OipError(400, "the answer is not an object with a list of outputs")
+    if len(document["outputs"]) > MAX_INPUTS:
+        raise OipError(400, f"the answer has more than {MAX_INPUTS} outputs")
+    at = 0
+    outputs = []
+    for raw in document["outputs"]:
+        tensor, used = _input(raw, binary[at:] if header_length is not None else None)
+        outputs.append(OutputTensor(tensor))
+        at += used
+    name, version = document.get("model_name"), document.get("model_version")
+    return InferResponse(
+        name if isinstance(name, str) else "",
+        version if isinstance(version, str) else "",
+        outputs,
+        id=document["id"] if isinstance(document.get("id"), str) else None,
+    )
+
+
+def metadata_of(document: Any) -> ModelMetadata:
+    """A model's metadata (``GET /v2/models/{name}``) as a server gave it; an OipError when
+    it is not metadata. A dimension of -1 is any size."""
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        raise OipError(400, "the metadata is not an object with a name")
+    versions = document.get("versions") or []
+    platform = document.get("platform") or ""
+    if not isinstance(versions, list) or not isinstance(platform, str):
+        raise OipError(400, "the metadata's versions or platform are not what the protocol says")
+    return ModelMetadata(
+        document["name"],
+        tuple(str(v) for v in versions),
+        platform,
+        _tensor_metadata(document.get("inputs"), "inputs"),
+        _tensor_metadata(document.get("outputs"), "outputs"),
+    )
+
+
+def _tensor_metadata(raw: Any, where: str) -> tuple[TensorMetadata, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_INPUTS:
+        raise OipError(400, f"the metadata's {where} are not a list")
+    found = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise OipError(400, f"each of the metadata's {where} must have a name")
+        datatype, shape = item.get("datatype"), item.get("shape")
+        if not isinstance(datatype, str) or not isinstance(shape, list):
+            raise OipError(400, f"{where[:-1]} {item['name']!r}: no datatype or shape")
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= -1 for d in shape):
+            raise OipError(400, f"{where[:-1]} {item['name']!r}: shape {shape!r} is not one")
+        found.append(TensorMetadata(item["name"], datatype, tuple(shape)))
+    return tuple(found)
