@@ -42,6 +42,7 @@ from service.parts import CLOSE_TIMEOUT_S, Part, PartRunner
 from service.routing.model_metrics import ModelCollector
 from service.routing.registry import Registry
 from service.routing.route_metrics import RouteCollector
+from service.runtimes.remote_endpoints import EndpointBook
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
 from service.settings import Settings
@@ -64,13 +65,16 @@ class Service:
         self.metrics.registry.register(RouteCollector(self.registry))
         self.metrics.registry.register(ModelCollector(self.registry))
         threads = max(1, (os.cpu_count() or 1) // settings.workers)
+        # The REMOTE models' servers: one connection, breaker and call cap per endpoint,
+        # shared by every model of the process that calls it; their metrics in /metrics.
+        self.endpoints = EndpointBook(self.metrics.registry)
         self.engine = Engine(
             self.registry, self.metrics, settings.default_data_type, settings.max_json_depth
         )
         producer = make_producer(settings)
         self.lifecycle = ModelLifecycle(
             self.registry,
-            Loader(settings, intra_op_threads=threads),
+            Loader(settings, intra_op_threads=threads, endpoints=self.endpoints),
             EventPublisher(producer, settings.events_topic),
             self.metrics,
             self.instance,
@@ -114,7 +118,7 @@ class Service:
             self.registry,
             self.metrics,
             self.engine,
-            Health(self.is_live, self.readiness, self.problem),
+            Health(self.is_live, self.readiness, self.problem, self.endpoints.down),
             self.cluster,
             self.timeline,
             max_request_bytes=settings.max_request_bytes,
@@ -252,4 +256,5 @@ class Service:
         await self.runner.stop()
         for serving in self.registry.all_serving():
             serving.displace()
+        self.endpoints.close()
         log.info("modelserve %s stopped", self.instance)

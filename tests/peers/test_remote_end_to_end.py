@@ -91,7 +91,7 @@ async def test_mlserver_killed_and_restarted_midstream_loses_nothing(
 
             async def shown_down() -> bool:
                 info = (await client.get("/models/wine-remote")).json()
-                return info["endpoint"]["state"] == "down"
+                return bool(info["endpoint"]["state"] == "down")
 
             await until(shown_down, timeout_s=60, what="the endpoint shown down")
             ready = (await client.get("/health/ready")).json()
