@@ -39,10 +39,10 @@ from service.kafka.watchdog import BrokerWatchdog
 from service.metrics import Metrics
 from service.oip.inference import Inference
 from service.parts import CLOSE_TIMEOUT_S, Part, PartRunner
+from service.remote.endpoints import EndpointBook
 from service.routing.model_metrics import ModelCollector
 from service.routing.registry import Registry
 from service.routing.route_metrics import RouteCollector
-from service.runtimes.remote_endpoints import EndpointBook
 from service.scoring.batching import BatchPolicy
 from service.scoring.engine import Engine
 from service.settings import Settings

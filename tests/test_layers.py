@@ -27,6 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"metrics"},
         {"routing", "scoring"},
         {"control", "state", "oip"},
+        {"remote"},
         {"kafka"},
         {"cluster"},
         {"http", "grpc"},

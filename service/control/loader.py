@@ -32,7 +32,7 @@ class Loader:
     def __init__(
         self, settings: Settings, intra_op_threads: int = 1, endpoints: Any = None
     ) -> None:
-        """``endpoints``: the process's remote endpoints (runtimes/remote_endpoints.py)."""
+        """``endpoints``: the process's remote endpoints (remote/endpoints.py)."""
         self._settings = settings
         self._options = LoadOptions(
             pickle_key=settings.pickle_key,

@@ -201,7 +201,7 @@ def metadata_to_proto(metadata: ModelMetadata) -> Any:
     return message
 
 
-# --- the client side: a remote model's calls (runtimes/remote_grpc.py) ---------------------
+# --- the client side: a remote model's calls (remote/grpc_transport.py) ---------------------
 
 
 def request_to_proto(model_name: str, model_version: str | None, request: InferRequest) -> Any:

@@ -162,7 +162,7 @@ def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
-# --- the client side: a remote model's calls (runtimes/remote_rest.py) ---------------------
+# --- the client side: a remote model's calls (remote/rest.py) ---------------------
 
 
 def request_body(request: InferRequest) -> bytes:

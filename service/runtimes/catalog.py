@@ -33,7 +33,7 @@ class LoadOptions:
     h2o_genmodel_jar: str | None = None
     # REMOTE models: the endpoint prefixes allowed (settings.allowed_endpoints), a call's
     # time-out, the calls in flight per endpoint, and the process's endpoints (their breakers,
-    # state and metrics: runtimes/remote_endpoints.py), shared by every remote model of the
+    # state and metrics: remote/endpoints.py), shared by every remote model of the
     # process; None: a model keeps its own (tests).
     allowed_endpoints: tuple[str, ...] = ()
     remote_timeout_s: float = 10.0
@@ -182,7 +182,7 @@ RUNTIMES = Catalog(
             "REMOTE",
             proto_number=7,
             extensions=(),  # no artifact: a model on another server
-            factory="service.runtimes.remote:load",
+            factory="service.remote.runtime:load",
             description="a model on an Open Inference Protocol server (REST or gRPC)",
         ),
         Runtime(

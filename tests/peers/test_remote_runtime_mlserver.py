@@ -12,11 +12,11 @@ import pytest
 
 from service.errors import ModelUnavailableError
 from service.inputs.schema import TypedBatch
-from service.runtimes.remote import RemoteModel
-from service.runtimes.remote_endpoints import EndpointBook
+from service.remote.endpoints import EndpointBook
+from service.remote.runtime import RemoteModel
 from service.wine import WINE_FIELDS
 from tests.peers import MLServerPeer, WineModel
-from tests.runtimes.remote_helpers import load_remote
+from tests.remote.helpers import load_remote
 
 MAPPED = {"label": "predict", "probabilities": "predict_proba"}
 ROWS = 400  # of the 1,599: batches of 100

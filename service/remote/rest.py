@@ -13,7 +13,7 @@ import httpx
 from service.errors import sanitise
 from service.oip.messages import InferRequest, InferResponse, ModelMetadata, OipError
 from service.oip.rest_codec import metadata_of, read_response, request_body
-from service.runtimes.remote_calls import (
+from service.remote.calls import (
     MAX_ANSWER_BYTES,
     MAX_ANSWER_DEPTH,
     CallFailed,

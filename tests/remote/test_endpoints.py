@@ -1,4 +1,4 @@
-"""The endpoint's circuit breaker, call slots and metrics (runtimes/remote_endpoints.py):
+"""The endpoint's circuit breaker, call slots and metrics (remote/endpoints.py):
 against the scripted server for what reaches it, and with a transport of the test's own for
 the concurrency cap. Time is a FakeClock moved by hand."""
 
@@ -14,11 +14,11 @@ from prometheus_client import CollectorRegistry
 
 from service.errors import ModelUnavailableError, ScoringError
 from service.oip.messages import InferRequest, InferResponse, ModelMetadata
-from service.runtimes.remote_calls import CallFailed
-from service.runtimes.remote_endpoints import EndpointBook
+from service.remote.calls import CallFailed
+from service.remote.endpoints import EndpointBook
 from tests.fake_clock import FakeClock
-from tests.runtimes.oip_test_server import OipTestServer, labels_of, oip_test_server
-from tests.runtimes.remote_helpers import load_remote, wine_batch
+from tests.remote.helpers import load_remote, wine_batch
+from tests.remote.oip_test_server import OipTestServer, labels_of, oip_test_server
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from service.inputs.schema import TypedBatch
+from service.remote.endpoints import EndpointBook
+from service.remote.runtime import RemoteModel, load
 from service.runtimes.catalog import LoadOptions, LoadRequest
-from service.runtimes.remote import RemoteModel, load
-from service.runtimes.remote_endpoints import EndpointBook
 
 
 def load_remote(

@@ -17,11 +17,11 @@ from service.errors import (
     ScoringError,
 )
 from service.inputs.schema import InputSchema, InputSpec
-from service.runtimes.remote_endpoints import EndpointBook
+from service.remote.endpoints import EndpointBook
 from service.tools.devbroker import free_port
 from service.wine import WINE_FIELDS
-from tests.runtimes.oip_test_server import Answer, OipTestServer, oip_test_server
-from tests.runtimes.remote_helpers import load_remote, wine_batch
+from tests.remote.helpers import load_remote, wine_batch
+from tests.remote.oip_test_server import Answer, OipTestServer, oip_test_server
 
 
 @pytest.fixture

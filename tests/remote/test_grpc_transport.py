@@ -17,7 +17,7 @@ from service.inputs.schema import TypedBatch
 from service.wine import WINE_FIELDS
 from tests.models import ModelFiles
 from tests.oip_helpers import Served, forest_answer, served
-from tests.runtimes.remote_helpers import load_remote
+from tests.remote.helpers import load_remote
 
 
 async def test_modelserve_over_grpc_answers_as_onnxruntime(model_files: ModelFiles) -> None:

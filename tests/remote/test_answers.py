@@ -1,4 +1,4 @@
-"""A remote server's answers as results (runtimes/remote_answers.py), the outputs a mapped
+"""A remote server's answers as results (remote/answers.py), the outputs a mapped
 model asks for, and Hypothesis: whatever a server answers, ``predict`` raises nothing but
 ModelUnavailableError and ScoringError, and loading nothing but ModelLoadError and
 DescriptorRejectedError."""
@@ -19,10 +19,10 @@ from service.errors import (
     ScoringError,
 )
 from service.oip.messages import Tensor
+from service.remote.answers import result_of
 from service.runtimes.checks import row_problems
-from service.runtimes.remote_answers import result_of
-from tests.runtimes.oip_test_server import oip_test_server
-from tests.runtimes.remote_helpers import load_remote, wine_batch
+from tests.remote.helpers import load_remote, wine_batch
+from tests.remote.oip_test_server import oip_test_server
 
 
 def tensor(name: str, data: Any, dtype: Any = None) -> Tensor:

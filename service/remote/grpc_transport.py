@@ -14,7 +14,7 @@ from service.oip.messages import InferRequest, InferResponse, ModelMetadata, Oip
 from service.oip.protobuf_codec import metadata_from_proto, request_to_proto, response_from_proto
 from service.proto import open_inference_grpc_pb2 as pb
 from service.proto.open_inference_grpc_pb2_grpc import GRPCInferenceServiceStub
-from service.runtimes.remote_calls import MAX_ANSWER_BYTES, CallFailed, CallRefused
+from service.remote.calls import MAX_ANSWER_BYTES, CallFailed, CallRefused
 
 # The status codes that are the request's fault, as REST's 4xx are; any other (UNAVAILABLE,
 # DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED...) is the server's state.

@@ -23,12 +23,12 @@ from service.inputs.schema import InputSchema, TypedBatch
 from service.inputs.tensor_layout import TensorInput
 from service.oip.datatypes import datatype_of
 from service.oip.messages import InferRequest, RequestedOutput, Tensor
+from service.remote.answers import result_of
+from service.remote.calls import CallRefused
+from service.remote.endpoints import Endpoint, EndpointBook
+from service.remote.inputs import remote_inputs
 from service.runtimes.base import BatchResult, RuntimeInfo
 from service.runtimes.catalog import LoadRequest
-from service.runtimes.remote_answers import result_of
-from service.runtimes.remote_calls import CallRefused
-from service.runtimes.remote_endpoints import Endpoint, EndpointBook
-from service.runtimes.remote_inputs import remote_inputs
 from service.runtimes.tensorflow_inputs import Feed, tensor_layout
 
 ALLOWED_VARIABLE = "MODELSERVE_ALLOWED_ENDPOINTS"

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from service.clock import Clock, SystemClock, iso
 from service.errors import ModelUnavailableError, sanitise
-from service.runtimes.remote_calls import CallFailed, CallRefused, Transport
+from service.remote.calls import CallFailed, CallRefused, Transport
 
 T = TypeVar("T")
 
@@ -244,9 +244,9 @@ def open_transport(url: str, timeout_s: float, concurrency: int) -> Transport:
     """The connection of an endpoint URL: gRPC for ``grpc://``, else REST."""
     parsed = urlparse(url)
     if parsed.scheme == "grpc":
-        from service.runtimes.remote_grpc import GrpcTransport
+        from service.remote.grpc_transport import GrpcTransport
 
         return GrpcTransport(parsed.netloc, timeout_s)
-    from service.runtimes.remote_rest import RestTransport
+    from service.remote.rest import RestTransport
 
     return RestTransport(url, timeout_s, concurrency)
