@@ -264,6 +264,11 @@ async def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     metrics.record_dead_letter("no-model")
     metrics.record_inference("grpc", "ok", 0.002)
     metrics.consumer_lag.labels("data", "0").set(3)
+    remote = service.endpoints.metrics
+    assert remote is not None  # the service's endpoint book counts on its registry
+    remote.calls.labels("http://mlserver:8080", "ok").inc()
+    remote.seconds.labels("http://mlserver:8080").observe(0.01)
+    remote.up.labels("http://mlserver:8080").set(1)
     app = create_app(registry, metrics, engine, Health(lambda: True, lambda: {}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
