@@ -97,6 +97,12 @@ def checked_endpoint(endpoint: str | None, allowed: Sequence[str]) -> str:
 
 
 class RemoteModel:
+    """A model on another server: each ``predict`` one call to it for the whole batch."""
+
+    # A network call: never on the event loop (scoring/model_calls.py), however short the
+    # per-row time of a large batch made its last calls look.
+    runs_inline = False
+
     def __init__(
         self,
         endpoint: Endpoint,

@@ -16,8 +16,12 @@ from service.errors import (
     ModelUnavailableError,
     ScoringError,
 )
-from service.inputs.schema import InputSchema, InputSpec
+from service.inputs.schema import InputSchema, InputSpec, TypedBatch
 from service.remote.endpoints import EndpointBook
+from service.routing.registry import Registry
+from service.runtimes.base import BatchResult
+from service.scoring import model_calls
+from service.serving.descriptor import ModelDescriptor
 from service.tools.devbroker import free_port
 from service.wine import WINE_FIELDS
 from tests.remote.helpers import load_remote, wine_batch
@@ -170,6 +174,32 @@ def test_one_request_per_batch_over_one_kept_alive_connection(server: OipTestSer
         model.close()
 
 
+async def test_a_call_never_runs_on_the_event_loop_however_fast_it_was(
+    server: OipTestServer,
+) -> None:
+    """A batch of 200 answered in a few ms is microseconds a row: the engine would run a
+    one-row call of such a model inline (scoring/model_calls.py); a network call must not."""
+    model = load_remote(server.url)
+    serving = Registry().install(REMOTE_DESCRIPTOR, model, "0" * 64)
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    real = model.predict
+
+    def predict(batch: TypedBatch) -> BatchResult:
+        threads.append(threading.get_ident())
+        return real(batch)
+
+    model.predict = predict  # type: ignore[method-assign]
+    try:
+        await model_calls.predict(serving, wine_batch(model, 200))
+        assert serving.stats.call_ms_per_row is not None
+        assert serving.stats.call_ms_per_row < model_calls.INLINE_CALL_MS  # fast, per row
+        await model_calls.predict(serving, wine_batch(model, 1))
+        assert threads and loop_thread not in threads
+    finally:
+        model.close()
+
+
 def test_the_rows_are_sent_as_typed_numbers(server: OipTestServer) -> None:
     model = load_remote(server.url)
     batch = wine_batch(model, 4)
@@ -253,3 +283,15 @@ def test_close_releases_the_endpoint_with_its_last_model(server: OipTestServer) 
     assert second.predict(wine_batch(second, 2)).labels == ["a", "a"]
     second.close()
     assert book.states() == []
+
+
+REMOTE_DESCRIPTOR = ModelDescriptor.model_validate(
+    {
+        "name": "far",
+        "version": 1,
+        "dataType": "wine",
+        "modelType": "REMOTE",
+        "endpoint": "http://127.0.0.1:1",
+        "remoteModel": "wine",
+    }
+)
