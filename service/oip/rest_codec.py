@@ -30,15 +30,21 @@ MAX_INPUTS = 1024
 def read_request(body: bytes, header_length: int | None, max_json_depth: int) -> InferRequest:
     """The request in ``body``; ``header_length``: the JSON part's length when the body
     carries binary data after it."""
+    document, binary = _json_and_binary(body, header_length, max_json_depth, "request")
+    return request_of(document, binary)
+
+
+def _json_and_binary(
+    body: bytes, header_length: int | None, max_json_depth: int, what: str
+) -> tuple[Any, memoryview]:
+    """A body's JSON document, and the binary data after it (Triton's extension)."""
     if header_length is not None and not 0 <= header_length <= len(body):
         raise OipError(400, f"Inference-Header-Content-Length {header_length} is not in the body")
     text = body if header_length is None else body[:header_length]
-    binary = memoryview(body)[len(text) :]
     try:
-        document = loads(text, max_json_depth)
+        return loads(text, max_json_depth), memoryview(body)[len(text) :]
     except UnreadableJson as exc:
-        raise OipError(400, f"the request is {exc}") from None
-    return request_of(document, binary)
+        raise OipError(400, f"the {what} is {exc}") from None
 
 
 def request_of(document: Any, binary: memoryview | None = None) -> InferRequest:
@@ -191,14 +197,7 @@ def request_body(request: InferRequest) -> bytes:
 def read_response(body: bytes, header_length: int | None, max_json_depth: int) -> InferResponse:
     """A server's answer read as the server side reads requests: the same tensor checks, so
     an answer is as strictly typed as a request; an OipError when it is not one."""
-    if header_length is not None and not 0 <= header_length <= len(body):
-        raise OipError(400, f"Inference-Header-Content-Length {header_length} is not in the body")
-    text = body if header_length is None else body[:header_length]
-    binary = memoryview(body)[len(text) :]
-    try:
-        document = loads(text, max_json_depth)
-    except UnreadableJson as exc:
-        raise OipError(400, f"the answer is {exc}") from None
+    document, binary = _json_and_binary(body, header_length, max_json_depth, "answer")
     if not isinstance(document, dict) or not isinstance(document.get("outputs"), list):
         raise OipError(400, "the answer is not an object with a list of outputs")
     if len(document["outputs"]) > MAX_INPUTS:

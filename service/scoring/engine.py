@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from service.metrics import Metrics
 from service.runtimes.answers import publishable_results
 from service.runtimes.base import BatchResult, concatenated
 from service.scoring import model_calls
-from service.scoring.outcome import Outcome, SideOutcome
+from service.scoring.outcome import Outcome, SideOutcome, side_outcomes
 from service.scoring.records import (
     DecodedGroup,
     LocalRecord,
@@ -35,7 +35,7 @@ from service.scoring.records import (
     source_of,
 )
 from service.serving.model import ServingModel
-from service.serving.route import Answers, MemberScores, RouteBatch, RouteTable, SideAnswer
+from service.serving.route import Answers, MemberScores, RouteBatch, RouteTable
 from service.untrusted import DEFAULT_MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class Engine:
             self._metrics.record_answered(self._fill(answers, group, records, outcomes, data_type))
             for after in answers.after:
                 scored.sides.append(
-                    asyncio.ensure_future(_side_outcomes(after, group, records, data_type))
+                    asyncio.ensure_future(side_outcomes(after, group, records, data_type))
                 )
         assert None not in outcomes
         scored.outcomes = outcomes  # type: ignore[assignment]
@@ -276,27 +276,3 @@ def _keys(group: DecodedGroup, records: Sequence[SourceRecord]) -> Callable[[], 
         ]
 
     return keys
-
-
-async def _side_outcomes(
-    after: Awaitable[list[SideAnswer]],
-    group: DecodedGroup,
-    records: Sequence[SourceRecord],
-    data_type: str,
-) -> list[SideOutcome]:
-    """A route's side answers (rows of the group) as outcomes of their records."""
-    answers = await after
-    scored_ms = int(time.time() * 1000)
-    positions, ids = group.positions, group.ids
-    return [
-        SideOutcome(
-            records[positions[a.row]],
-            a.result_json,
-            a.serving,
-            ids[a.row],
-            data_type,
-            scored_ms,
-            a.primary_json,
-        )
-        for a in answers
-    ]

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from service.errors import RecordError
-from service.scoring.records import SourceRecord
+from service.scoring.records import DecodedGroup, SourceRecord
 from service.serving.model import ServingModel
-from service.serving.route import Answerer
+from service.serving.route import Answerer, SideAnswer
 
 
 @dataclass(slots=True)
@@ -46,3 +48,27 @@ class SideOutcome:
     data_type: str
     scored_ms: int
     primary_json: bytes
+
+
+async def side_outcomes(
+    after: Awaitable[list[SideAnswer]],
+    group: DecodedGroup,
+    records: Sequence[SourceRecord],
+    data_type: str,
+) -> list[SideOutcome]:
+    """A route's side answers (rows of the group) as outcomes of their records."""
+    answers = await after
+    scored_ms = int(time.time() * 1000)
+    positions, ids = group.positions, group.ids
+    return [
+        SideOutcome(
+            records[positions[a.row]],
+            a.result_json,
+            a.serving,
+            ids[a.row],
+            data_type,
+            scored_ms,
+            a.primary_json,
+        )
+        for a in answers
+    ]
