@@ -152,7 +152,13 @@ class DataLoop:
             scored = await self._engine.score_stream(records)
         answered = answering.result()
         outcomes = scored.outcomes
-        outcomes, holds = hold_back(outcomes, self._wait_for_models, self._held.gave_up)
+        outcomes, holds, unanswered = hold_back(outcomes, self._wait_for_models, self._held.gave_up)
+        # A partition whose records all got an answer this time has stopped waiting.
+        self._held.settled(
+            (tp.topic, tp.partition)
+            for tp in batch.counts
+            if (tp.topic, tp.partition) not in unanswered
+        )
         acks = await self._writer.write([*outcomes, *answered.dead_letters])
         if answered.answers:
             assert self._requests is not None

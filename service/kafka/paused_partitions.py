@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from service.kafka.seams import DataConsumer, TopicPartition
@@ -36,9 +36,10 @@ class PausedPartitions:
         self._give_up_s = give_up_s
         self._clock = clock
         self._waiting: dict[TopicPartition, _Waiting] = {}
-        # Where each partition was first held, and when: a hold at the same offset again is
-        # the same wait going on (for the give-up bound).
-        self._since: dict[Partition, tuple[int, float]] = {}
+        # Since when each partition has been waiting for a remote model's server (the give-up
+        # bound is the partition's, whatever records it holds at, until it gets past them;
+        # waiting for a model to be published does not count).
+        self._since: dict[Partition, float] = {}
 
     def hold(self, holds: dict[Partition, Hold]) -> None:
         now = self._clock()
@@ -48,9 +49,10 @@ class PausedPartitions:
             self._consumer.pause(tp)
             retry_at = None if hold.retry_after_s is None else now + hold.retry_after_s
             self._waiting[tp] = _Waiting(hold, retry_at)
-            since = self._since.get((topic, partition))
-            if since is None or since[0] != hold.offset:
-                self._since[(topic, partition)] = (hold.offset, now)
+            if hold.retry_after_s is None:
+                self._since.pop((topic, partition), None)
+            else:
+                self._since.setdefault((topic, partition), now)
             if hold.retry_after_s is None:
                 log.info(
                     "%s/%d waits for a model for dataType %r", topic, partition, hold.data_type
@@ -66,13 +68,20 @@ class PausedPartitions:
                     hold.retry_after_s,
                 )
 
-    def gave_up(self, partition: Partition, offset: int) -> float | None:
-        """The seconds ``partition`` has waited at ``offset``, when past the give-up bound."""
+    def gave_up(self, partition: Partition) -> float | None:
+        """The seconds ``partition`` has waited for a remote model's server, when past the
+        give-up bound (its records that still cannot be answered then go out as dead
+        letters, all of them)."""
         since = self._since.get(partition)
-        if self._give_up_s is None or since is None or since[0] != offset:
+        if self._give_up_s is None or since is None:
             return None
-        waited = self._clock() - since[1]
+        waited = self._clock() - since
         return waited if waited >= self._give_up_s else None
+
+    def settled(self, partitions: Iterable[Partition]) -> None:
+        """Partitions a batch got past without holding: their wait, if any, is over."""
+        for partition in partitions:
+            self._since.pop(partition, None)
 
     def resume_ready(self) -> None:
         """Resume the paused partitions whose model has arrived or whose back-off has passed;

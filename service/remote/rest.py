@@ -5,6 +5,7 @@ is there), redirects never followed (a redirect could leave MODELSERVE_ALLOWED_E
 from __future__ import annotations
 
 import importlib.util
+import time
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -22,11 +23,15 @@ from service.remote.calls import (
 from service.untrusted import UnreadableJson, loads
 
 JSON = {"content-type": "application/json"}
+# Answers that say the server, not the request, is the trouble now: time-out, too early, too
+# many requests. They are failures (the records wait), never refusals (dead letters).
+BUSY = frozenset((408, 425, 429))
 
 
 class RestTransport:
     def __init__(self, url: str, timeout_s: float, concurrency: int) -> None:
         self._url = url.rstrip("/")
+        self._timeout_s = timeout_s  # the whole call's: httpx's bounds each read only
         self._client = httpx.Client(
             base_url=self._url,
             timeout=httpx.Timeout(timeout_s),
@@ -75,7 +80,8 @@ class RestTransport:
             with self._client.stream(
                 method, path, content=body, headers=JSON if body is not None else None
             ) as response:
-                answer = Answer(response.status_code, response.headers, _body(response))
+                deadline = time.monotonic() + self._timeout_s
+                answer = Answer(response.status_code, response.headers, _body(response, deadline))
         except httpx.TimeoutException:
             raise CallFailed(f"{method} {path} timed out") from None
         except httpx.HTTPError as exc:
@@ -83,7 +89,7 @@ class RestTransport:
         status = answer.status_code
         if any_status:
             return answer
-        if status >= 500 or status < 200 or 300 <= status < 400:
+        if status >= 500 or status < 200 or 300 <= status < 400 or status in BUSY:
             where = answer.headers.get("location")
             moved = f" (to {where!r}, not followed)" if where else ""
             raise CallFailed(f"{method} {path} answered {status}{moved}: {_message(answer)}")
@@ -96,8 +102,10 @@ class Answer(NamedTuple):
     content: bytes
 
 
-def _body(response: httpx.Response) -> bytes:
-    """The body, read up to MAX_ANSWER_BYTES: a server's answer is a batch's, never more."""
+def _body(response: httpx.Response, deadline: float) -> bytes:
+    """The body, read up to MAX_ANSWER_BYTES (a server's answer is a batch's, never more) and
+    by ``deadline``: a server that trickles bytes in keeps each read under httpx's time-out,
+    not the call."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
         raise CallRefused(f"answered {declared} bytes, more than modelserve reads", "bad_answer")
@@ -106,6 +114,8 @@ def _body(response: httpx.Response) -> bytes:
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
             raise CallRefused("answered more bytes than modelserve reads", "bad_answer")
+        if time.monotonic() > deadline:
+            raise CallFailed("the answer did not arrive within the time-out")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -176,7 +176,11 @@ class RemoteModel:
         except CallRefused as exc:
             raise ScoringError(f"{self._endpoint.url} refused the batch: {exc}") from None
         outputs = [o.tensor for o in response.outputs]
-        return result_of(outputs, batch.size, self._output_map or None, self._labels)
+        try:
+            return result_of(outputs, batch.size, self._output_map or None, self._labels)
+        except (ValueError, TypeError, IndexError) as exc:
+            # An answer of odd shapes (no columns, say) is the server's, not a bug here.
+            raise ScoringError(f"{self._endpoint.url} answered unusably: {exc}") from None
 
     def close(self) -> None:
         if self._closed:

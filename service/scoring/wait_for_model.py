@@ -32,19 +32,23 @@ class Hold:
 def hold_back(
     outcomes: Sequence[Outcome],
     hold_no_model: bool = True,
-    gave_up: Callable[[Partition, int], float | None] = lambda partition, offset: None,
-) -> tuple[list[Outcome], dict[Partition, Hold]]:
-    """The outcomes to produce now, and the partitions to pause (with where they stop).
-    ``gave_up(partition, offset)``: the seconds the partition has waited at that offset, when
-    that is past the give-up bound (its unavailable records then go out as dead letters)."""
+    gave_up: Callable[[Partition], float | None] = lambda partition: None,
+) -> tuple[list[Outcome], dict[Partition, Hold], set[Partition]]:
+    """The outcomes to produce now, the partitions to pause (with where they stop), and the
+    partitions whose model's server did not answer (held, or given up: still waiting for it,
+    as far as the give-up bound goes). ``gave_up(partition)``: the seconds the partition has
+    waited for a remote model's server, when that is past the give-up bound (its unavailable
+    records then go out as dead letters, every one of them, and it holds no more)."""
     holds: dict[Partition, Hold] = {}
     given_up: dict[int, Outcome] = {}
+    unanswered: set[Partition] = set()
     for i, outcome in enumerate(outcomes):
         error = outcome.error
         hold = None
         if isinstance(error, ModelUnavailableError) and error.data_type is not None:
             part = (outcome.record.topic, outcome.record.partition)
-            waited = gave_up(part, outcome.record.offset)
+            unanswered.add(part)
+            waited = gave_up(part)
             if waited is not None:
                 given_up[i] = _given_up(outcome, error, waited)
                 continue
@@ -58,14 +62,14 @@ def hold_back(
     if given_up:
         outcomes = [given_up.get(i, o) for i, o in enumerate(outcomes)]
     if not holds:
-        return list(outcomes), holds
+        return list(outcomes), holds, unanswered
     kept = [
         o
         for o in outcomes
         if (hold := holds.get((o.record.topic, o.record.partition))) is None
         or o.record.offset < hold.offset
     ]
-    return kept, holds
+    return kept, holds, unanswered
 
 
 def _given_up(outcome: Outcome, error: ModelUnavailableError, waited: float) -> Outcome:

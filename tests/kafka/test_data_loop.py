@@ -55,7 +55,9 @@ def install(registry: Registry, data_type: str) -> None:
 
 
 class Rig:
-    def __init__(self, wait_for_models: bool = False) -> None:
+    def __init__(
+        self, wait_for_models: bool = False, remote_give_up_s: float | None = None
+    ) -> None:
         self.log = FakeLog()
         self.consumer = FakeConsumer(self.log, [T0, T1, OIP])
         self.producer = FakeProducer()
@@ -76,6 +78,7 @@ class Rig:
             wait_for_models=wait_for_models,
             commit_interval_ms=0,
             requests=KafkaInference(inference, Metrics(), OIP.topic, "oip-out", 64),
+            remote_give_up_s=remote_give_up_s,
         )
 
     def add(self, tp: TopicPartition, data_type: str, x: float) -> None:
@@ -237,5 +240,33 @@ async def test_records_whose_server_does_not_answer_wait_in_order_and_none_is_lo
     assert values == [1.0, 7.0, 2.0, 3.0, 4.0, 5.0]
     # Never tried row by row: the batch waited, then one call answered it.
     assert server.calls == 4
+    rig.loop.request_stop()
+    await running
+
+
+async def test_past_the_give_up_bound_every_waiting_record_is_a_dead_letter_saying_so() -> None:
+    """A server that never comes back, with MODELSERVE_REMOTE_GIVE_UP_S set: the partition
+    waits out the bound once, then its records go out as dead letters, all of them (not one
+    per bound), and the records of other dataTypes behind them are answered."""
+    rig = Rig(remote_give_up_s=0.05)
+    install(rig.registry, "a")
+    server = FlakyServer(failures=10**9)
+    descriptor = ModelDescriptor.model_validate(
+        {"name": "far", "version": 1, "dataType": "r", "modelType": "ONNX", "data": "AA=="}
+    )
+    rig.registry.install(descriptor, server, "0" * 64)
+    for x in range(6):
+        rig.add(T0, "r", x)
+    rig.add(T0, "a", 9)
+    await rig.loop.start()
+    running = asyncio.create_task(rig.loop.run())
+    await until(lambda: rig.consumer.committed.get(T0) == 7, steps=20_000)
+    # Spread over the dead-letter topic's partitions by key: compared as a set.
+    assert sorted(rig.keys("dlq")) == [f"0-{i}" for i in range(6)]
+    assert rig.keys("out") == ["0-6"]
+    reasons = {dict(r.headers)["dlq.reason"] for r in rig.producer.sent["dlq"]}
+    assert reasons == {b"model-unavailable"}
+    # All at once, past the bound: never one record per bound (commits 1, 2, ... 6).
+    assert {c[T0] for c in rig.consumer.commits if T0 in c} <= {0, 7}
     rig.loop.request_stop()
     await running

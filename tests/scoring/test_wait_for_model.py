@@ -15,7 +15,7 @@ def outcome(partition: int, offset: int, waits_for: str | None = None, ok: bool 
 
 def test_nothing_held_without_no_model_errors() -> None:
     batch = [outcome(0, 1), outcome(0, 2, ok=False), outcome(1, 5)]
-    kept, holds = hold_back(batch)
+    kept, holds, _ = hold_back(batch)
     assert kept == batch and holds == {}
 
 
@@ -28,13 +28,13 @@ def test_a_partition_stops_at_its_first_record_without_a_model() -> None:
         outcome(1, 20),
         outcome(1, 21, ok=False),
     ]
-    kept, holds = hold_back(batch)
+    kept, holds, _ = hold_back(batch)
     assert holds == {("data", 0): Hold(11, "beer")}
     assert [(o.record.partition, o.record.offset) for o in kept] == [(0, 10), (1, 20), (1, 21)]
 
 
 def test_dead_letters_for_other_reasons_still_go_out() -> None:
-    kept, holds = hold_back([outcome(2, 1, ok=False), outcome(2, 2, "beer")])
+    kept, holds, _ = hold_back([outcome(2, 1, ok=False), outcome(2, 2, "beer")])
     assert [o.record.offset for o in kept] == [1] and holds[("data", 2)].offset == 2
 
 
@@ -45,18 +45,19 @@ def unavailable(partition: int, offset: int, retry_after_s: float = 2.0) -> Outc
 
 def test_records_whose_model_does_not_answer_hold_their_partition_whatever_the_policy() -> None:
     batch = [outcome(0, 10), unavailable(0, 11), outcome(0, 12), outcome(1, 20)]
-    kept, holds = hold_back(batch, hold_no_model=False)
+    kept, holds, _ = hold_back(batch, hold_no_model=False)
     assert holds == {("data", 0): Hold(11, "wine", 2.0)}
     assert [(o.record.partition, o.record.offset) for o in kept] == [(0, 10), (1, 20)]
     # Without the wait policy a record without a model is still a dead letter.
-    kept, holds = hold_back([outcome(3, 1, "beer")], hold_no_model=False)
+    kept, holds, _ = hold_back([outcome(3, 1, "beer")], hold_no_model=False)
     assert holds == {} and kept[0].error is not None
 
 
 def test_after_the_give_up_bound_they_are_dead_letters_that_say_so() -> None:
     batch = [unavailable(0, 11), unavailable(0, 12), outcome(1, 20)]
-    kept, holds = hold_back(batch, gave_up=lambda partition, offset: 30.0)
+    kept, holds, unanswered = hold_back(batch, gave_up=lambda partition: 30.0)
     assert holds == {}
     reasons = [(o.record.offset, o.error.reason if o.error else None) for o in kept]
     assert reasons == [(11, "model-unavailable"), (12, "model-unavailable"), (20, None)]
     assert "gave up after waiting 30 s (MODELSERVE_REMOTE_GIVE_UP_S)" in str(kept[0].error)
+    assert unanswered == {("data", 0)}  # still waiting for its server, as far as the bound goes
