@@ -10,6 +10,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Script:
     ready: bool = True
     infer: Callable[[dict[str, Any]], Answer] = labels_of
     hold: threading.Event | None = None  # infer waits for it (at most 10 s) when set
+    trickle_s: float | None = None  # infer's answer sent a byte at a time, this far apart
 
 
 class OipTestServer:
@@ -110,21 +112,27 @@ class OipTestServer:
                 finally:
                     with server._lock:
                         server.in_flight -= 1
-                self._send(status, document)
+                self._send(status, document, server.script.trickle_s)
 
             def _record(self, body: bytes) -> None:
                 with server._lock:
                     server.requests.append((self.command, self.path, body))
                     server.ports.add(self.client_address[1])
 
-            def _send(self, status: int, document: Any) -> None:
+            def _send(self, status: int, document: Any, trickle_s: float | None = None) -> None:
                 data = document if isinstance(document, bytes) else json.dumps(document).encode()
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if trickle_s is None:
+                        self.wfile.write(data)
+                        return
+                    for i in range(len(data)):  # each read of the client's well in its time
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(trickle_s)
                 except OSError:  # the client gave up (a time-out)
                     pass
 

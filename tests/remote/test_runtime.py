@@ -246,7 +246,7 @@ def test_a_refusal_while_the_model_is_not_ready_is_unavailability(
     model.close()
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 307])
+@pytest.mark.parametrize("status", [500, 502, 503, 307, 408, 425, 429])
 def test_a_failing_server_is_unavailability(server: OipTestServer, status: int) -> None:
     server.script.infer = lambda request: (status, {"error": "overloaded"})
     model = load_remote(server.url)
@@ -263,6 +263,16 @@ def test_a_slow_server_times_out_as_unavailability(server: OipTestServer) -> Non
     with pytest.raises(ModelUnavailableError, match="timed out"):
         model.predict(wine_batch(model, 3))
     server.script.hold.set()
+    model.close()
+
+
+def test_a_server_that_trickles_its_answer_times_out_as_a_whole(server: OipTestServer) -> None:
+    """Each byte well within httpx's read time-out, the answer far past the call's."""
+    model = load_remote(server.url, timeout_s=0.3)
+    server.script.trickle_s = 0.05
+    with pytest.raises(ModelUnavailableError, match="within the time-out"):
+        model.predict(wine_batch(model, 3))
+    server.script.trickle_s = None
     model.close()
 
 
