@@ -152,7 +152,12 @@ class DataLoop:
             scored = await self._engine.score_stream(records)
         answered = answering.result()
         outcomes = scored.outcomes
-        outcomes, holds, unanswered = hold_back(outcomes, self._wait_for_models, self._held.gave_up)
+        holds: dict[Partition, Hold] = {}
+        unanswered: set[Partition] = set()
+        if self._wait_for_models or scored.unavailable:  # else nothing waits: no pass
+            outcomes, holds, unanswered = hold_back(
+                outcomes, self._wait_for_models, self._held.gave_up
+            )
         # A partition whose records all got an answer this time has stopped waiting.
         self._held.settled(
             (tp.topic, tp.partition)

@@ -80,6 +80,8 @@ class PausedPartitions:
 
     def settled(self, partitions: Iterable[Partition]) -> None:
         """Partitions a batch got past without holding: their wait, if any, is over."""
+        if not self._since:  # the usual case: nothing waits for a server
+            return
         for partition in partitions:
             self._since.pop(partition, None)
 

@@ -48,6 +48,8 @@ class ScoredBatch:
 
     outcomes: list[Outcome]
     sides: list[asyncio.Future[list[SideOutcome]]] = field(default_factory=list)
+    # Some records wait for a model's server that did not answer (the caller holds them).
+    unavailable: bool = False
 
 
 class Engine:
@@ -123,6 +125,7 @@ class Engine:
                 waiting = ModelUnavailableError(str(exc), exc.retry_after_s, data_type)
                 for i in group.positions:
                     outcomes[i] = Outcome(records[i], error=waiting, model=route.primary)
+                scored.unavailable = True
                 continue
             except Exception as exc:
                 # A bug that one group's records reach must cost those records (dead letters
