@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -23,6 +24,10 @@ from service.errors import ModelUnavailableError, sanitise
 from service.remote.calls import CallFailed, CallRefused, Transport
 
 T = TypeVar("T")
+
+
+# What a call may end in (the label ``outcome`` of modelserve_remote_calls_total).
+OUTCOMES = ("ok", "refused", "bad_answer", "failed", "short_circuited", "busy")
 
 
 class EndpointMetrics:
@@ -49,6 +54,16 @@ class EndpointMetrics:
             ["endpoint"],
             registry=registry,
         )
+
+    def forget(self, url: str) -> None:
+        """An endpoint no model uses any more leaves /metrics: the series do not grow with
+        every endpoint ever published."""
+        for outcome in OUTCOMES:
+            with suppress(KeyError):
+                self.calls.remove(url, outcome)
+        for family in (self.seconds, self.up):
+            with suppress(KeyError):
+                family.remove(url)
 
 
 class Endpoint:
@@ -87,9 +102,10 @@ class Endpoint:
     def call(self, action: Callable[[Transport], T], what: str) -> T:
         """``action`` on the connection, through the breaker and the slots: its result, or
         CallRefused (the server's refusal), or ModelUnavailableError (no answer)."""
-        self._admit(what)
+        probe = self._admit(what)
         if not self._slots.acquire(timeout=self._timeout_s):
-            self._abandon_probe()
+            if probe:
+                self._abandon_probe()
             self._count("busy")
             raise ModelUnavailableError(
                 f"{self.url}: {what}: no free call slot in {self._timeout_s:g} s "
@@ -103,25 +119,27 @@ class Endpoint:
             self._answered(exc.outcome, started)
             raise
         except CallFailed as exc:
-            retry_after = self._failed(f"{what}: {exc}", started)
+            retry_after = self._failed(f"{what}: {exc}", started, probe)
             raise ModelUnavailableError(f"{self.url}: {what}: {exc}", retry_after) from None
         except BaseException as exc:  # a bug: counted as a failure, raised as it is
-            self._failed(f"{what}: {type(exc).__name__}: {exc}", started)
+            self._failed(f"{what}: {type(exc).__name__}: {exc}", started, probe)
             raise
         finally:
             self._slots.release()
         self._answered("ok", started)
         return result
 
-    def _admit(self, what: str) -> None:
+    def _admit(self, what: str) -> bool:
+        """Whether the call may go (else ModelUnavailableError), and whether it is the probe
+        of an endpoint that is down (half-open)."""
         with self._lock:
             if self.state == "up":
-                return
+                return False
             now = self._book.clock.now()
             assert self._next_probe is not None
             if not self._probing and now >= self._next_probe:
                 self._probing = True  # half-open: this call is the probe
-                return
+                return True
             wait = max((self._next_probe - now).total_seconds(), 0.0)
             retry_after = wait if not self._probing else self._book.first_probe_s
         self._count("short_circuited")
@@ -145,14 +163,16 @@ class Endpoint:
                 if self._book.metrics is not None:
                     self._book.metrics.up.labels(self.url).set(1)
 
-    def _failed(self, error: str, started: float) -> float:
-        """Counts a failure; the time to wait before the next call."""
+    def _failed(self, error: str, started: float, probe: bool) -> float:
+        """Counts a failure; the time to wait before the next call. Only the probe's own
+        failure lengthens the wait: a call sent before the endpoint went down (or beside the
+        probe) that fails says nothing new."""
         self._observe("failed", started)
         with self._lock:
             now = self._book.clock.now()
             self.failures += 1
             self.last_error = sanitise(error)
-            if self.state == "down" and not self._probing:  # sent before it went down
+            if self.state == "down" and not probe:
                 assert self._next_probe is not None
                 return max((self._next_probe - now).total_seconds(), 0.01)
             if self.state == "down":  # the probe failed: wait longer
@@ -220,7 +240,7 @@ class EndpointBook:
                 return
             del self._endpoints[endpoint.url]
             if self.metrics is not None:
-                self.metrics.up.remove(endpoint.url)
+                self.metrics.forget(endpoint.url)
         endpoint.transport.close()
 
     def states(self) -> list[dict[str, Any]]:

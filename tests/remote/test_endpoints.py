@@ -5,6 +5,7 @@ the concurrency cap. Time is a FakeClock moved by hand."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from datetime import timedelta
 from typing import Any
@@ -221,3 +222,72 @@ def test_a_call_that_finds_no_slot_in_time_is_unavailability() -> None:
     assert registry.get_sample_value("modelserve_remote_calls_total", labels) == 1
     assert endpoint.document()["state"] == "up"  # a full endpoint is not a failing one
     book.release(endpoint)
+
+
+def test_a_call_sent_while_up_that_fails_beside_the_probe_leaves_the_probe_alone() -> None:
+    """The endpoint goes down while a call is on its way; the probe goes out; the old call
+    fails: that says nothing new, so the probe's wait is not doubled, and no second probe
+    is let through while the first is out."""
+    clock = FakeClock()
+    slow = _Blocking()
+    book = EndpointBook(clock=clock, transports=lambda url, timeout_s, concurrency: slow)
+    endpoint = book.acquire("http://remote:1", timeout_s=5.0, concurrency=4)
+    request = InferRequest([])
+    failing = _refused_connection
+    late: list[ModelUnavailableError] = []
+
+    def sent_while_up() -> None:
+        try:
+            endpoint.call(lambda t: t.infer("m", None, request), "infer")
+        except ModelUnavailableError as exc:
+            late.append(exc)
+
+    old = threading.Thread(target=sent_while_up)
+    old.start()
+    slow.started.wait(10)
+    for _ in range(3):  # three failures: down, the next probe due in 0.5 s
+        with pytest.raises(ModelUnavailableError):
+            endpoint.call(failing, "infer")
+    assert endpoint.document()["state"] == "down"
+    forward(clock, 0.5)
+    probe_out, probe_done = threading.Event(), threading.Event()
+
+    def probe(t: Any) -> Any:
+        probe_out.set()
+        probe_done.wait(10)
+        raise CallFailed("still down")
+
+    prober = threading.Thread(target=lambda: _swallow(lambda: endpoint.call(probe, "infer")))
+    prober.start()
+    probe_out.wait(10)
+    slow.release.set()  # the call sent while up fails now, beside the probe
+    old.join(10)
+    assert late and late[0].retry_after_s == pytest.approx(0.01, abs=0.01)  # probe due now
+    with pytest.raises(ModelUnavailableError, match="is down"):
+        endpoint.call(failing, "infer")  # the probe is still out: no second one goes
+    probe_done.set()
+    prober.join(10)
+    with pytest.raises(ModelUnavailableError, match="is down") as after:
+        endpoint.call(failing, "infer")
+    assert after.value.retry_after_s == pytest.approx(1.0)  # doubled once, by the probe
+    book.release(endpoint)
+
+
+def _swallow(call: Any) -> None:
+    with contextlib.suppress(ModelUnavailableError):
+        call()
+
+
+def _refused_connection(transport: Any) -> Any:
+    raise CallFailed("refused")
+
+
+def test_an_endpoint_no_model_uses_leaves_the_metrics(server: OipTestServer) -> None:
+    registry = CollectorRegistry()
+    book = EndpointBook(registry)
+    model = load_remote(server.url, book=book)
+    model.predict(wine_batch(model, 2))
+    assert sample(registry, "modelserve_remote_calls_total", endpoint=server.url, outcome="ok")
+    model.close()
+    names = {s.labels.get("endpoint") for m in registry.collect() for s in m.samples}
+    assert server.url not in names
