@@ -89,13 +89,13 @@ async def modelserve_rates(bootstrap: str, model: BenchModel, runs: int) -> list
     return rates
 
 
-async def mlserver_rates(bootstrap: str, runs: int) -> list[float]:
+async def mlserver_rates(bootstrap: str, runs: int, kind: str = "forest") -> list[float]:
     """The same requests through MLServer's Kafka server (it reads from the topic's end, so the
-    requests are sent once it answers a probe)."""
+    requests are sent once it answers a probe), serving the same kind of model."""
     from tests.peers import KafkaTopics, peer_python, serving_mlserver, train_wine_model
 
     folder = Path(tempfile.mkdtemp())
-    model = train_wine_model(peer_python("mlserver"), folder / "model")
+    model = train_wine_model(peer_python("mlserver"), folder / "model", kind=kind)
     rates = []
     for run in range(runs):
         topics = KafkaTopics.fresh(bootstrap)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -92,17 +93,32 @@ def forest(folder: Path) -> BenchModel:
     """The wine forest every server of the comparison serves, trained as MLServer's is
     (tests/peers/train_wine.py: 50 fully grown trees, random_state 0, on every row), with
     this environment's scikit-learn, and exported by skl2onnx."""
-    from skl2onnx import to_onnx
     from sklearn.ensemble import RandomForestClassifier
+
+    return _exported(RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1), folder)
+
+
+def linear(folder: Path) -> BenchModel:
+    """The standardised logistic regression of train_wine.py's ``linear``: a model that costs
+    either server a fraction of its per-request work, so the ratio is the servers'."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return _exported(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), folder)
+
+
+def _exported(model: Any, folder: Path) -> BenchModel:
+    from skl2onnx import to_onnx
 
     from service.wine import wine_arrays
 
     features, labels = wine_arrays()
-    model = RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1)
     model.fit(features.astype(np.float64), labels)
-    options = {id(model): {"zipmap": False}}
-    artifact = to_onnx(model, features[:1].astype(np.float32), options=options, target_opset=17)
-    path = folder / "forest.onnx"
+    artifact = to_onnx(
+        model, features[:1].astype(np.float32), options={"zipmap": False}, target_opset=17
+    )
+    path = folder / f"{type(model).__name__.lower()}.onnx"
     path.write_bytes(artifact.SerializeToString())
     return BenchModel(MODEL, "ONNX", path, [str(c) for c in model.classes_])
 
@@ -127,13 +143,13 @@ async def modelserve_requests(
         return rest, grpc
 
 
-async def mlserver_requests(runs: int = 3) -> tuple[list[Load], list[Load]]:
-    """MLServer 1.7.1 (its own environment: ``make peers``) serving the same forest, fitted by
-    its own scikit-learn, under the same loads."""
+async def mlserver_requests(runs: int = 3, kind: str = "forest") -> tuple[list[Load], list[Load]]:
+    """MLServer 1.7.1 (its own environment: ``make peers``) serving the same model (``forest``
+    or ``linear``), fitted by its own scikit-learn, under the same loads."""
     from tests.peers import peer_python, serving_mlserver, train_wine_model
 
     folder = Path(tempfile.mkdtemp())
-    model = train_wine_model(peer_python("mlserver"), folder / "model")
+    model = train_wine_model(peer_python("mlserver"), folder / "model", kind=kind)
     async with serving_mlserver(model, folder / "server") as peer:
         body = one_row_request("input-0", "FP64")
         rest = [

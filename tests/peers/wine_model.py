@@ -56,11 +56,14 @@ class WineModel:
         return [[float(p) for p in row] for row in self._expected["predict_proba"]]
 
 
-def train_wine_model(python: Path, folder: Path, timeout_s: float = 120.0) -> WineModel:
-    """Fits the model with ``python`` (``peer_python("mlserver")``) into ``folder``."""
+def train_wine_model(
+    python: Path, folder: Path, timeout_s: float = 120.0, kind: str = "forest"
+) -> WineModel:
+    """Fits the model with ``python`` (``peer_python("mlserver")``) into ``folder``: the
+    forest, or with ``kind="linear"`` a standardised logistic regression."""
     # -I: the peer's own packages only (no PYTHONPATH, no user site, not this folder).
     completed = subprocess.run(
-        [str(python), "-I", str(TRAINER), str(WINE_CSV), str(folder)],
+        [str(python), "-I", str(TRAINER), str(WINE_CSV), str(folder), kind],
         capture_output=True,
         text=True,
         timeout=timeout_s,
