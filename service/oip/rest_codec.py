@@ -101,7 +101,10 @@ def _input(raw: Any, binary: memoryview | None) -> tuple[Tensor, int]:
 
 
 def _outputs(raw: Any) -> list[RequestedOutput] | None:
-    if raw is None:
+    """The outputs a request names; None (every output) when it names none: ``outputs``
+    absent or an empty list, as a gRPC request's empty ``outputs`` is (proto3 cannot tell the
+    two apart) and as Triton and MLServer read it."""
+    if raw is None or raw == []:
         return None
     if not isinstance(raw, list):
         raise OipError(400, "outputs must be a list")

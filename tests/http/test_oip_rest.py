@@ -115,6 +115,19 @@ async def test_infer_binary_in_and_out(model_files: ModelFiles) -> None:
     assert decoded == [str(v) for v in forest_answer(model_files, rows.astype(np.float64))[0]]
 
 
+async def test_an_empty_outputs_list_asks_for_every_output(model_files: ModelFiles) -> None:
+    """``"outputs": []`` names no output, as gRPC's empty ``outputs`` does: every output is
+    answered (as when ``outputs`` is absent), never an answer with none."""
+    x = {"name": "X", "datatype": "FP32", "shape": [1, 11], "data": [0.0] * 11}
+    async with client(model_files) as c:
+        omitted = await c.post("/v2/models/rf/infer", json={"inputs": [x]})
+        empty = await c.post("/v2/models/rf/infer", json={"inputs": [x], "outputs": []})
+    assert empty.status_code == 200, empty.text
+    names = [o["name"] for o in empty.json()["outputs"]]
+    assert names == ["label", "probabilities", "classes"]
+    assert empty.json() == omitted.json()
+
+
 async def test_errors_are_json_with_their_status(model_files: ModelFiles) -> None:
     good = {"name": "X", "datatype": "FP32", "shape": [1, 11], "data": [0.0] * 11}
     async with client(model_files) as c:
