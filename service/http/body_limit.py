@@ -5,7 +5,10 @@ after would let a few large requests at once take the process's memory.
 
 The rest of a refused body is read and dropped (up to a bound) before the answer: a server that
 closes a connection with unread bytes makes the kernel reset it, and the client then sees a
-broken connection instead of the 413."""
+broken connection instead of the 413.
+
+The 413 says why in the form of the path's protocol: ``{"error": ...}`` under ``/v2`` (the
+Open Inference Protocol's, which ``tritonclient`` reads), ``{"detail": ...}`` elsewhere."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ class BodyLimit:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await _drain(receive, declared)
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -60,10 +63,11 @@ class BodyLimit:
         except _BodyTooLarge:
             if not started:
                 await _drain(receive, DRAIN_BYTES)
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps({"detail": f"request body exceeds {self.max_bytes} bytes"})
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        key = "error" if is_oip_path(scope.get("path", "")) else "detail"
+        body = orjson.dumps({key: f"request body exceeds {self.max_bytes} bytes"})
         await send(
             {
                 "type": "http.response.start",
@@ -88,6 +92,12 @@ async def _drain(receive: Receive, expected: int) -> None:
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
         dropped += len(message.get("body", b""))
+
+
+def is_oip_path(path: str) -> bool:
+    """Whether a path is the Open Inference Protocol's (``/v2`` and under), whose errors are
+    ``{"error": ...}``."""
+    return path == "/v2" or path.startswith("/v2/")
 
 
 def _content_length(scope: Scope) -> int | None:

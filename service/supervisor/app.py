@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from service.cluster.snapshot import ContainerSnapshot, StatsSnapshot
 from service.http.app import PROMETHEUS_CONTENT_TYPE, OrjsonResponse
-from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit
+from service.http.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, is_oip_path
 from service.http.dashboard import add_dashboard
 from service.http.path_names import NamesInPaths, path_name
 from service.state.container import Unanswered, container_state, container_stats
@@ -146,6 +146,8 @@ def create_supervisor_app(
             return Response(status_code=400)
         answer = await workers.any(workers.build(request.method, url, body, headers))
         if answer is None:
+            if is_oip_path(request.url.path):  # the protocol's error, as the workers give it
+                return OrjsonResponse({"error": "no worker answered"}, status_code=503)
             raise HTTPException(503, "no worker answered")
         response = Response(answer.content, status_code=answer.status_code)
         for key, value in answer.headers.raw:

@@ -113,6 +113,10 @@ async def test_a_worker_that_cannot_be_reached_is_listed_and_passed_over(
         assert ready.status_code == 503 and ready.json()["workers"][0]["ready"] is True
     async with supervisor(Unreachable()) as client:
         assert (await client.get("/models")).status_code == 503
+        # Under /v2, in the Open Inference Protocol's form.
+        tensor = {"name": "X", "datatype": "FP32", "shape": [1, 11], "data": [7.0] * 11}
+        oip = await client.post("/v2/models/rf/infer", json={"inputs": [tensor]})
+        assert (oip.status_code, oip.json()) == (503, {"error": "no worker answered"})
 
 
 async def test_ready_when_every_worker_is(model_files: ModelFiles) -> None:
