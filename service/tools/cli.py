@@ -214,8 +214,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
     from service.tools.devbroker import DevBroker
 
+    stop = {signal.SIGINT, signal.SIGTERM}
     with DevBroker(args.host, args.port) as broker:
+        # Blocked, so that sigwait takes them and the broker is stopped on the way out (else
+        # SIGTERM's default action ends this process at once and leaves the broker running);
+        # only once the broker runs, as a child would inherit the mask.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)
         print(f"broker ready at {broker.bootstrap} (memory storage; Ctrl-C stops it)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            signal.sigwait(stop)
     return 0
