@@ -57,17 +57,18 @@ async def served(
 
 
 @pytest.mark.parametrize(
-    ("client", "binary"),
+    ("client", "binary", "compression"),
     [
-        ("triton-http", True),
-        ("triton-http", False),
-        ("kserve-rest", False),
-        ("triton-grpc", False),
-        ("kserve-grpc", False),
+        ("triton-http", True, None),
+        ("triton-http", False, None),
+        ("triton-http", True, "gzip"),
+        ("kserve-rest", False, None),
+        ("triton-grpc", False, None),
+        ("kserve-grpc", False, None),
     ],
 )
 async def test_a_classifier_and_a_regressor_answer_as_onnxruntime(
-    served: Service, model_files: ModelFiles, client: str, binary: bool
+    served: Service, model_files: ModelFiles, client: str, binary: bool, compression: str | None
 ) -> None:
     target = address(served, client)
     features = model_files.features[:ROWS].astype(np.float32)
@@ -79,6 +80,7 @@ async def test_a_classifier_and_a_regressor_answer_as_onnxruntime(
         inputs=[wine_tensor(model_files)],
         outputs=["label", "probabilities", "classes"],
         binary=binary,
+        compression=compression,
     )
     assert answer["label"] == [str(v) for v in labels]
     assert answer["classes"] == model_files.forest_classes
@@ -93,6 +95,7 @@ async def test_a_classifier_and_a_regressor_answer_as_onnxruntime(
         inputs=[wine_tensor(model_files)],
         outputs=["value"],
         binary=binary,
+        compression=compression,
     )
     np.testing.assert_allclose(regressed["value"], np.ravel(values), rtol=1e-6)
 

@@ -67,7 +67,15 @@ class InferenceServicer:
 
     async def model_ready(self, raw: bytes) -> Any:
         name, version = _model(parse(pb.ModelReadyRequest, raw))
-        return pb.ModelReadyResponse(ready=self._inference.model_ready(name, version))
+        try:
+            ready = self._inference.model_ready(name, version)
+        except OipError as exc:
+            if exc.status != 404:
+                raise
+            # An unknown model is simply not ready here, as Triton answers it:
+            # tritonclient.grpc's is_model_ready returns False instead of raising.
+            ready = False
+        return pb.ModelReadyResponse(ready=ready)
 
     async def model_metadata(self, raw: bytes) -> Any:
         name, version = _model(parse(pb.ModelMetadataRequest, raw))

@@ -78,7 +78,7 @@ def create_app(
     app.add_middleware(NamesInPaths)
     add_dashboard(app)
     if inference is not None:
-        add_oip_routes(app, inference, max_json_depth)
+        add_oip_routes(app, inference, max_json_depth, max_request_bytes)
     if cluster is not None and timeline is not None:
         add_cluster_routes(app, cluster, timeline)
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
+from service.http.content_encoding import decoded_body
 from service.http.path_names import path_name
 from service.oip.inference import EXTENSIONS, SERVER_NAME, Inference
 from service.oip.messages import OipError
@@ -32,7 +33,9 @@ def _error(exc: OipError) -> Response:
     return Response(error_body(exc.message), status_code=exc.status, media_type=JSON)
 
 
-def add_oip_routes(app: FastAPI, inference: Inference, max_json_depth: int) -> None:
+def add_oip_routes(
+    app: FastAPI, inference: Inference, max_json_depth: int, max_body_bytes: int
+) -> None:
     @app.exception_handler(OipError)
     async def oip_error(request: Request, exc: OipError) -> Response:
         return _error(exc)
@@ -75,10 +78,16 @@ def add_oip_routes(app: FastAPI, inference: Inference, max_json_depth: int) -> N
             log.debug("client left during the body of an infer request for %s", name)
             return Response(status_code=400)
         header = request.headers.get(HEADER_LENGTH)
+        encoding = request.headers.get("content-encoding")
         answer = await inference.infer(
             name,
             version,
-            lambda: read_request(body, _header_length(header), max_json_depth),
+            # The header length counts the decompressed body, as Triton reads it.
+            lambda: read_request(
+                decoded_body(body, encoding, max_body_bytes),
+                _header_length(header),
+                max_json_depth,
+            ),
             "rest",
         )
         content, json_length = response_body(answer)

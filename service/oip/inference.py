@@ -53,7 +53,14 @@ class Inference:
         given, only if that is the version loaded; else a 404 that says what is."""
         entry = self._registry.entry(name)
         serving = entry.serving if entry is not None else None
+        loading = [] if entry is None else [v for v in entry.versions if v.status == "loading"]
+        if version is not None and any(str(v.version) == version for v in loading):
+            # Published and on its way: not ready yet, as the protocol says it (a client may
+            # try again), rather than unknown.
+            raise OipError(503, f"model {name!r} version {version} is loading")
         if serving is None:
+            if loading:
+                raise OipError(503, f"model {name!r} is loading")
             known = entry is not None and entry.versions
             why = "is not loaded" if known else "is unknown"
             raise OipError(404, f"model {name!r} {why}")

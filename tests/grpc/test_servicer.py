@@ -169,8 +169,10 @@ async def test_errors_have_their_status_codes(
 async def test_model_errors_and_undecodable_bytes(server: Server) -> None:
     code, details = await refused(server.stub.ModelMetadata(pb.ModelMetadataRequest(name="no")))
     assert code == grpc.StatusCode.NOT_FOUND and "unknown" in details
-    code, _ = await refused(server.stub.ModelReady(pb.ModelReadyRequest(name="no")))
-    assert code == grpc.StatusCode.NOT_FOUND
+    # Not ready rather than an error, as Triton answers (tritonclient's is_model_ready).
+    assert (await server.stub.ModelReady(pb.ModelReadyRequest(name="no"))).ready is False
+    unknown_version = pb.ModelReadyRequest(name="rf", version="3")
+    assert (await server.stub.ModelReady(unknown_version)).ready is False
     code, _ = await refused(server.stub.ModelReady(pb.ModelReadyRequest()))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     before = server.count("400")

@@ -4,7 +4,10 @@ as ``{"error"}`` with their status."""
 
 from __future__ import annotations
 
+import gzip
 import struct
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,6 +18,12 @@ import pytest
 from service.http.app import Health, create_app
 from tests.models import ModelFiles
 from tests.oip_helpers import forest_answer, served
+
+COMPRESS: dict[str | None, Callable[[bytes], bytes]] = {
+    None: bytes,
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+}
 
 
 def client(model_files: ModelFiles, ready: bool = True) -> httpx.AsyncClient:
@@ -79,7 +88,10 @@ async def test_infer_json_equals_onnxruntime(model_files: ModelFiles) -> None:
     np.testing.assert_allclose(got, probabilities, rtol=1e-6)
 
 
-async def test_infer_binary_in_and_out(model_files: ModelFiles) -> None:
+@pytest.mark.parametrize("encoding", [None, "gzip", "deflate"])
+async def test_infer_binary_in_and_out(model_files: ModelFiles, encoding: str | None) -> None:
+    """Binary tensor data both ways, in a body sent as it is or compressed (tritonclient's
+    ``request_compression_algorithm``: the header length counts the decompressed body)."""
     rows = model_files.features[:3].astype(np.float32)
     header = orjson.dumps(
         {
@@ -97,8 +109,9 @@ async def test_infer_binary_in_and_out(model_files: ModelFiles) -> None:
     async with client(model_files) as c:
         answer = await c.post(
             "/v2/models/rf/infer",
-            content=header + rows.tobytes(),
-            headers={"Inference-Header-Content-Length": str(len(header))},
+            content=COMPRESS[encoding](header + rows.tobytes()),
+            headers={"Inference-Header-Content-Length": str(len(header))}
+            | ({"Content-Encoding": encoding} if encoding else {}),
         )
     assert answer.status_code == 200, answer.text
     length = int(answer.headers["inference-header-content-length"])

@@ -24,12 +24,14 @@ async def infer_with(
     timeout_s: float = 60.0,
     inputs: Sequence[dict[str, Any]] | None = None,
     binary: bool = False,
+    compression: str | None = None,
 ) -> dict[str, list[Any]]:
     """One inference through ``client`` (one of CLIENTS) at ``target`` (host:port, the HTTP
-    or gRPC one as the client speaks): each output's data, flattened. A subprocess of the
-    event loop, so that a server running in this loop (a test's modelserve) can answer it.
-    ``rows`` make one FP64 tensor ``input-0``; ``inputs`` (``{name, datatype, shape, data}``)
-    name the tensors; ``binary``: Triton's binary tensor data, in and out."""
+        or gRPC one as the client speaks): each output's data, flattened. A subprocess of the
+        event loop, so that a server running in this loop (a test's modelserve) can answer it.
+        ``rows`` make one FP64 tensor ``input-0``; ``inputs`` (``{name, datatype, shape, data}``)
+        name the tensors; ``binary``: Triton's binary tensor data, in and out; ``compression``:
+    gzip or deflate request bodies (triton-http)."""
     process = await asyncio.create_subprocess_exec(
         str(peer_python("oip-clients")),
         "-I",  # the peer's own packages only
@@ -44,7 +46,9 @@ async def infer_with(
     tensors: dict[str, Any] = (
         {"inputs": list(inputs)} if inputs is not None else {"rows": [list(r) for r in rows or ()]}
     )
-    asked = json.dumps({**tensors, "outputs": list(outputs), "binary": binary}).encode()
+    asked = json.dumps(
+        {**tensors, "outputs": list(outputs), "binary": binary, "compression": compression}
+    ).encode()
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(asked), timeout_s)
     except TimeoutError:

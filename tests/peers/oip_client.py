@@ -6,7 +6,8 @@ one inference through one of other people's Open Inference Protocol clients.
 
 or, instead of ``rows`` (one FP64 tensor ``input-0``), ``"inputs": [{"name", "datatype",
 "shape", "data"}, ...]`` and ``"binary": true`` for Triton's binary tensor data in both
-directions (tritonclient's default). ``client`` is triton-http, triton-grpc, kserve-rest or
+directions (tritonclient's default), ``"compression": "gzip"`` (or ``deflate``) for a
+compressed request body (triton-http only). ``client`` is triton-http, triton-grpc, kserve-rest or
 kserve-grpc; ``target`` is host:port (the HTTP or the gRPC port). Prints ``{output name: [its
 data, flattened]}`` (BYTES as text). One client per
 process: tritonclient.grpc and kserve both register the protobuf messages of package
@@ -65,7 +66,16 @@ def triton(protocol: str, target: str, model: str, asked: dict[str, Any]) -> Any
             tensor.set_data_from_numpy(array)
             tensors.append(tensor)
         wanted = [client.InferRequestedOutput(name) for name in outputs]
-    result = client.InferenceServerClient(url=target).infer(model, tensors, outputs=wanted)
+    compression = asked.get("compression")  # gzip or deflate: HTTP only, both ways
+    extra = (
+        {
+            "request_compression_algorithm": compression,
+            "response_compression_algorithm": compression,
+        }
+        if compression
+        else {}
+    )
+    result = client.InferenceServerClient(url=target).infer(model, tensors, outputs=wanted, **extra)
     return {name: plain(result.as_numpy(name)) for name in outputs}
 
 
