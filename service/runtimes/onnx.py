@@ -255,14 +255,12 @@ def _bind_inputs(
         type_, dtype = _ELEMENT_TYPES[node.type]
         width = node.shape[-1]
         if inputs is None:
-            if not isinstance(width, int):
+            if width != 1:
                 raise ModelLoadError(
-                    f"the model takes one tensor {node.name!r} of no fixed width: "
+                    f"the model takes one tensor {node.name!r} of width {width}: "
                     "the descriptor must list its columns in `inputs`"
                 )
-            # Unnamed columns are named by position (X_0, X_1, ...): the model serves over the
-            # Open Inference Protocol, which sends the tensor whole, and records can name them.
-            inputs = [node.name] if width == 1 else [f"{node.name}_{i}" for i in range(width)]
+            inputs = [node.name]
         if isinstance(width, int) and width != len(inputs):
             raise ModelLoadError(
                 f"`inputs` names {len(inputs)} fields, the model's input takes {width}"

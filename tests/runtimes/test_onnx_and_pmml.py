@@ -53,6 +53,8 @@ def test_onnx_regressor(model_files: ModelFiles) -> None:
 
 def test_onnx_needs_inputs_of_the_right_width(model_files: ModelFiles) -> None:
     artifact = model_files.forest_onnx.read_bytes()
+    with pytest.raises(ModelLoadError, match="inputs"):
+        OnnxModel(artifact, None, None)
     with pytest.raises(ModelLoadError, match="names 2 fields"):
         OnnxModel(artifact, ["a", "b"], None)
 

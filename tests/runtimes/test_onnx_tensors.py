@@ -12,12 +12,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from service.control.loader import warm_up
-from service.errors import ModelLoadError
 from service.inputs.binding import FieldBinder
 from service.inputs.conversion import build_batch
-from service.inputs.schema import InputSpec, TypedBatch
+from service.inputs.schema import InputSpec
 from service.runtimes.onnx import OnnxModel
-from tests.models import ModelFiles
 
 
 def graph_model(nodes: list[Any], inputs: list[Any], outputs: list[Any]) -> bytes:
@@ -137,29 +135,3 @@ def test_a_number_a_narrow_integer_input_cannot_hold_fails_the_batch() -> None:
     assert scored(model, [{"code": 100}])[0] == [100.0]
     with pytest.raises(ValueError, match="input 'code' takes int8"):
         scored(model, [{"code": 100}, {"code": 300}])
-
-
-def test_one_tensor_of_fixed_width_needs_no_column_names(model_files: ModelFiles) -> None:
-    """A skl2onnx model (``X`` [N,11]) published without ``inputs`` loads, its columns named by
-    position, and answers as with the columns named."""
-    artifact = model_files.forest_onnx.read_bytes()
-    unnamed = OnnxModel(artifact, None, None)
-    named = OnnxModel(artifact, [f"f{i}" for i in range(11)], None)
-    assert unnamed.input_schema.names == [f"X_{i}" for i in range(11)]
-    rows = model_files.features[:20]
-    got = unnamed.predict(TypedBatch.of_matrix(unnamed.input_schema, rows))
-    want = named.predict(TypedBatch.of_matrix(named.input_schema, rows))
-    assert list(got.labels or []) == list(want.labels or [])
-
-
-def test_one_tensor_of_no_fixed_width_needs_its_columns_named() -> None:
-    width = helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, "k"])
-    total = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])
-    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
-    node = helper.make_node("ReduceSum", ["X", "axes"], ["y"], keepdims=1)
-    graph = helper.make_graph([node], "g", [width], [total], initializer=[axes])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    with pytest.raises(ModelLoadError, match="no fixed width: the descriptor must list"):
-        OnnxModel(model.SerializeToString(), None, None)
-    assert OnnxModel(model.SerializeToString(), ["a", "b"], None).input_schema.names == ["a", "b"]
