@@ -1,8 +1,9 @@
 """The Open Inference Protocol's REST face (``/v2``), over ``oip.inference.Inference``:
 health with bodies (the ``kserve`` client reads them), server and model metadata, model
-readiness, and inference, in JSON or with Triton's binary tensor data. Every error is
-``{"error": ...}`` with its status: 400 a bad request, 404 an unknown model or version, 503
-not ready, 500 a model that failed."""
+readiness, and inference, in JSON or with Triton's binary tensor data, the body compressed or
+not. Every error is ``{"error": ...}`` with its status: 400 a bad request, 404 an unknown model
+or version, 413 a body too large, 415 a compression not served, 503 not ready, 500 a model
+that failed."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from service.kafka.oip_records import CONTENT_TYPE_HEADER, Headers, cloud_event_
 from service.kafka.topics import OUTPUT_MAX_MESSAGE_BYTES
 from service.metrics import Metrics
 from service.oip.inference import SERVER_NAME, Inference
-from service.oip.messages import OipError
+from service.oip.messages import ModelLoadingError, OipError
 from service.scoring.outcome import Outcome
 from service.scoring.records import SourceRecord, source_of
 
@@ -123,10 +123,11 @@ class KafkaInference:
 
 def record_error(exc: OipError) -> RecordError:
     """A refused request's dead-letter reason, from its status: 400 the request is wrong,
-    404 no such model or version, anything else the service could not score it."""
+    404 no such model or version, or one still loading (there is no client to ask to try
+    again later), anything else the service could not score it."""
     if exc.status == 400:
         return InvalidRecordError(exc.message)
-    if exc.status == 404:
+    if exc.status == 404 or isinstance(exc, ModelLoadingError):
         return NoModelError(exc.message)
     if exc.status == 503:  # a remote model's server that does not answer
         return ModelUnavailableError(exc.message)

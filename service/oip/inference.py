@@ -13,7 +13,13 @@ from collections.abc import Callable, Sequence
 from service.errors import ModelUnavailableError
 from service.metrics import Metrics
 from service.oip.batching import RequestBatcher
-from service.oip.messages import InferRequest, InferResponse, ModelMetadata, OipError
+from service.oip.messages import (
+    InferRequest,
+    InferResponse,
+    ModelLoadingError,
+    ModelMetadata,
+    OipError,
+)
 from service.oip.model_io import answer_tensors, bind, metadata, output_metadata
 from service.routing.registry import Registry
 from service.scoring.engine import Engine
@@ -50,26 +56,34 @@ class Inference:
 
     def find(self, name: str, version: str | None = None) -> ServingModel:
         """The model loaded under the name (serving or standing by), and, when a version is
-        given, only if that is the version loaded; else a 404 that says what is."""
+        given, only if that is the version loaded; else a 404 that says what is, or a 503
+        (ModelLoadingError) for a model or version still loading."""
         entry = self._registry.entry(name)
         serving = entry.serving if entry is not None else None
+        if serving is not None and (version is None or version == str(serving.version)):
+            return serving
+        # Nothing answers the request: why, read off the history only now (off the hot path).
         loading = [] if entry is None else [v for v in entry.versions if v.status == "loading"]
         if version is not None and any(str(v.version) == version for v in loading):
             # Published and on its way: not ready yet, as the protocol says it (a client may
             # try again), rather than unknown.
-            raise OipError(503, f"model {name!r} version {version} is loading")
+            raise ModelLoadingError(f"model {name!r} version {version} is loading")
         if serving is None:
-            if loading:
-                raise OipError(503, f"model {name!r} is loading")
+            if loading and version is None:
+                raise ModelLoadingError(f"model {name!r} is loading")
+            if entry is None and not self.ready():
+                # At start the control topic's replay loads models without a history entry
+                # until each is installed: a name unknown now may be one of them.
+                raise ModelLoadingError(
+                    f"model {name!r} is not loaded: the service is still loading its models"
+                )
             known = entry is not None and entry.versions
             why = "is not loaded" if known else "is unknown"
             raise OipError(404, f"model {name!r} {why}")
-        if version is not None and version != str(serving.version):
-            raise OipError(
-                404,
-                f"model {name!r} has no version {version!r} loaded (version {serving.version} is)",
-            )
-        return serving
+        raise OipError(
+            404,
+            f"model {name!r} has no version {version!r} loaded (version {serving.version} is)",
+        )
 
     def metadata(self, name: str, version: str | None = None) -> ModelMetadata:
         return metadata(self.find(name, version))
@@ -78,11 +92,11 @@ class Inference:
         """Whether the model answers now; an unknown model is a 404 (OipError)."""
         try:
             self.find(name, version)
-        except OipError:
+        except OipError as exc:
             entry = self._registry.entry(name)
-            if entry is None or not entry.versions:
+            if exc.status == 404 and (entry is None or not entry.versions):
                 raise
-            return False
+            return False  # known, or loading: not ready
         return True
 
     async def infer(

@@ -23,6 +23,15 @@ class OipError(Exception):
         self.message = message
 
 
+class ModelLoadingError(OipError):
+    """503 for a model the service is loading (published, or replayed at start): not ready
+    yet, which REST and gRPC tell the client to try again, and Kafka, with no client to ask
+    later, dead-letters as it does a model not loaded (``no-model``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, message)
+
+
 @dataclass(frozen=True)
 class Tensor:
     """A decoded tensor: ``data`` has ``shape`` and the element type of ``datatype``

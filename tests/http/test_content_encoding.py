@@ -43,7 +43,16 @@ def test_a_bomb_stops_at_the_limit() -> None:
     assert decoded_body(gzip.compress(b"\0" * 1000), "gzip", 1000) == b"\0" * 1000
 
 
+def test_gzip_members_decode_to_their_concatenation() -> None:
+    half = len(BODY) // 2
+    members = gzip.compress(BODY[:half]) + gzip.compress(BODY[half:])
+    assert decoded_body(members, "gzip", 1 << 20) == BODY
+    assert status(members, "gzip", max_bytes=len(BODY) - 1) == 413  # the limit is for all
+
+
 def test_what_is_not_the_encoding_it_names_is_refused() -> None:
+    assert status(gzip.compress(BODY) + b"garbage", "gzip") == 400
+    assert status(zlib.compress(BODY) + b"garbage", "deflate") == 400
     assert status(b"not gzip", "gzip") == 400
     assert status(gzip.compress(BODY)[:-12], "gzip") == 400  # truncated
     assert status(BODY, "br") == 415

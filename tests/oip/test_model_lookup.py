@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.oip.messages import OipError
+from service.errors import ModelUnavailableError, NoModelError
+from service.kafka.oip_inference import record_error
+from service.oip.messages import ModelLoadingError, OipError
 from service.serving.descriptor import ModelDescriptor
 from tests.models import ModelFiles
 from tests.oip_helpers import served
@@ -56,3 +58,37 @@ def test_a_retired_model_is_not_found(model_files: ModelFiles) -> None:
         core.inference.find("lr")
     assert refused.value.status == 404
     assert core.inference.model_ready("lr") is False
+
+
+def test_the_serving_version_answers_while_it_is_published_again(
+    model_files: ModelFiles,
+) -> None:
+    core = served(model_files)
+    core.registry.begin_load(loading("rf", 4))  # a rollback to the version serving
+    assert core.inference.find("rf", "4").version == 4
+    assert core.inference.model_ready("rf", "4") is True
+
+
+def test_a_version_nobody_published_is_not_found_while_another_loads(
+    model_files: ModelFiles,
+) -> None:
+    core = served(model_files)
+    core.registry.begin_load(loading("slow", 8))
+    assert status_of(lambda: core.inference.find("slow", "7")) == 404
+    assert status_of(lambda: core.inference.find("slow", "8")) == 503
+
+
+def test_before_the_service_is_ready_an_unknown_name_may_be_loading(
+    model_files: ModelFiles,
+) -> None:
+    """At start, the control topic's replay loads models with no history until each is in."""
+    starting = served(model_files, ready=False).inference
+    assert status_of(lambda: starting.find("replaying")) == 503
+    assert starting.model_ready("replaying") is False
+    assert starting.find("rf").version == 4  # what is loaded already answers
+
+
+def test_on_kafka_a_model_loading_is_a_no_model_dead_letter() -> None:
+    assert isinstance(record_error(ModelLoadingError("loading")), NoModelError)
+    assert isinstance(record_error(OipError(404, "unknown")), NoModelError)
+    assert isinstance(record_error(OipError(503, "remote down")), ModelUnavailableError)

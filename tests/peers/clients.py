@@ -27,10 +27,10 @@ async def infer_with(
     compression: str | None = None,
 ) -> dict[str, list[Any]]:
     """One inference through ``client`` (one of CLIENTS) at ``target`` (host:port, the HTTP
-        or gRPC one as the client speaks): each output's data, flattened. A subprocess of the
-        event loop, so that a server running in this loop (a test's modelserve) can answer it.
-        ``rows`` make one FP64 tensor ``input-0``; ``inputs`` (``{name, datatype, shape, data}``)
-        name the tensors; ``binary``: Triton's binary tensor data, in and out; ``compression``:
+    or gRPC one as the client speaks): each output's data, flattened. A subprocess of the
+    event loop, so that a server running in this loop (a test's modelserve) can answer it.
+    ``rows`` make one FP64 tensor ``input-0``; ``inputs`` (``{name, datatype, shape, data}``)
+    name the tensors; ``binary``: Triton's binary tensor data, in and out; ``compression``:
     gzip or deflate request bodies (triton-http)."""
     process = await asyncio.create_subprocess_exec(
         str(peer_python("oip-clients")),
