@@ -33,7 +33,9 @@ async def figures(bootstrap: str, runs: int = 3) -> dict[str, float]:
     found: dict[str, float] = {}
     for kind, make in (("forest", forest), ("linear", linear)):
         model = make(Path(tempfile.mkdtemp()))
-        print(f"Open Inference Protocol, {kind}, one row per request, {CLIENTS} clients:", flush=True)
+        print(
+            f"Open Inference Protocol, {kind}, one row per request, {CLIENTS} clients:", flush=True
+        )
         ours_rest, ours_grpc = await modelserve_requests(bootstrap, model, runs)
         theirs_rest, theirs_grpc = await mlserver_requests(runs, kind)
         for server, loads in (
