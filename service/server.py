@@ -109,6 +109,7 @@ class Service:
             self.is_live,
             lambda: all(self.readiness().values()),
             __version__,
+            replayed=self.control.caught_up.is_set,
         )
         # Named in the Kafka answers' CloudEvents headers, as MLServer names it (read once).
         self.namespace = kubernetes_namespace()

@@ -41,14 +41,22 @@ class Served:
     inference: Inference
 
 
-def served(model_files: ModelFiles, ready: bool = True) -> Served:
-    """``rf`` and ``lr`` behind the protocol's core, at server version 9.9."""
+def served(model_files: ModelFiles, ready: bool = True, replayed: bool = True) -> Served:
+    """``rf`` and ``lr`` behind the protocol's core, at server version 9.9; ``replayed``:
+    whether the start's replay of the control topic is over."""
     registry, metrics = Registry(), Metrics()
     install(registry, "rf", 4, model_files.forest_onnx, inputs=list(WINE_FIELDS))
     install(registry, "lr", 1, model_files.regressor_onnx, inputs=list(WINE_FIELDS))
     engine = Engine(registry, metrics, None)
     inference = Inference(
-        registry, engine, metrics, 500, lambda: True, lambda: ready, version="9.9"
+        registry,
+        engine,
+        metrics,
+        500,
+        lambda: True,
+        lambda: ready,
+        version="9.9",
+        replayed=lambda: replayed,
     )
     return Served(registry, metrics, engine, inference)
 

@@ -33,6 +33,9 @@ def make_server(app: FastAPI, host: str, port: int, uds: str | None = None) -> E
         host=host,
         port=port,
         uds=uds,
+        # httptools, not h11: a pinned dependency, named so that its absence fails the start
+        # rather than quietly serving slower.
+        http="httptools",
         log_config=None,
         access_log=False,
         lifespan="off",

@@ -42,7 +42,10 @@ class Inference:
         live: Callable[[], bool],
         ready: Callable[[], bool],
         version: str,
+        replayed: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``replayed``: whether the control topic's models, replayed at start, are all in
+        (until then a name not seen may be one of them)."""
         self._registry = registry
         self._metrics = metrics
         self._batcher = RequestBatcher(
@@ -53,6 +56,7 @@ class Inference:
         self.live = live
         self.ready = ready
         self.server_version = version
+        self._replayed = replayed
 
     def find(self, name: str, version: str | None = None) -> ServingModel:
         """The model loaded under the name (serving or standing by), and, when a version is
@@ -71,7 +75,7 @@ class Inference:
         if serving is None:
             if loading and version is None:
                 raise ModelLoadingError(f"model {name!r} is loading")
-            if entry is None and not self.ready():
+            if entry is None and not self._replayed():
                 # At start the control topic's replay loads models without a history entry
                 # until each is installed: a name unknown now may be one of them.
                 raise ModelLoadingError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -211,16 +210,32 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class _Stop(Exception):
+    """SIGINT or SIGTERM, raised in the main thread by their handler."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
     from service.tools.devbroker import DevBroker
 
-    stop = {signal.SIGINT, signal.SIGTERM}
-    with DevBroker(args.host, args.port) as broker:
-        # Blocked, so that sigwait takes them and the broker is stopped on the way out (else
-        # SIGTERM's default action ends this process at once and leaves the broker running);
-        # only once the broker runs, as a child would inherit the mask.
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    # Handlers, not a blocked mask: a mask is the calling thread's (a thread some import
+    # started would still take SIGTERM's default action and end the process, leaving the
+    # broker running) and a child would inherit it; handlers are the process's, and reset in
+    # the child. Set before the broker starts, so that a stop while it starts stops it too.
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    broker = DevBroker(args.host, args.port)
+    try:
+        broker.start()
         print(f"broker ready at {broker.bootstrap} (memory storage; Ctrl-C stops it)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.sigwait(stop)
+        while True:
+            signal.pause()
+    except _Stop:
+        pass
+    finally:
+        broker.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0

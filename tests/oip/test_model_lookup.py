@@ -78,11 +78,13 @@ def test_a_version_nobody_published_is_not_found_while_another_loads(
     assert status_of(lambda: core.inference.find("slow", "8")) == 503
 
 
-def test_before_the_service_is_ready_an_unknown_name_may_be_loading(
+def test_before_the_replay_is_over_an_unknown_name_may_be_loading(
     model_files: ModelFiles,
 ) -> None:
-    """At start, the control topic's replay loads models with no history until each is in."""
-    starting = served(model_files, ready=False).inference
+    """At start, the control topic's replay loads models with no history until each is in;
+    readiness for other reasons (the data consumer's partitions) does not count."""
+    assert status_of(lambda: served(model_files, ready=False).inference.find("nope")) == 404
+    starting = served(model_files, replayed=False).inference
     assert status_of(lambda: starting.find("replaying")) == 503
     assert starting.model_ready("replaying") is False
     assert starting.find("rf").version == 4  # what is loaded already answers

@@ -54,3 +54,31 @@ def test_sigterm_stops_the_broker_it_started() -> None:
             command.wait()
         if broker is not None and _running(broker):  # left behind: not by the next test too
             os.kill(broker, signal.SIGKILL)
+
+
+def test_sigterm_while_the_broker_starts_stops_it_too() -> None:
+    command = subprocess.Popen(
+        [sys.executable, "-m", "service", "broker", "--port", str(free_port("127.0.0.1"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    brokers: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not brokers and time.monotonic() < deadline and command.poll() is None:
+            brokers = _children(command.pid)  # spawned: it may not answer yet
+            time.sleep(0.01)
+        assert brokers, "no broker was started"
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=20) == 0
+        deadline = time.monotonic() + 5
+        while _running(brokers[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(brokers[0]), "the broker outlived `modelserve broker`"
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+        for broker in brokers:
+            if _running(broker):
+                os.kill(broker, signal.SIGKILL)
