@@ -16,6 +16,7 @@ from service.tools.devbroker import DevBroker
 from . import oip_kafka
 from .load import Load
 from .oip_requests import CLIENTS, forest, linear, mlserver_requests, modelserve_requests
+from .workload import BenchModel
 
 
 def summary(name: str, loads: list[Load]) -> float:
@@ -26,10 +27,11 @@ def summary(name: str, loads: list[Load]) -> float:
     return statistics.median(rates)
 
 
-async def figures(bootstrap: str, runs: int = 3) -> dict[str, float]:
+async def figures(bootstrap: str, runs: int = 3, kafka: bool = True) -> dict[str, float]:
     """Each server's median requests/s, and the ratios the issue sets (modelserve ≥ 1.5 ×),
     on the forest (the issue's model) and on a logistic regression, a model that costs either
-    server little, so that its ratios are the servers' own."""
+    server little, so that its ratios are the servers' own; ``kafka=False``: request-reply
+    only (a few minutes, where Kafka's MLServer runs take up to 3 minutes each)."""
     found: dict[str, float] = {}
     for kind, make in (("forest", forest), ("linear", linear)):
         model = make(Path(tempfile.mkdtemp()))
@@ -45,27 +47,36 @@ async def figures(bootstrap: str, runs: int = 3) -> dict[str, float]:
             ("MLServer gRPC", theirs_grpc),
         ):
             found[f"{kind} {server}"] = summary(server, loads)
-        # MLServer's Kafka server answers tens of requests a second: one run of the linear
-        # model (180 s at most) tells whether the model is what holds it back.
-        kafka_runs = runs if kind == "forest" else 1
-        print(f"Kafka, {kind}, {oip_kafka.REQUESTS:,} one-row requests:", flush=True)
-        for server, rates in (
-            ("modelserve Kafka", await oip_kafka.modelserve_rates(bootstrap, model, kafka_runs)),
-            ("MLServer Kafka", await oip_kafka.mlserver_rates(bootstrap, kafka_runs, kind)),
-        ):
-            found[f"{kind} {server}"] = statistics.median(rates)
-            shown = ", ".join(f"{r:,.0f}" for r in rates)
-            print(f"  {server:34s} {statistics.median(rates):>8,.0f} req/s   runs: {shown}")
-        for protocol in ("REST", "gRPC", "Kafka"):
+        if kafka:
+            # MLServer's Kafka server answers tens of requests a second: one run of the
+            # linear model (180 s at most) tells whether the model is what holds it back.
+            found |= await kafka_figures(bootstrap, kind, model, runs if kind == "forest" else 1)
+        protocols = ("REST", "gRPC", "Kafka") if kafka else ("REST", "gRPC")
+        for protocol in protocols:
             ratio = found[f"{kind} modelserve {protocol}"] / found[f"{kind} MLServer {protocol}"]
             found[f"{kind} {protocol}: modelserve / MLServer"] = ratio
             print(f"  {kind} {protocol}: modelserve / MLServer {ratio:.2f}", flush=True)
     return found
 
 
+async def kafka_figures(
+    bootstrap: str, kind: str, model: BenchModel, runs: int
+) -> dict[str, float]:
+    print(f"Kafka, {kind}, {oip_kafka.REQUESTS:,} one-row requests:", flush=True)
+    found = {}
+    for server, rates in (
+        ("modelserve Kafka", await oip_kafka.modelserve_rates(bootstrap, model, runs)),
+        ("MLServer Kafka", await oip_kafka.mlserver_rates(bootstrap, runs, kind)),
+    ):
+        found[f"{kind} {server}"] = statistics.median(rates)
+        shown = ", ".join(f"{r:,.0f}" for r in rates)
+        print(f"  {server:34s} {statistics.median(rates):>8,.0f} req/s   runs: {shown}")
+    return found
+
+
 async def main() -> None:
     async with DevBroker() as broker:
-        await figures(broker.bootstrap)
+        await figures(broker.bootstrap, kafka="--request-reply" not in sys.argv)
 
 
 if __name__ == "__main__":
