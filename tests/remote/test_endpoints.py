@@ -201,20 +201,10 @@ def test_a_call_that_finds_no_slot_in_time_is_unavailability() -> None:
     registry = CollectorRegistry()
     book = EndpointBook(registry, transports=lambda url, timeout_s, concurrency: transport)
     endpoint = book.acquire("http://remote:1", timeout_s=0.05, concurrency=1)
-    request = InferRequest([])
-    failures: list[BaseException] = []
-
-    def first_call() -> None:
-        try:
-            endpoint.call(lambda t: t.infer("m", None, request), "infer")
-        except ModelUnavailableError as exc:
-            failures.append(exc)
-
-    first = threading.Thread(target=first_call)
-    first.start()
+    first, failures = _infer_in_a_thread(endpoint)
     transport.started.wait(10)
     with pytest.raises(ModelUnavailableError, match="no free call slot"):
-        endpoint.call(lambda t: t.infer("m", None, request), "infer")
+        endpoint.call(lambda t: t.infer("m", None, InferRequest([])), "infer")
     transport.release.set()
     first.join(10)
     assert len(failures) == 1  # the blocked call, released as a failure
@@ -232,18 +222,8 @@ def test_a_call_sent_while_up_that_fails_beside_the_probe_leaves_the_probe_alone
     slow = _Blocking()
     book = EndpointBook(clock=clock, transports=lambda url, timeout_s, concurrency: slow)
     endpoint = book.acquire("http://remote:1", timeout_s=5.0, concurrency=4)
-    request = InferRequest([])
     failing = _refused_connection
-    late: list[ModelUnavailableError] = []
-
-    def sent_while_up() -> None:
-        try:
-            endpoint.call(lambda t: t.infer("m", None, request), "infer")
-        except ModelUnavailableError as exc:
-            late.append(exc)
-
-    old = threading.Thread(target=sent_while_up)
-    old.start()
+    old, late = _infer_in_a_thread(endpoint)
     slow.started.wait(10)
     for _ in range(3):  # three failures: down, the next probe due in 0.5 s
         with pytest.raises(ModelUnavailableError):
@@ -271,6 +251,22 @@ def test_a_call_sent_while_up_that_fails_beside_the_probe_leaves_the_probe_alone
         endpoint.call(failing, "infer")
     assert after.value.retry_after_s == pytest.approx(1.0)  # doubled once, by the probe
     book.release(endpoint)
+
+
+def _infer_in_a_thread(endpoint: Any) -> tuple[threading.Thread, list[ModelUnavailableError]]:
+    """An infer call through ``endpoint`` on a thread of its own, started; the list gets the
+    unavailability it ends with, if it does."""
+    failures: list[ModelUnavailableError] = []
+
+    def call() -> None:
+        try:
+            endpoint.call(lambda t: t.infer("m", None, InferRequest([])), "infer")
+        except ModelUnavailableError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, failures
 
 
 def _swallow(call: Any) -> None:
